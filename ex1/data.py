@@ -1,0 +1,201 @@
+"""Dataset sources (a local directory of .npz files, then TensorFlow Datasets), subsets and fingerprints."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+ENV_VAR = "EX1_DATA_DIR"
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    name: str
+    filename: str
+    tfds_name: str
+    image_shape: tuple[int, ...]  # per example, as Keras's load_data() returns it
+    num_classes: int
+    class_names: tuple[str, ...]
+
+
+SPECS = {
+    "mnist": DatasetSpec("mnist", "mnist.npz", "mnist", (28, 28), 10, tuple(str(i) for i in range(10))),
+    "cifar10": DatasetSpec(
+        "cifar10", "cifar10.npz", "cifar10", (32, 32, 3), 10,
+        ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"),
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """uint8 images and labels in Keras's load_data() layout, plus where they came from."""
+
+    name: str
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    source: str
+    fingerprint: str = field(default="")
+
+    @property
+    def num_classes(self) -> int:
+        return SPECS[self.name].num_classes
+
+
+class DataError(RuntimeError):
+    """No source could provide a dataset, or a provided file is malformed."""
+
+
+def _sources_hint(spec: DatasetSpec) -> str:
+    return (
+        f"To supply the data, put {spec.filename} (arrays x_train, y_train, x_test, y_test as in "
+        f"keras.datasets.{spec.name}.load_data()) in a directory and pass --data-dir DIR or set "
+        f"{ENV_VAR}=DIR; or make TensorFlow Datasets able to load '{spec.tfds_name}' (network access "
+        f"or a prepared ~/tensorflow_datasets)."
+    )
+
+
+def _validate(spec: DatasetSpec, arrays: dict[str, np.ndarray], where: str) -> None:
+    problems = []
+    for split in ("train", "test"):
+        x, y = arrays.get(f"x_{split}"), arrays.get(f"y_{split}")
+        if x is None or y is None:
+            problems.append(f"missing array x_{split} or y_{split}")
+            continue
+        if x.dtype != np.uint8:
+            problems.append(f"x_{split} has dtype {x.dtype}, expected uint8")
+        if tuple(x.shape[1:]) != spec.image_shape:
+            problems.append(f"x_{split} has shape {x.shape}, expected (N, {', '.join(map(str, spec.image_shape))})")
+        if y.ndim != 1 or len(y) != len(x):
+            problems.append(f"y_{split} has shape {y.shape}, expected ({len(x)},)")
+        elif not np.issubdtype(y.dtype, np.integer):
+            problems.append(f"y_{split} has dtype {y.dtype}, expected integers")
+        elif len(y) and (y.min() < 0 or y.max() >= spec.num_classes):
+            problems.append(f"y_{split} has labels outside 0..{spec.num_classes - 1}")
+        if len(x) == 0:
+            problems.append(f"x_{split} is empty")
+    if problems:
+        raise DataError(f"{where} is malformed: {'; '.join(problems)}. {_sources_hint(spec)}")
+
+
+def _load_npz(spec: DatasetSpec, path: Path) -> dict[str, np.ndarray]:
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            arrays = {k: f[k] for k in ("x_train", "y_train", "x_test", "y_test") if k in f.files}
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
+        raise DataError(
+            f"{path} is malformed (not a readable .npz without pickles: {e}). {_sources_hint(spec)}"
+        ) from e
+    _validate(spec, arrays, str(path))
+    return arrays
+
+
+def _load_tfds(spec: DatasetSpec) -> dict[str, np.ndarray]:
+    import tensorflow_datasets as tfds
+
+    arrays = {}
+    for split in ("train", "test"):
+        # Batches of 10,000 rather than batch_size=-1: the latter aborts the process under
+        # tfds.testing.mock_data (TF 2.21), and chunks keep peak memory lower anyway.
+        ds = tfds.load(spec.tfds_name, split=split, as_supervised=True).batch(10000)
+        chunks = list(tfds.as_numpy(ds))
+        x = np.concatenate([c[0] for c in chunks])
+        y = np.concatenate([c[1] for c in chunks])
+        if x.ndim == 4 and x.shape[-1] == 1 and len(spec.image_shape) == 2:
+            x = x[..., 0]  # TFDS keeps MNIST's channel axis; Keras's layout has none
+        arrays[f"x_{split}"], arrays[f"y_{split}"] = x.astype(np.uint8), y.astype(np.uint8)
+    _validate(spec, arrays, f"TensorFlow Datasets '{spec.tfds_name}'")
+    return arrays
+
+
+def fingerprint(arrays: dict[str, np.ndarray]) -> str:
+    h = hashlib.sha256()
+    for k in ("x_train", "y_train", "x_test", "y_test"):
+        a = np.ascontiguousarray(arrays[k])
+        h.update(f"{k}{a.dtype}{a.shape}".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+_CACHE: dict[tuple[str, str | None], Dataset] = {}
+
+
+def resolve_data_dir(data_dir: str | os.PathLike | None) -> str | None:
+    return str(data_dir) if data_dir else (os.environ.get(ENV_VAR) or None)
+
+
+def load(name: str, data_dir: str | os.PathLike | None = None, use_tfds: bool = True) -> Dataset:
+    """Load a dataset: from data_dir (or $EX1_DATA_DIR) if it holds the file, else from TFDS.
+
+    A file that exists but is malformed is an error of its own (the user pointed at it, so
+    silently falling back would hide the problem); a missing file moves on to the next source.
+    """
+    if name not in SPECS:
+        raise DataError(f"unknown dataset {name!r}; choose one of {sorted(SPECS)}")
+    spec = SPECS[name]
+    directory = resolve_data_dir(data_dir)
+    key = (name, directory)
+    if key in _CACHE:
+        return _CACHE[key]
+
+    tried = []
+    arrays = None
+    source = ""
+    if directory:
+        path = Path(directory) / spec.filename
+        if path.is_file():
+            arrays, source = _load_npz(spec, path), f"file {path}"
+        elif not Path(directory).is_dir():
+            tried.append(f"data directory {directory}: does not exist")
+        else:
+            tried.append(f"data directory {directory}: no {spec.filename} there")
+    else:
+        tried.append(f"data directory: none given (--data-dir or {ENV_VAR})")
+    if arrays is None and use_tfds:
+        try:
+            arrays, source = _load_tfds(spec), f"TensorFlow Datasets '{spec.tfds_name}'"
+        except DataError:
+            raise
+        except Exception as e:  # TFDS raises many kinds of errors when offline; report them all alike
+            first_line = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+            tried.append(f"TensorFlow Datasets '{spec.tfds_name}': {type(e).__name__}: {first_line}")
+    elif arrays is None:
+        tried.append("TensorFlow Datasets: disabled")
+    if arrays is None:
+        raise DataError(f"could not load {name}. Sources tried: " + "; ".join(tried) + ". " + _sources_hint(spec))
+
+    ds = Dataset(name=name, source=source, fingerprint=fingerprint(arrays), **arrays)
+    _CACHE[key] = ds
+    return ds
+
+
+def stratified_subset(labels: np.ndarray, per_class: int, seed: int) -> np.ndarray:
+    """Sorted indices of `per_class` distinct examples of every class, drawn with `seed`."""
+    rng = np.random.default_rng(seed)
+    picked = []
+    for c in np.unique(labels):
+        idx = np.flatnonzero(labels == c)
+        if len(idx) < per_class:
+            raise ValueError(f"class {c} has {len(idx)} examples, fewer than the {per_class} asked for")
+        picked.append(rng.choice(idx, size=per_class, replace=False))
+    return np.sort(np.concatenate(picked))
+
+
+def sample_indices(n: int, size: int | None, seed: int) -> np.ndarray:
+    """A fixed random sample of `size` of range(n) (all of it when size is None or >= n), sorted."""
+    if size is None or size >= n:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, size=size, replace=False))
+
+
+def to_float(x: np.ndarray) -> np.ndarray:
+    """uint8 images -> float32 in [0, 1] with a channel axis (NHWC)."""
+    x = x.astype(np.float32) / 255.0
+    return x[..., None] if x.ndim == 3 else x

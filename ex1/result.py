@@ -1,0 +1,20 @@
+"""What a question function returns: tables, scalar facts and short notes (no figures, no HTML)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+
+@dataclass
+class Result:
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+    facts: dict[str, Any] = field(default_factory=dict)   # JSON-serialisable scalars, lists, dicts
+    notes: list[str] = field(default_factory=list)         # plain sentences the question wants said
+
+    def table(self, name: str) -> pd.DataFrame:
+        if name not in self.tables:
+            raise KeyError(f"result has no table {name!r}; it has {sorted(self.tables)}")
+        return self.tables[name]

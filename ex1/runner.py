@@ -1,0 +1,217 @@
+"""The run context: profile sizes, data access, and training runs cached in the results store."""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import sys
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+
+from . import data as data_mod
+from . import models, train
+from .store import Store, config_hash
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Sizes and counts only: every profile runs the same code."""
+
+    name: str
+    max_steps: int | None        # cap on every training run; None keeps the sheet's own count
+    eval_every: int              # steps between evaluations (the sheets say 500)
+    train_eval_size: int | None  # training examples measured at each evaluation
+    test_size: int | None        # test examples measured at each evaluation; None = all 10,000
+    seeds: int                   # repeats where a question reports mean +- std
+
+    def steps(self, sheet_steps: int) -> int:
+        return sheet_steps if self.max_steps is None else min(sheet_steps, self.max_steps)
+
+    def train_config(self, sheet_steps: int, **kwargs) -> train.TrainConfig:
+        """A TrainConfig with this profile's sizes; kwargs carry the question's own hyperparameters."""
+        steps = self.steps(sheet_steps)
+        return train.TrainConfig(steps=steps, eval_every=min(self.eval_every, steps),
+                                 train_eval_size=self.train_eval_size, test_size=self.test_size, **kwargs)
+
+
+PROFILES = {
+    "full": Profile("full", max_steps=None, eval_every=500, train_eval_size=10000, test_size=None, seeds=3),
+    # A few minutes end to end on 2 cores: enough to exercise every path, not to answer anything.
+    "quick": Profile("quick", max_steps=300, eval_every=100, train_eval_size=1000, test_size=2000, seeds=2),
+}
+
+
+def get_profile(name: str) -> Profile:
+    if name not in PROFILES:
+        raise ValueError(f"unknown profile {name!r}; choose one of: {', '.join(PROFILES)}")
+    return PROFILES[name]
+
+
+def code_version(*objects) -> str:
+    """A hash of the source of the given modules or functions: results are recomputed when it changes."""
+    h = hashlib.sha256()
+    for o in objects:
+        if isinstance(o, str):
+            o = sys.modules[o]
+        h.update(inspect.getsource(o).encode())
+    return h.hexdigest()[:16]
+
+
+def run_code_version(model: str) -> str:
+    """The code a training run depends on: the engine, the model's builder(s), the data preparation.
+
+    Only the builders a model goes through count, so adding a model to the zoo keeps other runs cached.
+    """
+    builders = [models._REGISTRY[model]]
+    if model != "huji_cnn" and model.startswith("huji_cnn"):
+        builders.append(models.huji_cnn)  # the thin variants delegate to it
+    return code_version(train, models._pool, *builders, data_mod.to_float, data_mod.stratified_subset,
+                        data_mod.sample_indices)
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One training run: a registered model with its hyperparameters, data, and a TrainConfig."""
+
+    model: str
+    config: train.TrainConfig
+    model_kwargs: dict = field(default_factory=dict)
+    dataset: str = "mnist"
+    per_class: int | None = None      # a stratified training subset of this many per class
+    subset_seed: int = 0
+    label: str = ""                   # how logs and tables name the run
+
+    def full_model_kwargs(self) -> dict:
+        return {**models.model_defaults(self.model), **self.model_kwargs}
+
+
+@dataclass
+class Run:
+    """A finished (possibly cached) training run."""
+
+    spec: RunSpec
+    history: pd.DataFrame
+    params: pd.DataFrame
+    record: dict
+    weights: list[np.ndarray]
+    cache_hit: bool
+
+    @property
+    def final(self) -> pd.Series:
+        return self.history.iloc[-1]
+
+    def model(self):
+        """The trained Keras model, rebuilt from the stored weights."""
+        m = models.create_model(self.spec.model, **self._build_kwargs())
+        for v, w in zip(m.variables, self.weights):
+            v.assign(w)
+        return m
+
+    def _build_kwargs(self) -> dict:
+        kw = dict(self.spec.model_kwargs)
+        if self.spec.config.precision != "float32":
+            kw["dtype"] = self.spec.config.precision
+        return kw
+
+
+@dataclass
+class Context:
+    """What a question function may use: the profile, data, and cached training."""
+
+    profile: Profile
+    store: Store
+    data_dir: str | None = None
+    precision: str = "float32"
+    rerun: bool = False
+    log: Callable[[str], None] = print
+    runs: list[Run] = field(default_factory=list)   # the runs of the question being computed
+    trained_keys: set[str] = field(default_factory=set)  # runs trained by this invocation: --rerun trains each once
+
+    def dataset(self, name: str = "mnist") -> data_mod.Dataset:
+        return data_mod.load(name, self.data_dir)
+
+    def train_config(self, sheet_steps: int, **kwargs) -> train.TrainConfig:
+        return self.profile.train_config(sheet_steps, precision=self.precision, **kwargs)
+
+    def run_key(self, spec: RunSpec) -> str:
+        ds = self.dataset(spec.dataset)
+        return config_hash({
+            "model": spec.model, "model_kwargs": spec.full_model_kwargs(), "config": asdict(spec.config),
+            "dataset": ds.fingerprint, "per_class": spec.per_class, "subset_seed": spec.subset_seed,
+            "code": run_code_version(spec.model), "tf": _tf_version(),
+        })
+
+    def train(self, spec: RunSpec) -> Run:
+        """Train spec (or reuse the stored run with the same key) and remember it for the report."""
+        key = self.run_key(spec)
+        entry = None if self.rerun and key not in self.trained_keys else self.store.load("runs", key)
+        if entry is None:
+            run = self._train_now(spec, key)
+        else:
+            run = Run(spec, entry.tables["history"], entry.tables["params"], entry.record,
+                      [entry.arrays[f"w{i}"] for i in range(len(entry.arrays))], cache_hit=True)
+        self.runs.append(run)
+        return run
+
+    def _train_now(self, spec: RunSpec, key: str) -> Run:
+        ds = self.dataset(spec.dataset)
+        x_train, y_train = ds.x_train, ds.y_train
+        if spec.per_class is not None:
+            idx = data_mod.stratified_subset(y_train, spec.per_class, spec.subset_seed)
+            x_train, y_train = x_train[idx], y_train[idx]
+        label = f"[{spec.label or spec.model}] "
+        self.log(f"{label}training {spec.model} for {spec.config.steps} steps "
+                 f"on {len(x_train)} {spec.dataset} images ({spec.config.precision})")
+        build_kwargs = dict(spec.model_kwargs)
+        if spec.dataset != "mnist":
+            build_kwargs.setdefault("input_shape", data_mod.SPECS[spec.dataset].image_shape)
+        started = time.time()
+        res = train.train(
+            lambda dtype: models.create_model(spec.model, **build_kwargs, **({"dtype": dtype} if dtype else {})),
+            data_mod.to_float(x_train), y_train, data_mod.to_float(ds.x_test), ds.y_test, spec.config,
+            checkpoint_dir=self.store.root / "checkpoints" / key, log=self.log, label=label,
+        )
+        record = {
+            "model": spec.model, "model_kwargs": spec.full_model_kwargs(), "config": asdict(spec.config),
+            "dataset": spec.dataset, "data_source": ds.source, "data_fingerprint": ds.fingerprint,
+            "train_examples": len(x_train), "per_class": spec.per_class, "subset_seed": spec.subset_seed,
+            "label": spec.label, "train_seconds": res.train_seconds,
+            "images_per_second": res.images_per_second, "resumed_from": res.resumed_from,
+            "wall_seconds": float(res.history["wall_s"].iloc[-1]), "started": started,
+        }
+        weights = [np.asarray(v.numpy()) for v in res.model.variables]
+        params = models.param_table(res.model)
+        entry = self.store.save("runs", key, {"history": res.history, "params": params}, record,
+                                {f"w{i}": w for i, w in enumerate(weights)})
+        train._Checkpoint(self.store.root / "checkpoints" / key).clear()
+        self.trained_keys.add(key)
+        return Run(spec, entry.tables["history"], entry.tables["params"], entry.record, weights, cache_hit=False)
+
+
+def _tf_version() -> str:
+    import tensorflow as tf
+
+    return tf.__version__
+
+
+def with_seed(cfg: train.TrainConfig, seed: int) -> train.TrainConfig:
+    return replace(cfg, seed=seed)
+
+
+def run_summary(run: Run) -> dict[str, Any]:
+    """The facts of a run the report states: what ran, how long, how fast, how well."""
+    r, f = run.record, run.final
+    return {
+        "label": run.spec.label or run.spec.model, "model": run.spec.model, "model_kwargs": r["model_kwargs"],
+        "config": r["config"], "dataset": r["dataset"], "train_examples": r["train_examples"],
+        "params": int(run.params["params"].sum()), "train_seconds": r["train_seconds"],
+        "wall_seconds": r["wall_seconds"],
+        "images_per_second": r["images_per_second"], "cache_hit": run.cache_hit,
+        "final_step": int(f["step"]), "final_train_accuracy": float(f["train_accuracy"]),
+        "final_test_accuracy": float(f["test_accuracy"]),
+    }

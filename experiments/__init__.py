@@ -1,0 +1,21 @@
+"""One module per sheet; importing this package registers every question in report order."""
+
+from . import huji, huji_theory  # noqa: F401  (registering order is report order)
+from .registry import QUESTIONS, Answer, Question, UnknownQuestion, execute, select, sheets
+
+# Questions of DESIGN.md that this version does not answer yet; the report lists them openly.
+PLANNED = {
+    "huji": ["huji.2", "huji.3.1", "huji.3.2", "huji.3.3", "huji.4", "huji.5.1", "huji.5.2", "huji.5.3",
+             "huji.t1", "huji.t2", "huji.t3", "huji.t4"],  # the order DESIGN.md gives
+    "tuebingen": ["tuebingen.1", "tuebingen.2", "tuebingen.3"],
+    "eth": ["eth.1", "eth.2", "eth.3"],
+    "bonn": ["bonn.t1", "bonn.t2", "bonn.p1", "bonn.p2", "bonn.p3", "bonn.p4"],
+}
+
+
+def not_yet_answered() -> list[str]:
+    return [q for ids in PLANNED.values() for q in ids if q not in QUESTIONS]
+
+
+__all__ = ["QUESTIONS", "Answer", "Question", "UnknownQuestion", "execute", "select", "sheets",
+           "not_yet_answered"]

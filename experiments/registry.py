@@ -1,0 +1,133 @@
+"""The question registry, id selection, and the executor that caches each question's Result."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, is_dataclass
+from typing import Any, Callable
+
+import pandas as pd
+
+from ex1 import data as data_mod
+from ex1 import models, runner, train
+from ex1.result import Result
+from ex1.runner import Context, code_version, run_summary
+
+
+@dataclass(frozen=True)
+class Question:
+    id: str
+    title: str
+    fn: Callable[[Any, Context], Result]
+    config: Callable[[Context], Any]      # the question's frozen config, derived from the profile
+    datasets: tuple[str, ...]             # whose fingerprints key the cached result
+    prompt: str                           # the sheet's words, for the report
+
+    @property
+    def sheet(self) -> str:
+        return self.id.split(".")[0]
+
+
+QUESTIONS: dict[str, Question] = {}
+
+
+def question(qid: str, title: str, config: Callable[[Context], Any] = lambda ctx: None,
+             datasets: tuple[str, ...] = ("mnist",)):
+    """Register fn(cfg, ctx) -> Result as the answer to question `qid`; its docstring quotes the sheet."""
+
+    def wrap(fn):
+        if qid in QUESTIONS:
+            raise ValueError(f"question {qid} registered twice")
+        prompt = (fn.__doc__ or "").strip()
+        QUESTIONS[qid] = Question(qid, title, fn, config, datasets, prompt)
+        return fn
+
+    return wrap
+
+
+class UnknownQuestion(ValueError):
+    pass
+
+
+def select(tokens: list[str] | None) -> list[Question]:
+    """Questions matching ids or id prefixes ('huji.3' selects huji.3.1-3.3), in report order."""
+    if not tokens:
+        return list(QUESTIONS.values())
+    chosen, unknown = set(), []
+    for t in tokens:
+        t = t.strip()
+        hits = [q for q in QUESTIONS if q == t or q.startswith(t + ".")]
+        if not hits:
+            unknown.append(t)
+        chosen.update(hits)
+    if unknown:
+        raise UnknownQuestion(f"unknown question id(s): {', '.join(unknown)}. Valid ids: "
+                              f"{', '.join(QUESTIONS)} (or a sheet prefix: {', '.join(sheets())}); "
+                              "see Ex1_main.py --list")
+    return [q for q in QUESTIONS.values() if q.id in chosen]
+
+
+def sheets() -> list[str]:
+    return list(dict.fromkeys(q.sheet for q in QUESTIONS.values()))
+
+
+@dataclass
+class Answer:
+    question: Question
+    result: Result
+    record: dict    # config, wall time, cache hit, runs, versions of what produced it
+
+
+def _config_dict(cfg) -> Any:
+    return asdict(cfg) if is_dataclass(cfg) else cfg
+
+
+def question_key(q: Question, cfg, ctx: Context) -> tuple[str, dict]:
+    import sys
+
+    from ex1.store import config_hash
+
+    payload = {
+        "question": q.id, "profile": asdict(ctx.profile), "config": _config_dict(cfg),
+        "precision": ctx.precision,
+        "data": {d: ctx.dataset(d).fingerprint for d in q.datasets},
+        # Whole modules: an engine change re-assembles every answer, while the runs themselves,
+        # keyed by the exact code they use, stay cached where that code did not change.
+        "code": code_version(sys.modules[q.fn.__module__], train, models, data_mod, runner),
+    }
+    return config_hash(payload), payload
+
+
+def execute(q: Question, ctx: Context) -> Answer:
+    """The stored answer when its key matches, else compute it and store it atomically."""
+    cfg = q.config(ctx)
+    key, payload = question_key(q, cfg, ctx)
+    kind = f"questions/{q.id}"
+    entry = None if ctx.rerun else ctx.store.load(kind, key)
+    if entry is not None:
+        rec = dict(entry.record)
+        rec["cache_hit"] = True
+        return Answer(q, Result(entry.tables, rec["facts"], rec["notes"]), rec)
+
+    ctx.log(f"== {q.id}: {q.title}")
+    ctx.runs = []
+    t0 = time.perf_counter()
+    result = q.fn(cfg, ctx)
+    wall = time.perf_counter() - t0
+    runs = [run_summary(r) for r in ctx.runs]
+    record = {
+        "question": q.id, "key_payload": payload, "facts": result.facts, "notes": result.notes,
+        "wall_seconds": wall, "runs": runs,
+        "trained_seconds": sum(r["train_seconds"] for r in runs if not r["cache_hit"]),
+        # The time the reused runs took when they were trained, so a question's cost is never shown as 0.
+        "reused_run_seconds": sum(r["wall_seconds"] for r in runs if r["cache_hit"]),
+    }
+    entry = ctx.store.save(kind, key, result.tables, record)
+    rec = dict(entry.record)
+    rec["cache_hit"] = False
+    # Return what the store holds, so a fresh answer renders exactly like a cached one.
+    return Answer(q, Result(entry.tables, rec["facts"], rec["notes"]), rec)
+
+
+def tables_equal(a: dict[str, pd.DataFrame], b: dict[str, pd.DataFrame]) -> bool:
+    return a.keys() == b.keys() and all(a[k].equals(b[k]) for k in a)

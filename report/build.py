@@ -1,0 +1,156 @@
+"""Render the answers into one PDF (Jinja2 -> HTML -> WeasyPrint), and the hand-in ZIP."""
+
+from __future__ import annotations
+
+import base64
+import os
+import platform
+import zipfile
+from pathlib import Path
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
+
+from ex1 import machine
+
+from . import sections
+from .mathsvg import tex
+
+SHEET_TITLES = {
+    "huji": "HUJI 67103, Assignment 1: CNN",
+    "tuebingen": "Tübingen, Deep Neural Networks, Assignment 10",
+    "eth": "ETH Zürich, Deep Learning 2018, Series 5",
+    "bonn": "Bonn, Deep Learning for Visual Recognition, Assignment 4",
+}
+
+QUICK_CSS = """@page { @bottom-left { content: "QUICK PROFILE: NOT RESULTS"; color: #b00; font-weight: bold;
+font-size: 8pt; } }"""
+
+
+def _env() -> Environment:
+    env = Environment(loader=PackageLoader("report", "templates"),
+                      autoescape=select_autoescape(["html", "j2"], default_for_string=True),
+                      trim_blocks=True, lstrip_blocks=True)
+    # {% filter display %}LaTeX{% endfilter %}: block text reaches ziamath raw, backslashes and all.
+    env.filters["display"] = lambda s: tex(str(s).strip(), display=True)
+    env.filters["math"] = lambda s: tex(str(s).strip())
+    env.globals.update(tex=tex, pct=sections.pct, num=sections.num, secs=sections.secs,
+                       svg_src=lambda svg: Markup("data:image/svg+xml;base64,"
+                                                  + base64.b64encode(svg.encode()).decode()))
+    return env
+
+
+def _number(qid: str) -> str:
+    """'huji.1.2' -> '1.2', 'huji.t3' -> 'Theory 3', 'bonn.p1' -> 'Programming 1', as the sheets name them."""
+    part = qid.split(".", 1)[1]
+    for prefix, word in (("t", "Theory"), ("p", "Programming")):
+        if part[0] == prefix and part[1:].isdigit():
+            return f"{word} {part[1:]}"
+    return part
+
+
+def _provenance(answers) -> list[dict]:
+    rows = []
+    for a in answers:
+        runs = a.record.get("runs", [])
+        seeds = sorted({r["config"]["seed"] for r in runs})
+        ips = [r["images_per_second"] for r in runs if r["images_per_second"] == r["images_per_second"]]
+        rows.append({"id": a.question.id, "runs": len(runs), "seeds": ", ".join(map(str, seeds)),
+                     "wall": a.record["wall_seconds"] + a.record.get("reused_run_seconds", 0.0),
+                     "cache_hit": a.record["cache_hit"],
+                     "ips": f"{sum(ips) / len(ips):,.0f}" if ips else ""})
+    return rows
+
+
+def render_html(answers, ctx, names: str | None = None, selected_all: bool = True,
+                run_seconds: float = 0.0) -> str:
+    import experiments
+
+    env = _env()
+    grouped: dict[str, list] = {}
+    toc = []
+    for a in answers:
+        q = a.question
+        grouped.setdefault(q.sheet, []).append({
+            "id": q.id, "anchor": "q-" + q.id.replace(".", "-"), "heading": f"{_number(q.id)}  {q.title}",
+            "prompt": q.prompt, "ctx": sections.build(a),
+        })
+    sheet_sections = []
+    for sheet, qs in grouped.items():
+        sid = f"sheet-{sheet}"
+        sheet_sections.append({"id": sid, "title": SHEET_TITLES.get(sheet, sheet), "questions": qs})
+        toc.append({"level": 1, "id": sid, "title": SHEET_TITLES.get(sheet, sheet)})
+        toc += [{"level": 2, "id": s["anchor"], "title": s["heading"]} for s in qs]
+    pending = experiments.not_yet_answered() if selected_all else []
+    if pending:
+        toc.append({"level": 1, "id": "pending", "title": "Questions not answered by this version"})
+    toc.append({"level": 1, "id": "provenance", "title": "Appendix: provenance"})
+
+    used = sorted({d for a in answers for d in a.question.datasets})
+    datasets = []
+    for d in used:
+        ds = ctx.dataset(d)
+        datasets.append({"name": d, "source": ds.source, "fingerprint": ds.fingerprint,
+                         "train": len(ds.y_train), "test": len(ds.y_test)})
+    css = (Path(__file__).parent / "templates" / "style.css").read_text()
+    if ctx.profile.name != "full":
+        css += QUICK_CSS
+    all_runs = [r for a in answers for r in a.record.get("runs", [])]
+    precision_reason = ("the CPU has native bfloat16" if machine.has_native_bf16()
+                        else "this CPU has no native bfloat16 (AVX512_BF16 or AMX)")
+    return env.get_template("report.html.j2").render(
+        title="Assignment 1: Convolutional Neural Networks", names=names, css=Markup(css),
+        is_full=ctx.profile.name == "full", profile=ctx.profile, answers=answers,
+        sheets=[SHEET_TITLES[s].split(",")[0] for s in grouped], sections=sheet_sections, toc=toc,
+        pending=pending, versions=machine.versions(), cpu=machine.cpu_description(),
+        platform=f"{platform.system()} {platform.release()}, Python {platform.python_version()}",
+        precision=ctx.precision, precision_reason=precision_reason, datasets=datasets,
+        provenance=_provenance(answers), total_train_seconds=sum(r["train_seconds"] for r in all_runs),
+        cache_hits=sum(1 for a in answers if a.record["cache_hit"]),
+        damaged=[f"{k} ({why})" for k, why in ctx.store.damaged], run_seconds=run_seconds,
+    )
+
+
+def write_pdf(html: str, path: Path) -> Path:
+    """HTML to PDF, written to a temporary file and renamed: a failure leaves no partial PDF."""
+    import logging
+
+    from weasyprint import HTML
+
+    logging.getLogger("weasyprint").setLevel(logging.ERROR)
+    logging.getLogger("fontTools").setLevel(logging.ERROR)
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        HTML(string=html, base_url=str(Path(__file__).parent)).write_pdf(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def build_pdf(answers, ctx, path: Path, **kwargs) -> Path:
+    html = render_html(answers, ctx, **kwargs)
+    if os.environ.get("EX1_KEEP_HTML"):  # for looking at the markup while restyling
+        path.with_suffix(".html").write_text(html)
+    return write_pdf(html, path)
+
+
+def build_zip(pdf: Path, project_root: Path, path: Path) -> Path:
+    """The sheet's hand-in: only the project's .py files and the one PDF."""
+    skip = {".venv", "venv", "build", "dist", ".git", "__pycache__", "out", "docs"}
+    files = sorted(p for p in project_root.rglob("*.py")
+                   if not (set(p.relative_to(project_root).parts[:-1]) & skip) and p.is_file())
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:
+            for p in files:
+                z.write(p, p.relative_to(project_root).as_posix())
+            z.write(pdf, pdf.name)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+__all__ = ["build_pdf", "build_zip", "render_html", "write_pdf"]

@@ -1,0 +1,99 @@
+"""Figures as pure functions of result tables; SVG output with extractable text and stable bytes."""
+
+from __future__ import annotations
+
+import io
+import zlib
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+plt.rcParams.update({
+    "svg.fonttype": "none",        # text stays text: searchable in the PDF, checked by tests
+    "svg.hashsalt": "ex1",         # stable ids inside the SVG: the same table gives the same bytes
+    "font.size": 9,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "figure.dpi": 100,
+})
+
+# One colour per model across every figure of the report.
+_PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2",
+            "#7f7f7f", "#bcbd22"]
+_FIXED = {"HUJI network": "#1f77b4", "HUJI network, 'same' padding": "#17becf", "linear network": "#d62728"}
+
+
+def color_for(label: str) -> str:
+    return _FIXED.get(label) or _PALETTE[zlib.crc32(label.encode()) % len(_PALETTE)]
+
+
+def to_svg(fig) -> str:
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def zoom_applies(histories: dict[str, pd.DataFrame], zoom_from: float | None) -> bool:
+    """A zoom panel is drawn only when some curve rises above its floor."""
+    return zoom_from is not None and any(100 * h["test_accuracy"].max() > zoom_from for h in histories.values())
+
+
+def accuracy_curves(histories: dict[str, pd.DataFrame], zoom_from: float | None = 97.0):
+    """Train (dashed) and test (solid) accuracy in % against steps; a second panel zooms on the top."""
+    panels = 2 if zoom_applies(histories, zoom_from) else 1
+    fig, axes = plt.subplots(1, panels, figsize=(7.2 if panels == 2 else 4.8, 3.0), squeeze=False)
+    for ax in axes[0]:
+        for label, h in histories.items():
+            c = color_for(label)
+            ax.plot(h["step"], 100 * h["train_accuracy"], "--", color=c, lw=1.2, label=f"{label}: train")
+            ax.plot(h["step"], 100 * h["test_accuracy"], "-", color=c, lw=1.6, label=f"{label}: test")
+        ax.set_xlabel("training step (mini-batches)")
+        ax.set_ylabel("accuracy (%)")
+    if panels == 2:
+        axes[0][0].set_title("whole run")
+    axes[0][0].legend(loc="lower right", fontsize=8)
+    if panels == 2:
+        ax = axes[0][1]
+        top = max(100 * h[["train_accuracy", "test_accuracy"]].max().max() for h in histories.values())
+        ax.set_ylim(zoom_from, min(100.0, top + 0.3))
+        ax.set_title(f"zoom: accuracy above {zoom_from:g}%")
+    fig.tight_layout()
+    return fig
+
+
+def loss_curves(histories: dict[str, pd.DataFrame]):
+    """Train (dashed) and test (solid) cross-entropy loss against steps, log scale."""
+    fig, ax = plt.subplots(figsize=(4.8, 3.0))
+    for label, h in histories.items():
+        c = color_for(label)
+        ax.plot(h["step"], h["train_loss"], "--", color=c, lw=1.2, label=f"{label}: train")
+        ax.plot(h["step"], h["test_loss"], "-", color=c, lw=1.6, label=f"{label}: test")
+    ax.set_yscale("log")
+    ax.set_xlabel("training step (mini-batches)")
+    ax.set_ylabel("cross-entropy loss (nats)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def param_bars(tables: dict[str, pd.DataFrame]):
+    """Parameters per layer (log scale) for several readings of an architecture."""
+    fig, ax = plt.subplots(figsize=(5.6, 2.6))
+    width = 0.8 / max(1, len(tables))
+    for i, (label, t) in enumerate(tables.items()):
+        t = t[t["params"] > 0].reset_index(drop=True)
+        xs = [j + i * width for j in range(len(t))]
+        bars = ax.bar(xs, t["params"], width=width, label=label, color=color_for(label))
+        ax.bar_label(bars, labels=[f"{p:,}" for p in t["params"]], fontsize=7, rotation=0, padding=1)
+        ax.set_xticks([j + width * (len(tables) - 1) / 2 for j in range(len(t))], t["layer"])
+    ax.set_yscale("log")
+    ax.set_ylabel("parameters (log scale)")
+    ax.legend(fontsize=8, loc="upper left")
+    fig.tight_layout()
+    return fig

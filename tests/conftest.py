@@ -1,0 +1,52 @@
+"""Shared fixtures: a data directory (the real one from EX1_DATA_DIR when set, else synthetic files)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def synthetic_images(n: int, shape: tuple[int, ...], seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Learnable uint8 images: class c lights up a class-specific block, plus noise."""
+    rng = np.random.default_rng(seed)
+    y = (np.arange(n) % 10).astype(np.uint8)
+    rng.shuffle(y)
+    x = rng.integers(0, 60, size=(n, *shape), dtype=np.uint8)
+    h, w = shape[0], shape[1]
+    for c in range(10):
+        r, col = divmod(c, 5)  # two rows of five blocks
+        top, left = 2 + r * (h // 2), col * (w // 5)
+        x[y == c, top: top + h // 2 - 4, left + 1: left + w // 5 - 1] = 230
+    return x, y
+
+
+def write_npz(directory: Path, name: str, n_train: int, n_test: int, shape=(28, 28)) -> Path:
+    xtr, ytr = synthetic_images(n_train, shape, 1)
+    xte, yte = synthetic_images(n_test, shape, 2)
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{name}.npz"
+    np.savez_compressed(path, x_train=xtr, y_train=ytr, x_test=xte, y_test=yte)
+    return path
+
+
+@pytest.fixture(scope="session")
+def synthetic_dir(tmp_path_factory) -> Path:
+    d = tmp_path_factory.mktemp("synthetic-data")
+    write_npz(d, "mnist", 3000, 600)
+    write_npz(d, "cifar10", 1000, 200, shape=(32, 32, 3))
+    return d
+
+
+@pytest.fixture(scope="session")
+def data_dir(synthetic_dir) -> Path:
+    """The real datasets when EX1_DATA_DIR points at them (CI does), else the synthetic ones."""
+    real = os.environ.get("EX1_DATA_DIR")
+    return Path(real) if real and (Path(real) / "mnist.npz").is_file() else synthetic_dir

@@ -1,0 +1,69 @@
+"""The quick profile end to end: a PDF with every answered question; a second run trains nothing."""
+
+import pytest
+from pypdf import PdfReader
+
+import Ex1_main
+import experiments
+from ex1 import train
+
+
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory, data_dir):
+    out = tmp_path_factory.mktemp("quick")
+    args = ["--all", "--profile", "quick", "--data-dir", str(data_dir), "--out", str(out)]
+    assert Ex1_main.main(args) == 0
+    return out, args
+
+
+def pdf_text(path):
+    return "\n".join(page.extract_text() for page in PdfReader(path).pages)
+
+
+def test_quick_pdf_has_every_question_both_counts_and_the_banner(quick_run):
+    out, _ = quick_run
+    text = pdf_text(out / "Ex1_report_quick.pdf")
+    for q in experiments.QUESTIONS.values():
+        assert q.title in text, q.id
+    assert "1,111,946" in text and "3,274,634" in text
+    assert "QUICK PROFILE" in text and "not results" in text
+    assert "Appendix: provenance" in text and "Contents" in text
+    for pending in experiments.not_yet_answered():
+        assert pending in text
+
+
+def test_second_run_trains_nothing(quick_run, monkeypatch, capsys):
+    out, args = quick_run
+
+    def must_not_train(*a, **k):
+        raise AssertionError("a cached run was retrained")
+
+    monkeypatch.setattr(train, "train", must_not_train)
+    capsys.readouterr()
+    assert Ex1_main.main(args) == 0
+    printed = capsys.readouterr().out
+    assert printed.count("from the store") == len(experiments.QUESTIONS)
+
+
+def test_damaged_entries_are_recomputed_not_rendered(quick_run, capsys):
+    out, args = quick_run
+    store = out / "store"
+    (entry,) = (store / "questions" / "huji.1.2").iterdir()
+    csv = entry / "tables" / "final.csv"
+    csv.write_text(csv.read_text().replace("0.", "0.9", 1))
+    (run_entry,) = [d for d in (store / "runs").iterdir() if '"label": "HUJI network"' in (d / "record.json").read_text()]
+    (run_entry / "record.json").write_text("{")
+    capsys.readouterr()
+    assert Ex1_main.main(args) == 0
+    printed = capsys.readouterr().out
+    assert "huji.1.2: computed" in printed and "huji.1.1: from the store" in printed
+    assert "training huji_cnn for" in printed  # the damaged run itself was retrained
+    assert "Damaged store entries" in pdf_text(out / "Ex1_report_quick.pdf")
+
+
+def test_one_function_per_answer_is_callable_from_python(quick_run, data_dir):
+    out, _ = quick_run
+    counts = Ex1_main.q1_1_parameter_count(profile="quick", data_dir=str(data_dir), out=str(out))
+    assert set(counts) == {"valid", "same"}
+    fig = Ex1_main.q1_2_accuracy_plot(profile="quick", data_dir=str(data_dir), out=str(out))
+    assert fig.axes and fig.axes[0].get_xlabel() == "training step (mini-batches)"

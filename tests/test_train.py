@@ -1,0 +1,97 @@
+"""The training engine on tiny synthetic data: it learns, it is deterministic, and it resumes exactly."""
+
+import numpy as np
+import pytest
+
+from ex1 import data, models, train
+from tests.conftest import synthetic_images
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    xtr, ytr = synthetic_images(600, (28, 28), 1)
+    xte, yte = synthetic_images(200, (28, 28), 2)
+    return data.to_float(xtr), ytr, data.to_float(xte), yte
+
+
+def build(dtype):
+    return models.create_model("shallow_cnn", filters=4, kernel_size=5, pool=4, dtype=dtype)
+
+
+CFG = train.TrainConfig(steps=60, batch_size=20, learning_rate=3e-3, eval_every=20, train_eval_size=300, seed=5)
+MEASURED = ["step", "epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "learning_rate"]
+
+
+def test_tiny_training_beats_chance_by_a_wide_margin(tiny):
+    res = train.train(build, *tiny, CFG, log=lambda s: None)
+    h = res.history
+    assert list(h["step"]) == [0, 20, 40, 60]
+    assert h["test_accuracy"].iloc[-1] > 0.6          # chance is 0.1
+    assert h["test_loss"].iloc[-1] < h["test_loss"].iloc[0]
+    assert res.images_per_second > 0
+    assert (h["wall_s"].diff().dropna() > 0).all()
+
+
+def test_same_seed_gives_identical_history(tiny):
+    a = train.train(build, *tiny, CFG, log=lambda s: None).history[MEASURED]
+    b = train.train(build, *tiny, CFG, log=lambda s: None).history[MEASURED]
+    assert a.equals(b)
+
+
+def test_batch_order_depends_only_on_the_step():
+    full = train.batch_order(103, 10, 40, seed=1)
+    assert full.shape == (40, 10)
+    assert np.array_equal(train.batch_order(103, 10, 40, seed=1, start=17), full[17:])
+    # Within an epoch (10 steps of 10 out of 103) no example repeats.
+    assert len(np.unique(full[:10])) == 100
+
+
+class Interrupt(Exception):
+    pass
+
+
+def test_interrupted_run_resumes_to_the_same_result(tiny, tmp_path):
+    whole = train.train(build, *tiny, CFG, log=lambda s: None)
+
+    def kill_at_40(line):
+        if "step     40/" in line:
+            raise Interrupt
+
+    with pytest.raises(Interrupt):
+        train.train(build, *tiny, CFG, checkpoint_dir=tmp_path, log=kill_at_40)
+    lines = []
+    resumed = train.train(build, *tiny, CFG, checkpoint_dir=tmp_path, log=lines.append)
+    assert resumed.resumed_from == 20   # the checkpoint of the last finished evaluation point
+    assert any("resuming at step 20" in s for s in lines)
+    np.testing.assert_allclose(resumed.history[MEASURED].to_numpy(), whole.history[MEASURED].to_numpy(),
+                               rtol=1e-5, atol=1e-6)
+
+
+def test_damaged_checkpoint_is_discarded_and_training_starts_over(tiny, tmp_path):
+    (tmp_path / "checkpoint.npz").write_bytes(b"not a checkpoint")
+    res = train.train(build, *tiny, CFG, checkpoint_dir=tmp_path, log=lambda s: None)
+    assert res.resumed_from == 0 and len(res.history) == 4
+
+
+def test_piecewise_constant_rate_and_config_checks():
+    cfg = train.TrainConfig(steps=100, lr_boundaries=(50,), lr_values=(0.1, 0.01), optimizer="momentum")
+    assert cfg.learning_rate_at(0) == 0.1 and cfg.learning_rate_at(50) == 0.1 and cfg.learning_rate_at(51) == 0.01
+    with pytest.raises(ValueError):
+        train.TrainConfig(lr_boundaries=(5,), lr_values=(0.1,))
+    with pytest.raises(ValueError):
+        train.TrainConfig(optimizer="rmsprop")
+
+
+def test_two_heads_are_trained_and_scored_together(tiny):
+    import keras
+
+    xtr, ytr, xte, yte = tiny
+    y2tr, y2te = np.stack([ytr, ytr[::-1]], 1), np.stack([yte, yte[::-1]], 1)
+
+    def two_heads(dtype):
+        i = keras.Input((28, 28, 1))
+        h = keras.layers.Flatten()(keras.layers.AveragePooling2D(4)(i))
+        return keras.Model(i, keras.layers.Reshape((2, 10))(keras.layers.Dense(20)(h)))
+
+    h = train.train(two_heads, xtr, y2tr, xte, y2te, CFG, log=lambda s: None).history
+    assert 0.0 <= h["test_accuracy"].iloc[-1] <= 1.0 and h["test_loss"].iloc[-1] > 0
