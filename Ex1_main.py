@@ -81,6 +81,106 @@ def q1_2_accuracy_plot(**ctx_kwargs):
     return figures.accuracy_curves({"HUJI network": q1_2_accuracy_table(**ctx_kwargs)})
 
 
+def _tables(qid: str, **ctx_kwargs):
+    return answer(qid, **ctx_kwargs).result.tables
+
+
+def _by(df, column: str) -> dict:
+    return {k: g.reset_index(drop=True) for k, g in df.groupby(column, sort=False)}
+
+
+def q2_final_table(**ctx_kwargs):
+    """HUJI 2.2: final train and test accuracy of the original, the linear network and softmax regression."""
+    return _tables("huji.2", **ctx_kwargs)["final"]
+
+
+def q2_affinity_check(**ctx_kwargs):
+    """HUJI 2.1: f(a x + (1-a) y) against a f(x) + (1-a) f(y) on real images, both networks."""
+    return _tables("huji.2", **ctx_kwargs)["affinity"]
+
+
+def q2_accuracy_plot(**ctx_kwargs):
+    """HUJI 2.2-2.3: accuracy curves of the non-linear and linear networks on the same axes."""
+    from report import figures
+
+    return figures.accuracy_curves(_by(_tables("huji.2", **ctx_kwargs)["curves"], "model"), zoom_from=88.0)
+
+
+def q3_1_sweep_table(**ctx_kwargs):
+    """HUJI 3.1.1: every shallow candidate, its parameters and test accuracy, the frontier marked."""
+    return _tables("huji.3.1", **ctx_kwargs)["sweep"]
+
+
+def q3_1_loss_plot(**ctx_kwargs):
+    """HUJI 3.1.2: the loss during training of the smallest shallow network reaching 95%."""
+    from report import figures
+
+    return figures.loss_curves({"shallow": _tables("huji.3.1", **ctx_kwargs)["chosen_history"]})
+
+
+def q3_2_sweep_table(**ctx_kwargs):
+    """HUJI 3.2.1: every reduced deep candidate, its parameters and test accuracy."""
+    return _tables("huji.3.2", **ctx_kwargs)["sweep"]
+
+
+def q3_2_training_plot(**ctx_kwargs):
+    """HUJI 3.2.2: the training of the smallest reduced deep network reaching 95%."""
+    from report import figures
+
+    return figures.accuracy_curves({"deep": _tables("huji.3.2", **ctx_kwargs)["chosen_history"]}, zoom_from=90.0)
+
+
+def q3_frontier_plot(**ctx_kwargs):
+    """HUJI 3.1-3.2: test accuracy against parameters for both sweeps."""
+    from report import figures
+
+    a, b = answer("huji.3.1", **ctx_kwargs).result, answer("huji.3.2", **ctx_kwargs).result
+    return figures.frontier({"shallow": a.tables["sweep"], "deep": b.tables["sweep"]}, a.facts["target"],
+                            {"shallow": a.facts["chosen"], "deep": b.facts["chosen"]})
+
+
+def q3_3_convergence_table(**ctx_kwargs):
+    """HUJI 3.3: steps and seconds to 95% and to the plateau, shallow against deep."""
+    return _tables("huji.3.3", **ctx_kwargs)["speed"]
+
+
+def q4_overfitting_plot(**ctx_kwargs):
+    """HUJI 4: train and test accuracy and their ratio, all examples against 250."""
+    from report import figures
+
+    return figures.overfitting_curves(_tables("huji.4", **ctx_kwargs)["curves"])
+
+
+def q4_summary_table(**ctx_kwargs):
+    """HUJI 4: test accuracy and ratio, mean and std over seeds, per network size and keep probability."""
+    return _tables("huji.4", **ctx_kwargs)["summary"]
+
+
+def q5_1_accuracy_plot(**ctx_kwargs):
+    """HUJI 5.1.1: train and test accuracy of the sum classifier."""
+    from report import figures
+
+    return figures.accuracy_curves({"sum classifier": _tables("huji.5.1", **ctx_kwargs)["history"]}, zoom_from=95.0)
+
+
+def q5_2_accuracy_plot(**ctx_kwargs):
+    """HUJI 5.2.1: train and test accuracy (both digits right) of the two-digit network."""
+    from report import figures
+
+    return figures.accuracy_curves({"two-digit network": _tables("huji.5.2", **ctx_kwargs)["history"]},
+                                   zoom_from=95.0)
+
+
+def q5_3_comparison_table(**ctx_kwargs):
+    """HUJI 5.3: sum accuracy of both strategies on test pairs and on held-out combinations."""
+    return _tables("huji.5.3", **ctx_kwargs)["evaluation"]
+
+
+def theory_checks(qid: str, **ctx_kwargs):
+    """The numerical checks behind a derivation (huji.t1-t4, tuebingen.2-3, eth.1-3, bonn.t1-t2)."""
+    return _tables(qid, **ctx_kwargs)
+
+
 # ----------------------------------------------------------------- the CLI
 
 
@@ -140,7 +240,7 @@ def run(args: argparse.Namespace) -> Path | None:
     out = Path(args.out)
     _check_out_dir(out)
 
-    from report.build import build_pdf, build_zip
+    from report.build import build_pdf, build_zip, write_tables
 
     ctx = make_context(args.profile, args.data_dir, str(out), args.rerun, args.precision)
     ctx.store.clean_temporaries()
@@ -162,6 +262,7 @@ def run(args: argparse.Namespace) -> Path | None:
     pdf = build_pdf(answers, ctx, out / f"{stem}.pdf", names=args.names, selected_all=not args.only,
                     run_seconds=time.perf_counter() - t0)
     print(f"report: {pdf}")
+    print(f"tables: {write_tables(answers, out / 'tables' / args.profile)}")
     if args.zip:
         z = build_zip(pdf, Path(__file__).resolve().parent, out / f"{stem}.zip")
         print(f"hand-in archive: {z}")

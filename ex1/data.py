@@ -199,3 +199,29 @@ def to_float(x: np.ndarray) -> np.ndarray:
     """uint8 images -> float32 in [0, 1] with a channel axis (NHWC)."""
     x = x.astype(np.float32) / 255.0
     return x[..., None] if x.ndim == 3 else x
+
+
+def make_pairs(x: np.ndarray, y: np.ndarray, n: int, seed: int,
+               exclude: tuple[tuple[int, int], ...] = (), only: tuple[tuple[int, int], ...] = ()
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """n images of two digits side by side (28 x 56) and their labels (n, 2), drawn with `seed`.
+
+    Pairs whose (left, right) labels are in `exclude` are never drawn; with `only`, nothing else is.
+    Both images of a pair come from the arrays given, so train and test pairs never mix.
+    """
+    rng = np.random.default_rng(seed)
+    banned = {tuple(map(int, p)) for p in exclude}
+    wanted = {tuple(map(int, p)) for p in only}
+    left, right = [], []
+    have = 0
+    while have < n:
+        i, j = rng.integers(0, len(x), (2, 4 * (n - have) + 64))
+        ok = np.ones(len(i), dtype=bool)
+        if banned or wanted:
+            combos = list(zip(y[i].tolist(), y[j].tolist()))
+            ok = np.array([(c not in banned) and (not wanted or c in wanted) for c in combos])
+        left.append(i[ok])
+        right.append(j[ok])
+        have += int(ok.sum())
+    i, j = np.concatenate(left)[:n], np.concatenate(right)[:n]
+    return np.concatenate([x[i], x[j]], axis=2), np.stack([y[i], y[j]], axis=1).astype(np.uint8)

@@ -140,6 +140,41 @@ def softmax_regression(
 
 
 @register
+def pair_cnn(
+    head: str = "sum",               # "sum": 19 classes 0..18; "digits": two 10-way heads in one pass
+    filters: tuple[int, int] = (32, 64),
+    kernel_size: int = 5,
+    dense_units: int = 256,
+    dropout: float = 0.5,
+    input_shape: tuple[int, ...] = (28, 56, 1),
+    dtype: str | None = None,
+    name: str | None = None,
+):
+    """HUJI question 5: two MNIST digits side by side; the sheet's conv-pool-conv-pool-dense trunk."""
+    import keras
+    from keras import layers
+
+    if head not in ("sum", "digits"):
+        raise ValueError(f"head must be 'sum' or 'digits', not {head!r}")
+    inputs = keras.Input(shape=input_shape, name="pair")
+    x = inputs
+    for i, f in enumerate(filters, start=1):
+        x = layers.Conv2D(f, kernel_size, activation="relu", name=f"conv{i}", dtype=dtype)(x)
+        x = layers.MaxPooling2D(2, name=f"pool{i}")(x)
+    x = layers.Flatten(name="flatten")(x)
+    x = layers.Dense(dense_units, activation="relu", name="fc1", dtype=dtype)(x)
+    if dropout:
+        x = layers.Dropout(dropout, name="fc1_dropout")(x)
+    if head == "sum":
+        outputs = layers.Dense(19, name="sum_logits", dtype="float32")(x)
+    else:
+        # One dense layer emits both digits' logits; shape (2, 10): a pair of labels per example.
+        x = layers.Dense(20, name="digit_logits", dtype="float32")(x)
+        outputs = layers.Reshape((2, 10), name="two_heads", dtype="float32")(x)
+    return keras.Model(inputs, outputs, name=name or f"pair_cnn_{head}")
+
+
+@register
 def gap_cnn(
     filters: tuple[int, ...] = (16, 32, 64),
     kernel_sizes: tuple[int, ...] = (5, 3, 3),

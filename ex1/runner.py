@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import shutil
 import sys
 import time
 from dataclasses import asdict, dataclass, field, replace
@@ -28,6 +29,14 @@ class Profile:
     train_eval_size: int | None  # training examples measured at each evaluation
     test_size: int | None        # test examples measured at each evaluation; None = all 10,000
     seeds: int                   # repeats where a question reports mean +- std
+    sweep_points: int | None = None  # settings kept from each sweep (evenly spread); None keeps all
+
+    def sweep(self, settings: tuple) -> tuple:
+        """The settings of a sweep this profile trains: all, or an even spread including both ends."""
+        if self.sweep_points is None or len(settings) <= self.sweep_points:
+            return tuple(settings)
+        idx = np.unique(np.linspace(0, len(settings) - 1, self.sweep_points).round().astype(int))
+        return tuple(settings[i] for i in idx)
 
     def steps(self, sheet_steps: int) -> int:
         return sheet_steps if self.max_steps is None else min(sheet_steps, self.max_steps)
@@ -41,8 +50,9 @@ class Profile:
 
 PROFILES = {
     "full": Profile("full", max_steps=None, eval_every=500, train_eval_size=10000, test_size=None, seeds=3),
-    # A few minutes end to end on 2 cores: enough to exercise every path, not to answer anything.
-    "quick": Profile("quick", max_steps=300, eval_every=100, train_eval_size=1000, test_size=2000, seeds=2),
+    # About two minutes end to end on 2 cores: every path exercised, nothing answered.
+    "quick": Profile("quick", max_steps=100, eval_every=50, train_eval_size=1000, test_size=2000, seeds=2,
+                     sweep_points=3),
 }
 
 
@@ -62,7 +72,7 @@ def code_version(*objects) -> str:
     return h.hexdigest()[:16]
 
 
-def run_code_version(model: str) -> str:
+def run_code_version(model: str, pairs: bool = False) -> str:
     """The code a training run depends on: the engine, the model's builder(s), the data preparation.
 
     Only the builders a model goes through count, so adding a model to the zoo keeps other runs cached.
@@ -70,8 +80,28 @@ def run_code_version(model: str) -> str:
     builders = [models._REGISTRY[model]]
     if model != "huji_cnn" and model.startswith("huji_cnn"):
         builders.append(models.huji_cnn)  # the thin variants delegate to it
+    extra = [data_mod.make_pairs, PairSpec] if pairs else []
     return code_version(train, models._pool, *builders, data_mod.to_float, data_mod.stratified_subset,
-                        data_mod.sample_indices)
+                        data_mod.sample_indices, *extra)
+
+
+@dataclass(frozen=True)
+class PairSpec:
+    """Two-digit images (HUJI question 5) built from the training and test images separately."""
+
+    train_pairs: int = 60000
+    test_pairs: int = 10000
+    seed: int = 0
+    exclude: tuple[tuple[int, int], ...] = ()   # (left, right) digit pairs never shown in training
+    target: str = "sum"                          # "sum": 19 classes; "digits": the (left, right) pair
+
+    def build(self, ds: data_mod.Dataset, test_size: int | None = None):
+        xtr, dtr = data_mod.make_pairs(ds.x_train, ds.y_train, self.train_pairs, self.seed, exclude=self.exclude)
+        xte, dte = data_mod.make_pairs(ds.x_test, ds.y_test, self.test_pairs, self.seed + 1)
+        return xtr, self.labels(dtr), xte, self.labels(dte)
+
+    def labels(self, digits: np.ndarray) -> np.ndarray:
+        return digits.sum(axis=1).astype(np.uint8) if self.target == "sum" else digits
 
 
 @dataclass(frozen=True)
@@ -85,6 +115,7 @@ class RunSpec:
     per_class: int | None = None      # a stratified training subset of this many per class
     subset_seed: int = 0
     label: str = ""                   # how logs and tables name the run
+    pairs: PairSpec | None = None     # train on two-digit images instead of the dataset itself
 
     def full_model_kwargs(self) -> dict:
         return {**models.model_defaults(self.model), **self.model_kwargs}
@@ -140,11 +171,14 @@ class Context:
 
     def run_key(self, spec: RunSpec) -> str:
         ds = self.dataset(spec.dataset)
-        return config_hash({
+        payload = {
             "model": spec.model, "model_kwargs": spec.full_model_kwargs(), "config": asdict(spec.config),
             "dataset": ds.fingerprint, "per_class": spec.per_class, "subset_seed": spec.subset_seed,
-            "code": run_code_version(spec.model), "tf": _tf_version(),
-        })
+            "code": run_code_version(spec.model, pairs=spec.pairs is not None), "tf": _tf_version(),
+        }
+        if spec.pairs is not None:  # only when set, so the keys of plain runs stay as they were
+            payload["pairs"] = asdict(spec.pairs)
+        return config_hash(payload)
 
     def train(self, spec: RunSpec) -> Run:
         """Train spec (or reuse the stored run with the same key) and remember it for the report."""
@@ -160,7 +194,9 @@ class Context:
 
     def _train_now(self, spec: RunSpec, key: str) -> Run:
         ds = self.dataset(spec.dataset)
-        x_train, y_train = ds.x_train, ds.y_train
+        x_train, y_train, x_test, y_test = ds.x_train, ds.y_train, ds.x_test, ds.y_test
+        if spec.pairs is not None:
+            x_train, y_train, x_test, y_test = spec.pairs.build(ds)
         if spec.per_class is not None:
             idx = data_mod.stratified_subset(y_train, spec.per_class, spec.subset_seed)
             x_train, y_train = x_train[idx], y_train[idx]
@@ -173,7 +209,7 @@ class Context:
         started = time.time()
         res = train.train(
             lambda dtype: models.create_model(spec.model, **build_kwargs, **({"dtype": dtype} if dtype else {})),
-            data_mod.to_float(x_train), y_train, data_mod.to_float(ds.x_test), ds.y_test, spec.config,
+            data_mod.to_float(x_train), y_train, data_mod.to_float(x_test), y_test, spec.config,
             checkpoint_dir=self.store.root / "checkpoints" / key, log=self.log, label=label,
         )
         record = {
@@ -189,6 +225,7 @@ class Context:
         entry = self.store.save("runs", key, {"history": res.history, "params": params}, record,
                                 {f"w{i}": w for i, w in enumerate(weights)})
         train._Checkpoint(self.store.root / "checkpoints" / key).clear()
+        shutil.rmtree(self.store.root / "checkpoints" / key, ignore_errors=True)
         self.trained_keys.add(key)
         return Run(spec, entry.tables["history"], entry.tables["params"], entry.record, weights, cache_hit=False)
 

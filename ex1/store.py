@@ -43,6 +43,13 @@ def _sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
+def _read_table(path: Path) -> pd.DataFrame:
+    try:
+        return pd.read_csv(path)
+    except pd.errors.EmptyDataError:  # a table with no columns is written as an empty line
+        return pd.DataFrame()
+
+
 @dataclass
 class Entry:
     """What the store holds for one key: tables, arrays and a JSON record."""
@@ -82,7 +89,7 @@ class Store:
             for rel, digest in record["files"].items():
                 if _sha256_file(d / rel) != digest:
                     raise ValueError(f"checksum mismatch in {rel}")
-            tables = {name: pd.read_csv(d / "tables" / f"{name}.csv") for name in record["tables"]}
+            tables = {name: _read_table(d / "tables" / f"{name}.csv") for name in record["tables"]}
             arrays = {}
             if (d / "arrays.npz").exists():
                 with np.load(d / "arrays.npz", allow_pickle=False) as f:

@@ -152,3 +152,163 @@ def parameter_questions() -> pd.DataFrame:
         {"question": "4.2 dense 4x4x256 -> 4x4x256", "formula": "4096*4096 + 4096",
          "by_formula": 4096 * 4096 + 4096, "keras": dense.count_params()},
     ])
+
+
+# --------------------------------------------------------------------------- 2-D convolution backprop
+
+def correlate2d_valid(v: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """Z[i, j] = sum_{k,l} V[i+k, j+l] K[k, l] (the Tuebingen sheet's formula; what frameworks call conv)."""
+    kh, kw = k.shape
+    out = np.zeros((v.shape[0] - kh + 1, v.shape[1] - kw + 1))
+    for i in range(out.shape[0]):
+        for j in range(out.shape[1]):
+            out[i, j] = (v[i: i + kh, j: j + kw] * k).sum()
+    return out
+
+
+def convolve2d_full(a: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """Full convolution: out[m, n] = sum_{i,j} a[i, j] k[m - i, n - j] (zero outside)."""
+    out = np.zeros((a.shape[0] + k.shape[0] - 1, a.shape[1] + k.shape[1] - 1))
+    for i in range(a.shape[0]):
+        for j in range(a.shape[1]):
+            out[i: i + k.shape[0], j: j + k.shape[1]] += a[i, j] * k
+    return out
+
+
+def conv2d_backprop_check(size: int = 9, k: int = 3, seed: int = 0) -> pd.DataFrame:
+    """dL/dK = V correlated with G, dL/dV = full convolution of G with K (= G padded, correlated with
+    rot180(K)), against tf.GradientTape, for L = sum(G * Z) so that dL/dZ = G."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(seed)
+    v, kern = rng.normal(size=(size, size)), rng.normal(size=(k, k))
+    g = rng.normal(size=(size - k + 1, size - k + 1))
+    tv, tk = tf.Variable(v), tf.Variable(kern)
+    with tf.GradientTape() as tape:
+        z = tf.nn.conv2d(tv[None, :, :, None], tk[:, :, None, None], 1, "VALID")[0, :, :, 0]
+        loss = tf.reduce_sum(z * g)
+    auto_k, auto_v = (t.numpy() for t in tape.gradient(loss, [tk, tv]))
+    z_np = correlate2d_valid(v, kern)
+    dk = correlate2d_valid(v, g)                       # sum_ij G_ij V_{i+m, j+n}
+    dv = convolve2d_full(g, kern)                      # sum_ij G_ij K_{m-i, n-j}
+    gp = np.pad(g, k - 1)
+    dv_rot = correlate2d_valid(gp, kern[::-1, ::-1])   # the rot180 form
+    return pd.DataFrame([
+        {"check": "forward: the sheet's sum vs tf.nn.conv2d", "max_abs_error": float(np.abs(z_np - z.numpy()).max())},
+        {"check": "dL/dK = V correlated with dL/dZ, vs autodiff", "max_abs_error": float(np.abs(dk - auto_k).max())},
+        {"check": "dL/dV = full convolution of dL/dZ with K, vs autodiff",
+         "max_abs_error": float(np.abs(dv - auto_v).max())},
+        {"check": "dL/dV = padded dL/dZ correlated with rot180(K)", "max_abs_error": float(np.abs(dv_rot - auto_v).max())},
+    ])
+
+
+def weight_sharing_check(seed: int = 0) -> pd.DataFrame:
+    """A tied weight's gradient is the sum of the gradients of its uses; one update keeps the tie."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(seed)
+    x = tf.constant(rng.normal(size=(8, 3)))
+    y = tf.constant(rng.normal(size=(8, 1)))
+    w_free = tf.Variable(rng.normal(size=(3, 2)))
+    w_out = tf.constant(rng.normal(size=(2, 1)))
+    # Tie w[0,0] = w[1,1] = s: build the matrix from one shared scalar.
+    s = tf.Variable(0.7, dtype=tf.float64)
+    mask = tf.constant([[1.0, 0.0], [0.0, 1.0], [0.0, 0.0]], dtype=tf.float64)
+
+    def forward(w):
+        return tf.reduce_mean((tf.tanh(x @ w) @ w_out - y) ** 2)
+
+    with tf.GradientTape() as tape:
+        w_tied = w_free * (1 - mask) + s * mask
+        loss = forward(w_tied)
+    g_s = float(tape.gradient(loss, s))
+    with tf.GradientTape() as tape:
+        w_untied = tf.Variable(w_tied)
+        loss2 = forward(w_untied)
+    g_w = tape.gradient(loss2, w_untied).numpy()
+    summed = g_w[0, 0] + g_w[1, 1]
+    lr = 0.1
+    after = (w_tied.numpy() - lr * g_w)                      # unconstrained step breaks the tie
+    tied_after = float(s.numpy()) - lr * summed              # constrained step moves both together
+    return pd.DataFrame([
+        {"quantity": "dL/ds by autodiff through the tie", "value": g_s},
+        {"quantity": "sum of dL/dw over the tied positions", "value": float(summed)},
+        {"quantity": "|difference|", "value": abs(g_s - float(summed))},
+        {"quantity": "tie broken by an unconstrained step: |w00 - w11| after", "value": float(abs(after[0, 0] - after[1, 1]))},
+        {"quantity": "shared value after a constrained step", "value": tied_after},
+    ])
+
+
+# --------------------------------------------------------------------------- layer sizes
+
+def conv_layer_sizes(n: int = 21, c_in: int = 12, k: int = 7, c_out: int = 36) -> pd.DataFrame:
+    """Tuebingen 3 (a)-(f), each by formula and by building the layer in Keras."""
+    import keras
+
+    def out_shape(**kw):
+        layer = keras.layers.Conv2D(c_out, k, **kw)
+        y = layer(np.zeros((1, n, n, c_in), dtype=np.float32))
+        return layer, tuple(int(d) for d in y.shape[1:])
+
+    conv, shape = out_shape()
+    side = n - k + 1
+    pad = (k - 1) // 2
+    _, same_shape = out_shape(padding="same")
+    padded = keras.layers.Conv2D(c_out, k)(np.zeros((1, n + 2 * pad, n + 2 * pad, c_in), dtype=np.float32))
+    _, s2 = out_shape(strides=2)
+    dense = keras.layers.Dense(side * side * c_out, use_bias=False)
+    dense.build((None, n * n * c_in))
+    return pd.DataFrame([
+        {"part": "(a) output size, stride 1, no padding", "formula": f"{n} - {k} + 1 = {side}",
+         "by_formula": f"{side} x {side}", "keras": f"{shape[0]} x {shape[1]}"},
+        {"part": "(b) activations in the output", "formula": f"{side}*{side}*{c_out}",
+         "by_formula": str(side * side * c_out), "keras": str(int(np.prod(shape)))},
+        {"part": "(c) convolution weights (no biases)", "formula": f"{k}*{k}*{c_in}*{c_out}",
+         "by_formula": str(k * k * c_in * c_out), "keras": str(int(np.prod(conv.kernel.shape)))},
+        {"part": "(d) fully connected weights, same output", "formula": f"({n}*{n}*{c_in})*({side}*{side}*{c_out})",
+         "by_formula": str(n * n * c_in * side * side * c_out), "keras": str(dense.count_params())},
+        {"part": "(e) padding for the same size", "formula": f"({k} - 1)/2 = {pad} per side",
+         "by_formula": str(pad), "keras": f"pad {pad}: {int(padded.shape[1])} x {int(padded.shape[2])}; "
+                                          f"'same': {same_shape[0]} x {same_shape[1]}"},
+        {"part": "(f) output size, stride 2, no padding", "formula": f"floor(({n} - {k})/2) + 1",
+         "by_formula": f"{(n - k) // 2 + 1} x {(n - k) // 2 + 1}", "keras": f"{s2[0]} x {s2[1]}"},
+    ])
+
+
+def eth_parameter_ratios(m: int = 128, p: int = 5, channels: int = 3, kernels: int = 1) -> pd.DataFrame:
+    """ETH series 5, solution 2: first-layer parameters (no biases) of a CNN whose K p x p kernels are
+    shared over the channels, a locally connected layer with the same connections, and a fully
+    connected layer with the same outputs; both readings of the garbled FC formula."""
+    out = (m - p + 1) ** 2
+    cnn = kernels * p * p
+    lc = channels * kernels * p * p * out
+    fc_a = channels * kernels * m * m * out          # 3 K m^2 (m-p+1)^2
+    fc_b = channels ** 2 * kernels * m * m * out     # 9 K m^2 (m-p+1)^2 = (3 m^2 inputs) x (3 K (m-p+1)^2 outputs)
+    return pd.DataFrame([
+        {"quantity": "outputs 3K(m-p+1)^2", "value": channels * kernels * out},
+        {"quantity": "CNN parameters K p^2", "value": cnn},
+        {"quantity": "locally connected 3K p^2 (m-p+1)^2", "value": lc},
+        {"quantity": "fully connected, reading 3K m^2 (m-p+1)^2", "value": fc_a},
+        {"quantity": "fully connected, reading 9K m^2 (m-p+1)^2", "value": fc_b},
+        {"quantity": "ratio CNN / locally connected", "value": cnn / lc},
+        {"quantity": "ratio CNN / FC, reading 3K", "value": cnn / fc_a},
+        {"quantity": "ratio CNN / FC, reading 9K", "value": cnn / fc_b},
+    ])
+
+
+def translation_2d_check(m: int = 12, n: int = 10, p: int = 1, q: int = 2, seed: int = 0) -> pd.DataFrame:
+    """Shifting the image shifts the 'valid' output (away from the border); its size is (m-2p) x (n-2q)."""
+    rng = np.random.default_rng(seed)
+    f, k = rng.normal(size=(m, n)), rng.normal(size=(2 * p + 1, 2 * q + 1))
+    out = correlate2d_valid(f, k)
+    s, t = 2, 1
+    shifted = np.zeros_like(f)
+    shifted[s:, t:] = f[:-s, :-t]
+    out_shifted = correlate2d_valid(shifted, k)
+    err = np.abs(out_shifted[s:, t:] - out[:-s, :-t]).max()
+    return pd.DataFrame([
+        {"check": f"output size for a {m}x{n} image, {2 * p + 1}x{2 * q + 1} kernel",
+         "expected": f"{m - 2 * p} x {n - 2 * q}", "measured": f"{out.shape[0]} x {out.shape[1]}", "max_abs_error": 0.0},
+        {"check": f"shift by ({s}, {t}) commutes with the convolution", "expected": "0", "measured": "",
+         "max_abs_error": float(err)},
+    ])

@@ -9,7 +9,7 @@ from typing import Any, Callable
 import pandas as pd
 
 from ex1 import data as data_mod
-from ex1 import models, runner, train
+from ex1 import models, runner, theory, train
 from ex1.result import Result
 from ex1.runner import Context, code_version, run_summary
 
@@ -93,7 +93,7 @@ def question_key(q: Question, cfg, ctx: Context) -> tuple[str, dict]:
         "data": {d: ctx.dataset(d).fingerprint for d in q.datasets},
         # Whole modules: an engine change re-assembles every answer, while the runs themselves,
         # keyed by the exact code they use, stay cached where that code did not change.
-        "code": code_version(sys.modules[q.fn.__module__], train, models, data_mod, runner),
+        "code": code_version(sys.modules[q.fn.__module__], train, models, data_mod, runner, theory),
     }
     return config_hash(payload), payload
 

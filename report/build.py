@@ -34,7 +34,7 @@ def _env() -> Environment:
     # {% filter display %}LaTeX{% endfilter %}: block text reaches ziamath raw, backslashes and all.
     env.filters["display"] = lambda s: tex(str(s).strip(), display=True)
     env.filters["math"] = lambda s: tex(str(s).strip())
-    env.globals.update(tex=tex, pct=sections.pct, num=sections.num, secs=sections.secs,
+    env.globals.update(tex=tex, pct=sections.pct, num=sections.num, secs=sections.secs, sci=sections.sci,
                        svg_src=lambda svg: Markup("data:image/svg+xml;base64,"
                                                   + base64.b64encode(svg.encode()).decode()))
     return env
@@ -136,6 +136,18 @@ def build_pdf(answers, ctx, path: Path, **kwargs) -> Path:
     return write_pdf(html, path)
 
 
+def write_tables(answers, directory: Path) -> Path:
+    """Every answer's tables as CSV (<dir>/<question id>/<table>.csv), for readers who want the numbers."""
+    for a in answers:
+        d = Path(directory) / a.question.id
+        d.mkdir(parents=True, exist_ok=True)
+        for name, df in a.result.tables.items():
+            tmp = d / f".{name}.csv.tmp"
+            df.to_csv(tmp, index=False)
+            os.replace(tmp, d / f"{name}.csv")
+    return Path(directory)
+
+
 def build_zip(pdf: Path, project_root: Path, path: Path) -> Path:
     """The sheet's hand-in: only the project's .py files and the one PDF."""
     skip = {".venv", "venv", "build", "dist", ".git", "__pycache__", "out", "docs"}
@@ -153,4 +165,4 @@ def build_zip(pdf: Path, project_root: Path, path: Path) -> Path:
     return path
 
 
-__all__ = ["build_pdf", "build_zip", "render_html", "write_pdf"]
+__all__ = ["build_pdf", "build_zip", "render_html", "write_pdf", "write_tables"]

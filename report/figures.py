@@ -25,7 +25,10 @@ plt.rcParams.update({
 # One colour per model across every figure of the report.
 _PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2",
             "#7f7f7f", "#bcbd22"]
-_FIXED = {"HUJI network": "#1f77b4", "HUJI network, 'same' padding": "#17becf", "linear network": "#d62728"}
+_FIXED = {"HUJI network": "#1f77b4", "HUJI network, 'same' padding": "#17becf", "linear network": "#d62728",
+          "softmax regression": "#7f7f7f", "shallow": "#ff7f0e", "deep": "#2ca02c",
+          "sum classifier": "#8c564b", "two-digit network": "#e377c2",
+          "all 60,000 examples": "#1f77b4", "250 examples": "#d62728"}
 
 
 def color_for(label: str) -> str:
@@ -95,5 +98,94 @@ def param_bars(tables: dict[str, pd.DataFrame]):
     ax.set_yscale("log")
     ax.set_ylabel("parameters (log scale)")
     ax.legend(fontsize=8, loc="upper left")
+    fig.tight_layout()
+    return fig
+
+
+def frontier(sweeps: dict[str, pd.DataFrame], target: float, chosen: dict[str, str | None]):
+    """Test accuracy against parameters (log scale) for each sweep; the frontier joined, the choice ringed."""
+    fig, ax = plt.subplots(figsize=(6.0, 3.2))
+    for family, t in sweeps.items():
+        c = color_for(family)
+        ax.scatter(t["params"], 100 * t["test_accuracy"], color=c, s=18, label=f"{family}: candidates", zorder=3)
+        f = t[t["frontier"]]
+        ax.plot(f["params"], 100 * f["test_accuracy"], "-", color=c, lw=1.2, alpha=0.8, label=f"{family}: frontier")
+        pick = t[t["label"] == chosen.get(family)]
+        if len(pick):
+            ax.scatter(pick["params"], 100 * pick["test_accuracy"], s=120, facecolors="none",
+                       edgecolors="black", lw=1.3, zorder=4)
+            ax.annotate(f"{int(pick['params'].iloc[0]):,}", (pick["params"].iloc[0], 100 * pick["test_accuracy"].iloc[0]),
+                        textcoords="offset points", xytext=(6, -12), fontsize=8)
+    ax.axhline(100 * target, color="black", ls=":", lw=1, label=f"{100 * target:g}% target")
+    ax.set_xscale("log")
+    ax.set_xlabel("free parameters (log scale)")
+    ax.set_ylabel("test accuracy (%)")
+    lo = min(100 * t["test_accuracy"].min() for t in sweeps.values())
+    ax.set_ylim(max(lo - 1, 0), 100)
+    ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def train_loss(histories: dict[str, pd.DataFrame]):
+    """Training loss (measured in inference mode on the fixed training sample) against steps, log scale."""
+    fig, ax = plt.subplots(figsize=(4.8, 2.8))
+    for label, h in histories.items():
+        ax.plot(h["step"], h["train_loss"], "-", color=color_for(label), lw=1.4, label=label)
+    ax.set_yscale("log")
+    ax.set_xlabel("training step (mini-batches)")
+    ax.set_ylabel("training cross-entropy (nats)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def accuracy_against(histories: dict[str, pd.DataFrame], x: str, xlabel: str, level: float | None = None):
+    """Test accuracy against steps or seconds for several runs; an optional level line."""
+    fig, ax = plt.subplots(figsize=(4.8, 2.8))
+    for label, h in histories.items():
+        ax.plot(h[x], 100 * h["test_accuracy"], "-", color=color_for(label), lw=1.4, label=label)
+    if level is not None:
+        ax.axhline(100 * level, color="black", ls=":", lw=1)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("test accuracy (%)")
+    top = max(100 * h["test_accuracy"].max() for h in histories.values())
+    ax.set_ylim(max(0, min(90, top - 8)), min(100, top + 1))
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def overfitting_curves(curves: pd.DataFrame):
+    """Left: train (dashed) and test (solid) accuracy; right: their ratio test/train; one colour per data set."""
+    fig, (a, b) = plt.subplots(1, 2, figsize=(7.2, 3.0))
+    for data, h in curves.groupby("data", sort=False):
+        c = color_for(data)
+        a.plot(h["step"], 100 * h["train_accuracy"], "--", color=c, lw=1.2, label=f"{data}: train")
+        a.plot(h["step"], 100 * h["test_accuracy"], "-", color=c, lw=1.6, label=f"{data}: test")
+        b.plot(h["step"], h["ratio"], "-", color=c, lw=1.6, label=data)
+    a.set_ylabel("accuracy (%)")
+    b.set_ylabel("test accuracy / train accuracy")
+    for ax in (a, b):
+        ax.set_xlabel("training step (mini-batches)")
+    a.legend(fontsize=7, loc="lower right")
+    b.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def sweep_errorbars(summary: pd.DataFrame, x: str, xlabel: str, log_x: bool = False):
+    """Mean test accuracy and mean ratio with one-std error bars against a swept setting."""
+    fig, (a, b) = plt.subplots(1, 2, figsize=(7.2, 2.8))
+    a.errorbar(summary[x], 100 * summary["test_mean"], yerr=100 * summary["test_std"].fillna(0), fmt="o-",
+               color="#1f77b4", capsize=3, lw=1.2, ms=4)
+    b.errorbar(summary[x], summary["ratio_mean"], yerr=summary["ratio_std"].fillna(0), fmt="o-",
+               color="#9467bd", capsize=3, lw=1.2, ms=4)
+    a.set_ylabel("test accuracy (%)")
+    b.set_ylabel("test / train accuracy")
+    for ax in (a, b):
+        ax.set_xlabel(xlabel)
+        if log_x:
+            ax.set_xscale("log")
     fig.tight_layout()
     return fig

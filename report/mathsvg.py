@@ -27,7 +27,8 @@ def tex(expr: str, display: bool = False, size: float = TEXT_PX) -> Markup:
     src = "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
     alt = escape(expr)
     if display:
+        # max-width keeps an over-long formula on the page (scaled down) instead of overflowing it.
         return Markup(f'<div class="math-display"><img src="{src}" alt="{alt}" '
-                      f'style="width:{w:.2f}px;height:{h:.2f}px"></div>')
+                      f'style="width:{w:.2f}px;max-width:100%;height:auto"></div>')
     return Markup(f'<img class="math" src="{src}" alt="{alt}" '
                   f'style="width:{w:.2f}px;height:{h:.2f}px;vertical-align:{-depth:.2f}px">')

@@ -175,8 +175,9 @@ def check_table(qid: str, name: str, df: pd.DataFrame, caption: str, error_cols:
     """A DataFrame as a report table; error columns in scientific notation."""
     rows = []
     for r in df.itertuples(index=False):
-        rows.append([sci(v) if c in error_cols else (num(v) if isinstance(v, (int,)) and not isinstance(v, bool)
-                     else (f"{v:.4g}" if isinstance(v, float) else str(v))) for c, v in zip(df.columns, r)])
+        rows.append(["" if isinstance(v, float) and v != v else sci(v) if c in error_cols
+                     else (num(v) if isinstance(v, (int,)) and not isinstance(v, bool)
+                           else (f"{v:.4g}" if isinstance(v, float) else str(v))) for c, v in zip(df.columns, r)])
     align = ["r" if pd.api.types.is_numeric_dtype(df[c]) else "l" for c in df.columns]
     return Table(id=slug(qid, name), caption=caption, columns=[c.replace("_", " ") for c in df.columns],
                  rows=rows, align=align)
@@ -302,9 +303,312 @@ def huji_2(result, record) -> dict:
     aff_t = check_table("huji.2", "aff", aff, "The affinity check on pairs of real test images: "
                         "f(a x + (1-a) y) against a f(x) + (1-a) f(y), logits, inference mode.",
                         ("max_abs_error", "relative_error"))
+    def settle(h):  # first evaluation within half a point of the run's final test accuracy
+        final_acc = h["test_accuracy"].iloc[-1]
+        return int(h.loc[h["test_accuracy"] >= final_acc - 0.005, "step"].iloc[0])
+
+    settle_lin, settle_base = settle(hist["linear network"]), settle(hist["HUJI network"])
+    if settle_lin < settle_base:
+        settle_sentence = (f"The linear network settles early: it is within half a point of its final accuracy from "
+                           f"step {num(settle_lin)}, the original network only from step {num(settle_base)}; its "
+                           "remaining steps are spent on a lower ceiling.")
+    else:
+        settle_sentence = (f"The linear network is within half a point of its final accuracy from step "
+                           f"{num(settle_lin)}, the original network from step {num(settle_base)}.")
     return {"fig": fig, "final": final_t, "speed": speed_t, "aff": aff_t, "affine_ok": affine_ok,
+            "settle_sentence": settle_sentence,
             "relu_breaks": relu_breaks, "lin_err": sci(lin_aff["relative_error"].max()),
             "relu_err": sci(relu_aff["relative_error"].max()), "drop": drop, "lr_sentence": lr_sentence,
             "base": base, "lin": lin, "speed_ratio": speed,
             "lin_train_gap": lin["train_accuracy"] - lin["test_accuracy"],
             "base_train_gap": base["train_accuracy"] - base["test_accuracy"], "run": record["runs"][1]}
+
+
+# ----------------------------------------------------------------------------- HUJI 3
+
+PARAM_TARGET = 1500   # the issue's target for the smallest network, in parameters
+
+
+def _sweep_section(qid: str, result, record, what: str) -> dict:
+    t = result.tables["sweep"]
+    family, target = result.facts["family"], result.facts["target"]
+    chosen = result.facts["chosen"]
+    cfg = record["runs"][0]["config"] if record["runs"] else {}
+    sweep_t = Table(slug(qid, "sweep"), f"Every {what} trained, smallest first: final test accuracy after "
+                    f"{num(cfg.get('steps', 0))} steps; frontier = no smaller network is as accurate.",
+                    ["network", "parameters", "train accuracy", "test accuracy", "frontier", f"≥ {pct(target, 0)}"],
+                    [[r.label, num(r.params), pct(r.train_accuracy), pct(r.test_accuracy),
+                      "✓" if r.frontier else "", "✓" if r.reaches_target else ""] for r in t.itertuples()],
+                    ["l", "r", "r", "r", "l", "l"])
+    fig = Figure(slug(qid, "frontier"), to_svg(figures.frontier({family: t}, target, {family: chosen})),
+                 f"Test accuracy against parameters for every {what}; the line joins the frontier, the ring marks "
+                 f"the smallest network reaching {pct(target, 0)}.")
+    ctx = {"sweep": sweep_t, "frontier": fig, "chosen": chosen, "target": target, "n": len(t),
+           "hits": int(t["reaches_target"].sum()), "run": next((r for r in record["runs"] if r["label"] == chosen),
+                                                              record["runs"][0] if record["runs"] else None)}
+    if chosen is None:
+        ctx["best"] = t.sort_values("test_accuracy").iloc[-1]
+        return ctx
+    row = t[t["label"] == chosen].iloc[0]
+    params = result.tables["chosen_params"]
+    nonzero = params[params["params"] > 0]
+    h = result.tables["chosen_history"]
+    ctx.update({
+        "row": row, "params": int(row.params), "meets_size": int(row.params) <= PARAM_TARGET,
+        "size_target": PARAM_TARGET,
+        "table": param_table(qid, "params", params, f"Parameters of the chosen network ({chosen}), layer by layer."),
+        "layers": [{"layer": r.layer, "tex": r.formula_tex, "params": int(r.params), "shape": r.output_shape,
+                    "rule": text(r.size_rule)} for r in nonzero.itertuples()],
+        "sum_tex": "N = " + " + ".join(f"{int(p):,}".replace(",", "{,}") for p in nonzero["params"])
+                   + f" = {int(row.params):,}".replace(",", "{,}"),
+        "loss": Figure(slug(qid, "loss"), to_svg(figures.loss_curves({family: h})),
+                       f"Training of the chosen network ({chosen}): cross-entropy on the fixed training sample "
+                       "(dashed) and the test set (solid), log scale."),
+        "acc": Figure(slug(qid, "acc"), to_svg(figures.accuracy_curves({family: h}, zoom_from=90.0)),
+                      f"Train (dashed) and test (solid) accuracy of the chosen network ({chosen})."),
+        "smaller_miss": t[(t["params"] < row.params)].sort_values("test_accuracy").iloc[-1]
+        if (t["params"] < row.params).any() else None,
+    })
+    return ctx
+
+
+@section("huji.3.1")
+def huji_3_1(result, record) -> dict:
+    return _sweep_section("huji.3.1", result, record, "shallow candidate")
+
+
+@section("huji.3.2")
+def huji_3_2(result, record) -> dict:
+    return _sweep_section("huji.3.2", result, record, "reduced deep candidate")
+
+
+@section("huji.3.3")
+def huji_3_3(result, record) -> dict:
+    sp, curves = result.tables["speed"], result.tables["curves"]
+    facts = result.facts
+    if sp.empty:
+        return {"empty": True}
+    hist = {fam: g.reset_index(drop=True) for fam, g in curves.groupby("family", sort=False)}
+    rows = sp.set_index("family")
+
+    def cell(v, fmt):
+        return "not reached" if v is None or v != v else fmt(v)
+
+    table = Table(slug("huji.3.3", "speed"), "Convergence of the two chosen networks, in steps and in seconds of "
+                  "training (evaluations excluded).",
+                  ["network", "parameters", f"step at {pct(facts['level'], 0)}", "seconds", "plateau step",
+                   "seconds", "images/s", "final test accuracy"],
+                  [[f"{fam}: {r.label}", num(r.params), cell(r.reach_step, num), cell(r.reach_seconds, secs),
+                    cell(r.plateau_step, num), cell(r.plateau_seconds, secs), num(r.images_per_second),
+                    pct(r.final_accuracy)] for fam, r in rows.iterrows()],
+                  ["l", "r", "r", "r", "r", "r", "r", "r"])
+    by_step = Figure(slug("huji.3.3", "steps"), to_svg(figures.accuracy_against(hist, "step", "training step "
+                     "(mini-batches)", facts["level"])), "Test accuracy of the two chosen networks against steps.")
+    by_time = Figure(slug("huji.3.3", "time"), to_svg(figures.accuracy_against(hist, "train_s", "training time (s)",
+                     facts["level"])), "The same runs against seconds of training on this machine.")
+    sentences = []
+    if {"shallow", "deep"} <= set(rows.index):
+        s, d = rows.loc["shallow"], rows.loc["deep"]
+        if s.reach_step == s.reach_step and d.reach_step == d.reach_step and s.reach_step is not None \
+                and d.reach_step is not None:
+            faster = "shallow" if s.reach_step < d.reach_step else "deep" if d.reach_step < s.reach_step else None
+            sentences.append(
+                f"In steps, the {faster} network reaches {pct(facts['level'], 0)} first "
+                f"({num(min(s.reach_step, d.reach_step))} against {num(max(s.reach_step, d.reach_step))})."
+                if faster else f"Both networks reach {pct(facts['level'], 0)} at the same step.")
+            fs = "shallow" if s.reach_seconds < d.reach_seconds else "deep"
+            sentences.append(f"In seconds the {fs} network is first "
+                             f"({secs(min(s.reach_seconds, d.reach_seconds))} against "
+                             f"{secs(max(s.reach_seconds, d.reach_seconds))}).")
+        ratio = s.images_per_second / d.images_per_second
+        sentences.append(f"One step of the shallow network costs {1 / ratio:.2f} times the time of one step of the "
+                         f"deep one ({num(s.images_per_second)} against {num(d.images_per_second)} images/s): "
+                         + ("it does fewer operations per image." if ratio > 1 else
+                            "its single convolution runs at full resolution over the image, while the deep "
+                            "network's second convolution sees a pooled, smaller map."))
+    return {"empty": False, "table": table, "by_step": by_step, "by_time": by_time, "sentences": sentences,
+            "facts": facts}
+
+
+# ----------------------------------------------------------------------------- HUJI 5
+
+def _held_out_text(facts) -> str:
+    return ", ".join(f"({a}, {b})" for a, b in facts["held_out"])
+
+
+def _pair_training(qid: str, result, record, label: str, what: str) -> dict:
+    h = result.tables["history"]
+    fig = Figure(slug(qid, "acc"), to_svg(figures.accuracy_curves({label: h}, zoom_from=95.0)),
+                 f"Train (dashed, fixed sample of training pairs) and test (solid, test pairs) {what} every "
+                 f"{record['runs'][0]['config']['eval_every']} steps.")
+    params = result.tables["params"]
+    return {"fig": fig, "final": h.iloc[-1], "run": record["runs"][0], "held_out": _held_out_text(result.facts),
+            "params": param_table(qid, "params", params, f"Layers and parameters of the {label}.")}
+
+
+@section("huji.5.1")
+def huji_5_1(result, record) -> dict:
+    return _pair_training("huji.5.1", result, record, "sum classifier", "accuracy of the predicted sum")
+
+
+@section("huji.5.2")
+def huji_5_2(result, record) -> dict:
+    ctx = _pair_training("huji.5.2", result, record, "two-digit network",
+                         "accuracy of the predicted pair (both digits right)")
+    ev = result.tables["evaluation"]
+    ctx["test"] = ev[ev["split"] == "test pairs"].iloc[0]
+    ctx["meets"] = float(ctx["test"]["sum_accuracy"]) >= 0.98
+    return ctx
+
+
+@section("huji.5.3")
+def huji_5_3(result, record) -> dict:
+    ev, curves = result.tables["evaluation"], result.tables["curves"]
+    hist = {m: g.reset_index(drop=True) for m, g in curves.groupby("model", sort=False)}
+    get = {(r.model, r.split): r for r in ev.itertuples()}
+    s_t, d_t = get[("sum classifier", "test pairs")], get[("two-digit network", "test pairs")]
+    s_h, d_h = get[("sum classifier", "held-out combinations")], get[("two-digit network", "held-out combinations")]
+    table = Table(slug("huji.5.3", "eval"), "Sum accuracy of both models on the test pairs and on test pairs made "
+                  "only of the combinations held out of training; per-digit accuracy of the two-digit network.",
+                  ["model", "pairs", "sum accuracy", "digit accuracy", "(digit accuracy)²", "both digits right"],
+                  [[r.model + ", " + r.split, num(r.pairs), pct(r.sum_accuracy),
+                    pct(r.digit_accuracy) if r.digit_accuracy == r.digit_accuracy else "—",
+                    pct(r.digit_accuracy_squared) if r.digit_accuracy_squared == r.digit_accuracy_squared else "—",
+                    pct(r.both_digits_accuracy) if r.both_digits_accuracy == r.both_digits_accuracy else "—"]
+                   for r in ev.itertuples()], ["l", "r", "r", "r", "r", "r"])
+    fig = Figure(slug("huji.5.3", "acc"), to_svg(figures.accuracy_curves(hist, zoom_from=95.0)),
+                 "Both models on one plot: test accuracy of the sum classifier's sum and of the two-digit network's "
+                 "pair (both digits right), same steps and optimiser.")
+    better = "two-digit network" if d_t.sum_accuracy > s_t.sum_accuracy else "sum classifier"
+    diff = abs(d_t.sum_accuracy - s_t.sum_accuracy)
+    se = (2 * s_t.sum_accuracy * (1 - s_t.sum_accuracy) / s_t.pairs) ** 0.5
+    if diff <= 2 * se:
+        verdict = (f"On the test pairs the two strategies are level: {pct(d_t.sum_accuracy)} against "
+                   f"{pct(s_t.sum_accuracy)}, a difference within two standard errors ({100 * 2 * se:.2f} points).")
+    else:
+        verdict = (f"On the test pairs the {better} works better: a sum accuracy of "
+                   f"{pct(max(d_t.sum_accuracy, s_t.sum_accuracy))} against {pct(min(d_t.sum_accuracy, s_t.sum_accuracy))}.")
+    square_gap = d_t.sum_accuracy - d_t.digit_accuracy_squared
+    held_gap = s_h.sum_accuracy - s_t.sum_accuracy
+    held_digits_gap = d_h.sum_accuracy - d_t.sum_accuracy
+    return {"table": table, "fig": fig, "verdict": verdict, "d_t": d_t, "s_t": s_t, "d_h": d_h, "s_h": s_h,
+            "square_gap": square_gap, "held_gap": held_gap, "held_digits_gap": held_digits_gap,
+            "held_out": _held_out_text(result.facts), "facts": result.facts,
+            "sum_generalises": s_h.sum_accuracy >= s_t.sum_accuracy - 2 * se,
+            "digits_generalise": d_h.sum_accuracy >= d_t.sum_accuracy - 2 * se}
+
+
+# ----------------------------------------------------------------------------- HUJI 4
+
+def pm(mean: float, std: float, n: int, scale: float = 100.0, digits: int = 2) -> str:
+    s = 0.0 if std != std else std
+    return f"{scale * mean:.{digits}f} ± {scale * s:.{digits}f} (n={n})"
+
+
+@section("huji.4")
+def huji_4(result, record) -> dict:
+    curves, summary = result.tables["curves"], result.tables["summary"]
+    facts = result.facts
+    full = curves[curves["data"] == "all 60,000 examples"].iloc[-1]
+    small = curves[curves["data"] == "250 examples"].iloc[-1]
+    size = summary[summary["experiment"] == "size"].sort_values("params").reset_index(drop=True)
+    drop = summary[summary["experiment"] == "dropout"].sort_values("setting", ascending=False).reset_index(drop=True)
+    base = size[size["setting"] == 1.0].iloc[0]
+
+    def rows(t, first):
+        return [[first(r), num(r.params), pm(r.test_mean, r.test_std, r.n), pm(r.ratio_mean, r.ratio_std, r.n, 1, 3),
+                 pct(r.train_mean)] for r in t.itertuples()]
+
+    size_t = Table(slug("huji.4", "size"), f"Smaller networks on the 250 examples, {len(facts['seeds'])} seeds each: "
+                   "test accuracy in % and test/train ratio, mean ± standard deviation.",
+                   ["width", "parameters", "test accuracy (%)", "ratio", "train accuracy"],
+                   rows(size, lambda r: f"×{r.setting:g}"), ["l", "r", "r", "r", "r"])
+    drop_t = Table(slug("huji.4", "dropout"), "Dropout after every hidden layer of the original network, on the 250 "
+                   "examples: keep probability (Keras rate = 1 − keep), mean ± standard deviation over seeds.",
+                   ["keep probability", "parameters", "test accuracy (%)", "ratio", "train accuracy"],
+                   rows(drop, lambda r: f"{r.setting:g} (rate {1 - r.setting:g})"), ["l", "r", "r", "r", "r"])
+    best_size = size.loc[size["test_mean"].idxmax()]
+    best_ratio_size = size.loc[size["ratio_mean"].idxmax()]
+    best_drop = drop.loc[drop["test_mean"].idxmax()]
+    best_ratio_drop = drop.loc[drop["ratio_mean"].idxmax()]
+
+    def gain(r):
+        return r.test_mean - base.test_mean, r.ratio_mean - base.ratio_mean
+
+    def significant(r):
+        # Welch-style: the difference of means against the combined standard error of the two.
+        se = ((r.test_std ** 2) / r.n + (base.test_std ** 2) / base.n) ** 0.5 if r.n > 1 else float("nan")
+        return se == se and abs(r.test_mean - base.test_mean) > 2 * se
+
+    fig_curves = Figure(slug("huji.4", "curves"), to_svg(figures.overfitting_curves(curves)),
+                        "The original network without dropout on all 60,000 training examples and on 250 of them: "
+                        "train (dashed) and test (solid) accuracy, and their ratio test/train (right).")
+    fig_size = Figure(slug("huji.4", "size-fig"), to_svg(figures.sweep_errorbars(size, "params", "parameters (log scale)",
+                      log_x=True)), "Smaller networks on 250 examples: mean test accuracy and ratio, ±1 std over seeds.")
+    fig_drop = Figure(slug("huji.4", "drop-fig"), to_svg(figures.sweep_errorbars(drop, "setting", "keep probability")),
+                      "Dropout on 250 examples: mean test accuracy and ratio against the keep probability, ±1 std.")
+    return {"full": full, "small": small, "size": size_t, "drop": drop_t, "base": base, "facts": facts,
+            "best_size": best_size, "best_ratio_size": best_ratio_size, "best_drop": best_drop,
+            "best_ratio_drop": best_ratio_drop, "gain_size": gain(best_size), "gain_drop": gain(best_drop),
+            "sig_size": significant(best_size), "sig_drop": significant(best_drop),
+            "fig_curves": fig_curves, "fig_size": fig_size, "fig_drop": fig_drop,
+            "run_full": record["runs"][0], "run_small": record["runs"][1]}
+
+
+# ----------------------------------------------------------------------------- Tuebingen, ETH, Bonn theory
+
+def _checks(qid: str, result, caption: str, tol: float = TOLERANCE_32) -> dict:
+    t = result.tables["checks"]
+    return {"checks": check_table(qid, "checks", t, caption, ("max_abs_error",)),
+            "ok": float(t["max_abs_error"].max()) < tol, "worst": sci(t["max_abs_error"].max())}
+
+
+for _qid in ("tuebingen.2", "eth.3", "bonn.t1"):
+    section(_qid)(lambda result, record, _q=_qid: _checks(
+        _q, result, "The derived gradients against tf.GradientTape on a random image, kernel and upstream "
+                    "gradient (float64)."))
+
+
+@section("tuebingen.3")
+def tuebingen_3(result, record) -> dict:
+    t = result.tables["sizes"]
+    table = Table(slug("tuebingen.3", "sizes"), "Each answer by formula and by building the layer in Keras.",
+                  ["part", "formula", "answer", "Keras"], t[["part", "formula", "by_formula", "keras"]].values.tolist(),
+                  ["l", "l", "r", "r"])
+    rows = {r.part[:3]: r for r in t.itertuples()}
+    agree = all(str(r.by_formula) in str(r.keras) or str(r.keras).startswith(str(r.by_formula)) for r in t.itertuples())
+    return {"table": table, "rows": rows, "ok": agree}
+
+
+@section("eth.1")
+def eth_1(result, record) -> dict:
+    t = result.tables["checks"]
+    return {"checks": check_table("eth.1", "checks", t, "Output size and translation on a random image.",
+                                  ("max_abs_error",)),
+            "ok": float(t["max_abs_error"].max()) < TOLERANCE and t["expected"].iloc[0] == t["measured"].iloc[0]}
+
+
+@section("eth.2")
+def eth_2(result, record) -> dict:
+    t = result.tables["counts"].set_index("quantity")["value"]
+    facts = result.facts
+
+    def close(a, b):  # the solution states four significant digits
+        return float(f"{a:.4g}") == b
+
+    lc, fa, fb = t["ratio CNN / locally connected"], t["ratio CNN / FC, reading 3K"], t["ratio CNN / FC, reading 9K"]
+    rows = [[q, (f"{v:.4g}" if v < 1 else num(v))] for q, v in t.items()]
+    return {"table": Table(slug("eth.2", "counts"), "First-layer parameters for m = 128, p = 5, K = 1 (the ratios do "
+                           "not depend on K).", ["quantity", "value"], rows, ["l", "r"]),
+            "lc": lc, "fa": fa, "fb": fb, "facts": facts, "lc_ok": close(lc, facts["stated_lc"]),
+            "fa_ok": close(fa, facts["stated_fc"]), "fb_ok": close(fb, facts["stated_fc"])}
+
+
+@section("bonn.t2")
+def bonn_t2(result, record) -> dict:
+    t = result.tables["checks"].set_index("quantity")["value"]
+    return {"rows": [[q, f"{v:.6g}"] for q, v in t.items()], "diff": t["|difference|"],
+            "ok": t["|difference|"] < 1e-12, "broken": t["tie broken by an unconstrained step: |w00 - w11| after"],
+            "table": Table(slug("bonn.t2", "checks"), "A network with two tied weights (float64): the gradient "
+                           "through the tie against the summed gradients.", ["quantity", "value"],
+                           [[q, f"{v:.6g}"] for q, v in t.items()], ["l", "r"])}

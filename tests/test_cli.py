@@ -58,3 +58,15 @@ def test_unwritable_output_directory(capsys, tmp_path):
 def test_safe_names():
     assert Ex1_main.safe_names("Yann LeCun, Alex Krizhevsky") == "YannLeCun_AlexKrizhevsky"
     assert Ex1_main.safe_names("Ada Lovelace") == "AdaLovelace"
+
+
+def test_malformed_data_file_is_one_line_and_writes_no_result(capsys, tmp_path):
+    from tests.conftest import write_npz
+
+    data = tmp_path / "data"
+    path = write_npz(data, "mnist", 50, 10)
+    path.write_bytes(path.read_bytes()[:200])
+    code, _, err = run_cli(["--only", "huji.1.2", "--profile", "quick", "--data-dir", str(data),
+                            "--out", str(tmp_path / "o")], capsys)
+    assert code == 2 and "mnist.npz is malformed" in err and len(err.strip().splitlines()) == 1
+    assert not list((tmp_path / "o").rglob("*.csv")) and not list((tmp_path / "o").rglob("*.pdf"))

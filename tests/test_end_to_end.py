@@ -67,3 +67,16 @@ def test_one_function_per_answer_is_callable_from_python(quick_run, data_dir):
     assert set(counts) == {"valid", "same"}
     fig = Ex1_main.q1_2_accuracy_plot(profile="quick", data_dir=str(data_dir), out=str(out))
     assert fig.axes and fig.axes[0].get_xlabel() == "training step (mini-batches)"
+
+
+def test_hand_in_pdf_and_zip_are_named_after_the_students(quick_run):
+    import zipfile
+
+    out, args = quick_run
+    assert Ex1_main.main(args + ["--names", "Yann LeCun, Alex Krizhevsky", "--zip"]) == 0
+    pdf, archive = out / "Ex1_YannLeCun_AlexKrizhevsky.pdf", out / "Ex1_YannLeCun_AlexKrizhevsky.zip"
+    assert "Yann LeCun, Alex Krizhevsky" in pdf_text(pdf)
+    names = zipfile.ZipFile(archive).namelist()
+    assert "Ex1_main.py" in names and "ex1/train.py" in names and pdf.name in names
+    assert all(n.endswith(".py") for n in names if n != pdf.name)
+    assert not any(n.startswith((".venv/", "out/")) or "__pycache__" in n for n in names)

@@ -44,3 +44,39 @@ def test_jacobian_matches_autodiff_and_the_correlation():
 def test_parameter_questions_agree_with_keras():
     t = theory.parameter_questions()
     assert (t["by_formula"] == t["keras"]).all()
+
+
+def test_conv2d_backprop_formulas_match_autodiff_and_a_wrong_one_does_not():
+    assert theory.conv2d_backprop_check()["max_abs_error"].max() < 1e-9
+    rng = np.random.default_rng(0)
+    v, g = rng.normal(size=(6, 6)), rng.normal(size=(4, 4))
+    k = rng.normal(size=(3, 3))
+    # Without the 180-degree rotation the input gradient is wrong.
+    right = theory.convolve2d_full(g, k)
+    wrong = theory.correlate2d_valid(np.pad(g, 2), k)
+    assert np.abs(right - wrong).max() > 1e-3
+
+
+def test_weight_sharing_sums_the_gradients_of_the_tied_uses():
+    t = theory.weight_sharing_check().set_index("quantity")["value"]
+    assert t["|difference|"] < 1e-12
+    assert t["tie broken by an unconstrained step: |w00 - w11| after"] > 0
+
+
+def test_layer_sizes_formula_and_keras_agree():
+    t = theory.conv_layer_sizes().set_index("part")
+    assert t.loc["(a) output size, stride 1, no padding", "keras"] == "15 x 15"
+    assert t.loc["(d) fully connected weights, same output", "keras"] == str(21 * 21 * 12 * 15 * 15 * 36)
+    assert t.loc["(f) output size, stride 2, no padding", "keras"] == "8 x 8"
+
+
+def test_eth_ratios_reproduce_the_published_solution_only_with_the_9k_reading():
+    t = theory.eth_parameter_ratios().set_index("quantity")["value"]
+    assert f"{t['ratio CNN / locally connected']:.4g}" == "2.168e-05"
+    assert f"{t['ratio CNN / FC, reading 9K']:.4g}" == "1.103e-08"
+    assert f"{t['ratio CNN / FC, reading 3K']:.4g}" != "1.103e-08"
+
+
+def test_2d_translation_and_size():
+    t = theory.translation_2d_check()
+    assert t["expected"].iloc[0] == t["measured"].iloc[0] and t["max_abs_error"].max() < 1e-12

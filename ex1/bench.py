@@ -1,0 +1,132 @@
+"""Training and inference throughput of every registered model, against this machine's matmul peak.
+
+    python -m ex1.bench [--steps 300] [--precision auto] [--csv bench.csv]
+
+Prints one row per model: training images/s at batch 50 (the engine of ex1.train, compiled
+steps, evaluation excluded), inference images/s (batches of 2000), FLOPs per training image
+derived from the layer shapes (forward x 3: one forward and two backward matmuls), and the
+fraction of the fp32 / bf16 matmul peak measured in the same run. Speed claims are checked
+here, never in unit tests. Numbers vary +-20% run to run on shared machines: compare rows of
+one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+import numpy as np
+import pandas as pd
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def forward_flops(model) -> int:
+    """Multiply-adds x 2 of the convolutions and dense layers, from their shapes."""
+    from keras import layers
+
+    total = 0
+    for layer in model.layers:
+        if isinstance(layer, layers.Conv2D):
+            kh, kw = layer.kernel_size
+            cin = int(layer.input.shape[-1])
+            _, h, w, cout = (int(d) if d is not None else 1 for d in layer.output.shape)
+            total += 2 * kh * kw * cin * cout * h * w
+        elif isinstance(layer, layers.Dense):
+            total += 2 * int(layer.input.shape[-1]) * layer.units
+    return total
+
+
+def matmul_peak(dtype: str, n: int = 4096, repeats: int = 5) -> float:
+    """GFLOP/s of an n x n matmul in the given dtype, best of `repeats` after a warm-up."""
+    import tensorflow as tf
+
+    a = tf.random.normal((n, n), dtype=tf.float32)
+    a = tf.cast(a, dtype)
+    mm = tf.function(lambda x: tf.matmul(x, x))
+    mm(a).numpy()
+    best = float("inf")
+    for _ in range(repeats):
+        t = time.perf_counter()
+        mm(a).numpy()
+        best = min(best, time.perf_counter() - t)
+    return 2 * n ** 3 / best / 1e9
+
+
+def inference_rate(model, shape, n: int = 10000, batch: int = 2000) -> float:
+    import tensorflow as tf
+
+    x = np.random.default_rng(0).random((n, *shape), dtype=np.float32)
+    f = tf.function(lambda b: model(b, training=False), reduce_retracing=True)
+    f(x[:batch]).numpy()
+    t = time.perf_counter()
+    for s in range(0, n, batch):
+        f(x[s: s + batch]).numpy()
+    return n / (time.perf_counter() - t)
+
+
+def training_rate(name: str, shape, outputs, steps: int, precision: str) -> float:
+    """Images/s of ex1.train over `steps` steps after a warm-up block that includes tracing."""
+    from . import models, train
+
+    rng = np.random.default_rng(0)
+    x = rng.random((5000, *shape), dtype=np.float32)
+    y = rng.integers(0, outputs[-1], (5000, *outputs[:-1])).astype(np.uint8)
+    warm = 50
+    cfg = train.TrainConfig(steps=warm + steps, eval_every=warm, batch_size=50, train_eval_size=100,
+                            test_size=100, precision=precision)
+    # Evaluations at 0, `warm`, 2 warm, ...: train_s excludes them, so the difference between the
+    # row at `warm` (tracing included before it) and the last row is pure training time.
+    res = train.train(lambda dt: models.create_model(name, **({"dtype": dt} if dt else {})),
+                      x, y, x[:100], y[:100], cfg, log=lambda s: None)
+    h = res.history.set_index("step")
+    measured = h["train_s"].iloc[-1] - h.loc[warm, "train_s"]
+    return steps * 50 / measured
+
+
+def run(steps: int, precision: str) -> pd.DataFrame:
+    from . import machine, models
+
+    precision = machine.resolve_precision(precision)
+    peak32 = matmul_peak("float32")
+    peak16 = matmul_peak("bfloat16")
+    rows = []
+    for name in models.list_models():
+        m = models.create_model(name)
+        shape = tuple(int(d) for d in m.input_shape[1:])
+        outputs = tuple(int(d) for d in m.output_shape[1:])
+        flops = 3 * forward_flops(m)
+        train_ips = training_rate(name, shape, outputs, steps, precision)
+        infer_ips = inference_rate(m, shape)
+        achieved = train_ips * flops / 1e9
+        rows.append({"model": name, "params": m.count_params(), "precision": precision,
+                     "train_images_per_s": round(train_ips), "infer_images_per_s": round(infer_ips),
+                     "train_mflop_per_image": round(flops / 1e6, 3), "train_gflop_per_s": round(achieved, 2),
+                     "fraction_fp32_peak": round(achieved / peak32, 3),
+                     "fraction_bf16_peak": round(achieved / peak16, 3)})
+    df = pd.DataFrame(rows)
+    df.attrs.update(machine=machine.cpu_description(), fp32_peak=peak32, bf16_peak=peak16)
+    return df
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m ex1.bench", description=__doc__.split("\n\n")[0])
+    p.add_argument("--steps", type=int, default=300, help="measured training steps per model (after 50 warm-up)")
+    p.add_argument("--precision", default="auto", help="auto, float32 or mixed_bfloat16")
+    p.add_argument("--csv", default="bench.csv", help="where to write the table")
+    args = p.parse_args(argv)
+    df = run(args.steps, args.precision)
+    from . import machine
+
+    print(f"machine: {df.attrs['machine']}")
+    print(f"versions: {machine.versions()}")
+    print(f"matmul 4096^2: fp32 {df.attrs['fp32_peak']:.0f} GFLOP/s, bf16 {df.attrs['bf16_peak']:.0f} GFLOP/s")
+    print(df.to_string(index=False))
+    df.to_csv(args.csv, index=False)
+    print(f"written: {args.csv}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,100 @@
+"""HUJI 67103, Assignment 1, question 4: overfitting on 250 examples; smaller networks and dropout."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ex1.result import Result
+from ex1.runner import Context, RunSpec
+from ex1.train import TrainConfig
+
+from .huji import SHEET_STEPS
+from .registry import question
+
+SMALL_STEPS = 1500           # 300 epochs of 250 examples: training accuracy saturates long before
+PER_CLASS = 25               # 250 unique examples, 25 of each digit
+WIDTHS = (1.0, 0.5, 0.25, 0.125, 0.0625)    # multiplies filters (32, 64) and dense units 1024
+KEEP_PROBS = (0.9, 0.75, 0.5, 0.35, 0.2)    # dropout after every hidden layer; Keras rate = 1 - keep
+
+
+@dataclass(frozen=True)
+class OverfitConfig:
+    full: TrainConfig            # the complete training set, the sheet's 20,000 steps
+    small: TrainConfig           # 250 examples
+    seeds: tuple[int, ...]
+    per_class: int = PER_CLASS
+    subset_seed: int = 0
+    widths: tuple[float, ...] = WIDTHS
+    keep_probs: tuple[float, ...] = KEEP_PROBS
+
+
+def overfit_config(ctx: Context) -> OverfitConfig:
+    recipe = {"optimizer": "adam", "learning_rate": 1e-4, "batch_size": 50}   # question 1's, dropout off
+    return OverfitConfig(full=ctx.train_config(SHEET_STEPS, seed=0, **recipe),
+                         small=ctx.train_config(SMALL_STEPS, seed=0, **recipe),
+                         seeds=tuple(range(ctx.profile.seeds)), widths=ctx.profile.sweep(WIDTHS),
+                         keep_probs=ctx.profile.sweep(KEEP_PROBS))
+
+
+def width_kwargs(w: float) -> dict:
+    return {"filters": (max(1, round(32 * w)), max(1, round(64 * w))), "dense_units": max(1, round(1024 * w)),
+            "dropout": 0.0}
+
+
+def small_run(cfg: OverfitConfig, seed: int, label: str, **model_kwargs) -> RunSpec:
+    from dataclasses import replace
+
+    return RunSpec("huji_cnn", replace(cfg.small, seed=seed), model_kwargs, per_class=cfg.per_class,
+                   subset_seed=cfg.subset_seed, label=label)
+
+
+def with_ratio(h: pd.DataFrame) -> pd.DataFrame:
+    return h.assign(ratio=h["test_accuracy"] / h["train_accuracy"])
+
+
+@question("huji.4", "Overfitting: 250 examples, smaller networks, dropout", config=overfit_config)
+def overfitting(cfg: OverfitConfig, ctx: Context) -> Result:
+    """4.1 Train the original network (without dropout, i.e. the rate parameter set to 0) over the
+    complete set of the examples as well as a reduced set of only 250 examples. Plot the training and
+    testing accuracies as well as their ratio. In order to reduce the overfitting of the reduced
+    training dataset, reduce the network's size (fewer parameters) until a higher ratio and test
+    accuracy is obtained. Report the reduction and size and gain in performance in this experiment.
+    As an alternative insert dropout layers to the outputs of all the hidden layers. Report which
+    keep-probability resulted in the best ratio/test accuracy."""
+    full = ctx.train(RunSpec("huji_cnn", cfg.full, {"dropout": 0.0}, label="all 60,000 examples"))
+    base = ctx.train(small_run(cfg, cfg.seeds[0], "250 examples", dropout=0.0))
+    curves = pd.concat([with_ratio(full.history).assign(data="all 60,000 examples"),
+                        with_ratio(base.history).assign(data="250 examples")])
+    rows = []
+    for w in cfg.widths:
+        for seed in cfg.seeds:
+            kw = width_kwargs(w)
+            run = ctx.train(small_run(cfg, seed, f"width {w:g}, seed {seed}", **kw))
+            rows.append({"experiment": "size", "setting": w, "seed": seed,
+                         "params": int(run.params["params"].sum()), **_final(run)})
+    for keep in cfg.keep_probs:
+        for seed in cfg.seeds:
+            run = ctx.train(small_run(cfg, seed, f"keep {keep:g}, seed {seed}", dropout=round(1 - keep, 6),
+                                      dropout_after="hidden"))
+            rows.append({"experiment": "dropout", "setting": keep, "seed": seed,
+                         "params": int(run.params["params"].sum()), **_final(run)})
+    per_seed = pd.DataFrame(rows)
+    summary = (per_seed.groupby(["experiment", "setting"], sort=False)
+               .agg(params=("params", "first"), n=("seed", "count"),
+                    test_mean=("test_accuracy", "mean"), test_std=("test_accuracy", "std"),
+                    train_mean=("train_accuracy", "mean"),
+                    ratio_mean=("ratio", "mean"), ratio_std=("ratio", "std"))
+               .reset_index())
+    return Result(tables={"curves": curves, "per_seed": per_seed, "summary": summary},
+                  facts={"per_class": cfg.per_class, "small_steps": cfg.small.steps, "full_steps": cfg.full.steps,
+                         "seeds": list(cfg.seeds)})
+
+
+def _final(run) -> dict:
+    f = run.final
+    return {"train_accuracy": float(f["train_accuracy"]), "test_accuracy": float(f["test_accuracy"]),
+            "ratio": float(f["test_accuracy"] / f["train_accuracy"]) if f["train_accuracy"] else np.nan,
+            "train_seconds": float(run.record["train_seconds"])}

@@ -1,0 +1,102 @@
+"""HUJI 67103, Assignment 1, question 5: the sum of two digits, as one class or as two labels."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ex1.data import make_pairs, to_float
+from ex1.result import Result
+from ex1.runner import Context, PairSpec, Run, RunSpec
+from ex1.train import TrainConfig
+
+from .registry import question
+
+SUM_STEPS = 6000   # 5 epochs of 60,000 pairs in batches of 50
+# Held out of training: every (a, b) with a + b = 9 and a <= 4. The sum 9 is still seen, from (5, 4) to (9, 0).
+HELD_OUT = tuple((a, 9 - a) for a in range(5))
+
+
+@dataclass(frozen=True)
+class SumConfig:
+    train: TrainConfig
+    pairs: PairSpec = PairSpec(train_pairs=60000, test_pairs=10000, seed=0, exclude=HELD_OUT)
+    held_out_test_pairs: int = 2000   # test pairs made only of the held-out combinations
+
+
+def sum_config(ctx: Context) -> SumConfig:
+    steps = ctx.profile.steps(SUM_STEPS)
+    return SumConfig(train=ctx.train_config(SUM_STEPS, optimizer="adam", lr_boundaries=(int(0.75 * steps),),
+                                            lr_values=(1e-3, 1e-4), batch_size=50, seed=0))
+
+
+def sum_run(cfg: SumConfig) -> RunSpec:
+    return RunSpec("pair_cnn", cfg.train, {"head": "sum"}, label="sum classifier",
+                   pairs=PairSpec(**{**cfg.pairs.__dict__, "target": "sum"}))
+
+
+def digits_run(cfg: SumConfig) -> RunSpec:
+    return RunSpec("pair_cnn", cfg.train, {"head": "digits"}, label="two-digit network",
+                   pairs=PairSpec(**{**cfg.pairs.__dict__, "target": "digits"}))
+
+
+def predicted_sums(run: Run, x: np.ndarray) -> np.ndarray:
+    model = run.model()
+    out = np.concatenate([model(x[s: s + 1000], training=False).numpy() for s in range(0, len(x), 1000)])
+    if out.ndim == 3:                       # two heads: the sum of the two predicted digits
+        return out.argmax(-1).sum(axis=1), out.argmax(-1)
+    return out.argmax(-1), None
+
+
+def evaluation(cfg: SumConfig, ctx: Context, runs: dict[str, Run]) -> pd.DataFrame:
+    """Sum accuracy of each model on the test pairs and on held-out combinations; per-digit accuracy."""
+    ds = ctx.dataset("mnist")
+    xt, dt = make_pairs(ds.x_test, ds.y_test, cfg.pairs.test_pairs, cfg.pairs.seed + 1)
+    xh, dh = make_pairs(ds.x_test, ds.y_test, cfg.held_out_test_pairs, cfg.pairs.seed + 2, only=cfg.pairs.exclude)
+    rows = []
+    for name, run in runs.items():
+        for split, x, d in (("test pairs", xt, dt), ("held-out combinations", xh, dh)):
+            sums, digits = predicted_sums(run, to_float(x))
+            row = {"model": name, "split": split, "pairs": len(x),
+                   "sum_accuracy": float((sums == d.sum(axis=1)).mean())}
+            if digits is not None:
+                per_digit = (digits == d)
+                row.update({"digit_accuracy": float(per_digit.mean()),
+                            "both_digits_accuracy": float(per_digit.all(axis=1).mean()),
+                            "digit_accuracy_squared": float(per_digit.mean() ** 2)})
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+@question("huji.5.1", "Two digits: the sum as one of 19 classes", config=sum_config)
+def sum_classifier(cfg: SumConfig, ctx: Context) -> Result:
+    """5.1 Design, implement and train a CNN architecture that takes as input two MNIST images
+    (concatenated horizontally or vertically) and predicts their sum. 5.1.1 Plot the training steps
+    (train and test of each iteration) of this network."""
+    run = ctx.train(sum_run(cfg))
+    return Result(tables={"history": run.history, "params": run.params},
+                  facts={"held_out": [list(p) for p in cfg.pairs.exclude]})
+
+
+@question("huji.5.2", "Two digits: two labels in one forward pass", config=sum_config)
+def digit_pair(cfg: SumConfig, ctx: Context) -> Result:
+    """5.2 Design, implement and train a CNN architecture that takes as input two MNIST images,
+    predicts each number separately and sums the two numbers. Notice that the network should predict
+    a pair of labels (a vector of dimension 2). This should be done in a single forward pass through
+    the network. 5.2.1 Plot the training steps (train and test of each iteration) of this network."""
+    run = ctx.train(digits_run(cfg))
+    return Result(tables={"history": run.history, "params": run.params,
+                          "evaluation": evaluation(cfg, ctx, {"two-digit network": run})},
+                  facts={"held_out": [list(p) for p in cfg.pairs.exclude]})
+
+
+@question("huji.5.3", "Two digits: which strategy works better, and why", config=sum_config)
+def compare(cfg: SumConfig, ctx: Context) -> Result:
+    """5.3 Which strategy worked better and why?"""
+    runs = {"sum classifier": ctx.train(sum_run(cfg)), "two-digit network": ctx.train(digits_run(cfg))}
+    curves = pd.concat([r.history.assign(model=name) for name, r in runs.items()])
+    return Result(tables={"evaluation": evaluation(cfg, ctx, runs), "curves": curves},
+                  facts={"held_out": [list(p) for p in cfg.pairs.exclude],
+                         "train_pairs": cfg.pairs.train_pairs, "test_pairs": cfg.pairs.test_pairs})

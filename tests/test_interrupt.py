@@ -1,0 +1,63 @@
+"""A run killed with SIGKILL mid-training resumes from its last evaluation point and ends the same."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def cli(out: Path, data_dir: Path) -> list[str]:
+    return [sys.executable, str(ROOT / "Ex1_main.py"), "--only", "huji.1.2", "--profile", "quick",
+            "--data-dir", str(data_dir), "--out", str(out)]
+
+
+def checkpoint_step(out: Path) -> int | None:
+    for p in (out / "store" / "checkpoints").glob("*/checkpoint.npz"):
+        try:
+            with np.load(p, allow_pickle=False) as f:
+                return json.loads(bytes(f["meta"]).decode())["step"]
+        except (OSError, ValueError, KeyError):
+            return None
+    return None
+
+
+def history(out: Path) -> pd.DataFrame:
+    return pd.read_csv(out / "tables" / "quick" / "huji.1.2" / "history.csv")
+
+
+def test_sigkill_then_rerun_resumes_and_matches_an_uninterrupted_run(tmp_path, data_dir):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen(cli(killed, data_dir), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    seen = []
+    for line in proc.stdout:
+        seen.append(line)
+        if "step     50/" in line:       # the evaluation at step 50 is printed, its checkpoint follows
+            break
+    # Wait for the step-50 checkpoint (written right after that line), then kill without warning.
+    deadline = time.monotonic() + 60
+    while checkpoint_step(killed) != 50 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "".join(seen)
+    assert not (killed / "tables").exists()          # nothing half-written where results go
+
+    resumed = subprocess.run(cli(killed, data_dir), capture_output=True, text=True, env=env)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert "resuming at step 50" in resumed.stdout
+
+    whole = tmp_path / "whole"
+    plain = subprocess.run(cli(whole, data_dir), capture_output=True, text=True, env=env)
+    assert plain.returncode == 0, plain.stdout + plain.stderr
+    a, b = history(killed), history(whole)
+    cols = ["step", "train_loss", "train_accuracy", "test_loss", "test_accuracy"]
+    pd.testing.assert_frame_equal(a[cols], b[cols], rtol=1e-5, atol=1e-6)
