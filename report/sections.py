@@ -398,7 +398,7 @@ def huji_3_3(result, record) -> dict:
                   "training (evaluations excluded).",
                   ["network", "parameters", f"step at {pct(facts['level'], 0)}", "seconds", "plateau step",
                    "seconds", "images/s", "final test accuracy"],
-                  [[f"{fam}: {r.label}", num(r.params), cell(r.reach_step, num), cell(r.reach_seconds, secs),
+                  [[r.label, num(r.params), cell(r.reach_step, num), cell(r.reach_seconds, secs),
                     cell(r.plateau_step, num), cell(r.plateau_seconds, secs), num(r.images_per_second),
                     pct(r.final_accuracy)] for fam, r in rows.iterrows()],
                   ["l", "r", "r", "r", "r", "r", "r", "r"])
@@ -426,7 +426,26 @@ def huji_3_3(result, record) -> dict:
                          + ("it does fewer operations per image." if ratio > 1 else
                             "its single convolution runs at full resolution over the image, while the deep "
                             "network's second convolution sees a pooled, smaller map."))
-    return {"empty": False, "table": table, "by_step": by_step, "by_time": by_time, "sentences": sentences,
+    why = ""
+    if {"shallow", "deep"} <= set(rows.index):
+        s, d = rows.loc["shallow"], rows.loc["deep"]
+        if d.reach_step is not None and (s.reach_step is None or d.reach_step < s.reach_step):
+            why = ("The deep network needs fewer steps: pooling twice lets each of its few parameters act on larger, "
+                   "already-combined features, while the shallow network must separate the classes with one dense "
+                   "layer on a single level of features, and its last points of accuracy come slowly.")
+        elif s.reach_step is not None and (d.reach_step is None or s.reach_step < d.reach_step):
+            why = ("The shallow network needs fewer steps: the gradient reaches its single convolution directly, "
+                   "while the deep network's narrow layers are bottlenecks the signal must pass through twice.")
+    # Do the plateaus coincide with the learning-rate drop of the recipe?
+    bounds = (record.get("runs") or [{}])[0].get("config", {}).get("lr_boundaries") or []
+    plateaus = [p for p in sp["plateau_step"] if p == p and p is not None]
+    at_drop = bool(bounds) and len(plateaus) == len(sp) and all(
+        abs(p - bounds[0]) <= facts["plateau_window"] for p in plateaus)
+    schedule = (f"Both plateaus come within {num(facts['plateau_window'])} steps of the tenfold learning-rate drop at "
+                f"step {num(bounds[0])}: in this recipe the schedule, more than the architecture, decides when "
+                "training stops improving." if at_drop else "")
+    return {"empty": False, "table": table, "by_step": by_step, "by_time": by_time, "sentences": sentences, "why": why,
+            "schedule": schedule,
             "facts": facts}
 
 
@@ -491,7 +510,9 @@ def huji_5_3(result, record) -> dict:
     square_gap = d_t.sum_accuracy - d_t.digit_accuracy_squared
     held_gap = s_h.sum_accuracy - s_t.sum_accuracy
     held_digits_gap = d_h.sum_accuracy - d_t.sum_accuracy
+    gaps = {m: float(h["train_accuracy"].iloc[-1] - h["test_accuracy"].iloc[-1]) for m, h in hist.items()}
     return {"table": table, "fig": fig, "verdict": verdict, "d_t": d_t, "s_t": s_t, "d_h": d_h, "s_h": s_h,
+            "gap_sum": gaps.get("sum classifier", float("nan")), "gap_digits": gaps.get("two-digit network", float("nan")),
             "square_gap": square_gap, "held_gap": held_gap, "held_digits_gap": held_digits_gap,
             "held_out": _held_out_text(result.facts), "facts": result.facts,
             "sum_generalises": s_h.sum_accuracy >= s_t.sum_accuracy - 2 * se,
