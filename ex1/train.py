@@ -45,7 +45,8 @@ class TrainConfig:
     def learning_rate_at(self, step: int) -> float:
         if not self.lr_values:
             return self.learning_rate
-        return self.lr_values[int(np.searchsorted(self.lr_boundaries, step, side="right"))]
+        # Keras's PiecewiseConstantDecay: values[i] while boundaries[i-1] < step <= boundaries[i].
+        return self.lr_values[int(np.searchsorted(self.lr_boundaries, step, side="left"))]
 
     def eval_steps(self) -> list[int]:
         """Steps after which the model is evaluated: 0, every eval_every, and the last step."""
