@@ -80,3 +80,31 @@ def test_hand_in_pdf_and_zip_are_named_after_the_students(quick_run):
     assert "Ex1_main.py" in names and "ex1/train.py" in names and pdf.name in names
     assert all(n.endswith(".py") for n in names if n != pdf.name)
     assert not any(n.startswith((".venv/", "out/")) or "__pycache__" in n for n in names)
+
+
+EXPECTED_COLUMNS = {
+    ("huji.1.1", "params_valid"): {"layer", "type", "output_shape", "formula", "params"},
+    ("huji.1.2", "history"): {"step", "epoch", "train_accuracy", "test_accuracy", "train_loss", "test_loss", "wall_s"},
+    ("huji.2", "final"): {"model", "params", "train_accuracy", "test_accuracy", "images_per_second"},
+    ("huji.2", "affinity"): {"model", "a", "relative_error"},
+    ("huji.3.1", "sweep"): {"label", "params", "test_accuracy", "frontier", "reaches_target"},
+    ("huji.3.2", "sweep"): {"label", "params", "test_accuracy", "frontier", "reaches_target"},
+    ("huji.4", "summary"): {"experiment", "setting", "params", "n", "test_mean", "test_std", "ratio_mean", "ratio_std"},
+    ("huji.4", "curves"): {"step", "train_accuracy", "test_accuracy", "ratio", "data"},
+    ("huji.5.1", "history"): {"step", "train_accuracy", "test_accuracy"},
+    ("huji.5.3", "evaluation"): {"model", "split", "pairs", "sum_accuracy", "digit_accuracy"},
+    ("huji.t3", "checks"): {"check", "max_abs_error"},
+    ("huji.t4", "counts"): {"by_formula", "keras"},
+}
+
+
+def test_every_question_writes_its_tables_with_the_expected_columns(quick_run):
+    import pandas as pd
+
+    out, _ = quick_run
+    for q in experiments.QUESTIONS:
+        assert list((out / "tables" / "quick" / q).glob("*.csv")), q
+    for (q, name), columns in EXPECTED_COLUMNS.items():
+        df = pd.read_csv(out / "tables" / "quick" / q / f"{name}.csv")
+        assert columns <= set(df.columns), (q, name, columns - set(df.columns))
+        assert len(df) > 0, (q, name)
