@@ -127,19 +127,6 @@ def frontier(sweeps: dict[str, pd.DataFrame], target: float, chosen: dict[str, s
     return fig
 
 
-def train_loss(histories: dict[str, pd.DataFrame]):
-    """Training loss (measured in inference mode on the fixed training sample) against steps, log scale."""
-    fig, ax = plt.subplots(figsize=(4.8, 2.8))
-    for label, h in histories.items():
-        ax.plot(h["step"], h["train_loss"], "-", color=color_for(label), lw=1.4, label=label)
-    ax.set_yscale("log")
-    ax.set_xlabel("training step (mini-batches)")
-    ax.set_ylabel("training cross-entropy (nats)")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    return fig
-
-
 def accuracy_against(histories: dict[str, pd.DataFrame], x: str, xlabel: str, level: float | None = None):
     """Test accuracy against steps or seconds for several runs; an optional level line."""
     fig, ax = plt.subplots(figsize=(4.8, 2.8))
