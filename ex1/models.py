@@ -200,6 +200,39 @@ def gap_cnn(
     return keras.Model(inputs, outputs, name=name)
 
 
+@register
+def bonn_cnn(
+    filters: tuple[int, ...] = (32, 64, 64),
+    kernel_size: int = 3,
+    dense_units: int = 128,
+    conv_dropout: float = 0.0,       # Keras rate after every pooling block (Bonn programming 3)
+    dense_dropout: float = 0.0,      # Keras rate after the hidden dense layer
+    input_shape: tuple[int, ...] = (28, 28, 1),
+    num_classes: int = 10,
+    dtype: str | None = None,
+    name: str = "bonn_cnn",
+):
+    """The Bonn sheet's CNN: blocks of conv ('same') -> ReLU -> 2x2 max pool, stride 2; dense; dense.
+
+    The same builder serves MNIST and CIFAR-10 (input_shape (32, 32, 3)), as the sheet asks."""
+    import keras
+    from keras import layers
+
+    inputs = keras.Input(shape=input_shape, name="image")
+    x = inputs
+    for i, f in enumerate(filters, start=1):
+        x = layers.Conv2D(f, kernel_size, padding="same", activation="relu", name=f"conv{i}", dtype=dtype)(x)
+        x = layers.MaxPooling2D(2, strides=2, name=f"pool{i}")(x)
+        if conv_dropout:
+            x = layers.Dropout(conv_dropout, name=f"block{i}_dropout")(x)
+    x = layers.Flatten(name="flatten")(x)
+    x = layers.Dense(dense_units, activation="relu", name="fc1", dtype=dtype)(x)
+    if dense_dropout:
+        x = layers.Dropout(dense_dropout, name="fc1_dropout")(x)
+    outputs = layers.Dense(num_classes, name="logits", dtype="float32")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
 # --------------------------------------------------------------------------- parameter arithmetic
 
 

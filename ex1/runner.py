@@ -72,7 +72,14 @@ def code_version(*objects) -> str:
     return h.hexdigest()[:16]
 
 
-def run_code_version(model: str, pairs: bool = False) -> str:
+def hold_out(x: np.ndarray, y: np.ndarray, n: int):
+    """(x_train, y_train, x_val, y_val): the last n training images become the validation set."""
+    if not 0 < n < len(x):
+        raise ValueError(f"a validation hold-out must be between 1 and {len(x) - 1} images, not {n}")
+    return x[:-n], y[:-n], x[-n:], y[-n:]
+
+
+def run_code_version(model: str, pairs: bool = False, validation: bool = False) -> str:
     """The code a training run depends on: the engine, the model's builder(s), the data preparation.
 
     Only the builders a model goes through count, so adding a model to the zoo keeps other runs cached.
@@ -81,6 +88,7 @@ def run_code_version(model: str, pairs: bool = False) -> str:
     if model != "huji_cnn" and model.startswith("huji_cnn"):
         builders.append(models.huji_cnn)  # the thin variants delegate to it
     extra = [data_mod.make_pairs, PairSpec] if pairs else []
+    extra += [hold_out] if validation else []
     return code_version(train, models._pool, *builders, data_mod.to_float, data_mod.stratified_subset,
                         data_mod.sample_indices, *extra)
 
@@ -116,9 +124,19 @@ class RunSpec:
     subset_seed: int = 0
     label: str = ""                   # how logs and tables name the run
     pairs: PairSpec | None = None     # train on two-digit images instead of the dataset itself
+    # Hold out the last `validation` training images and evaluate on them instead of the test set:
+    # for choosing hyperparameters without looking at the test set (Bonn's learning-rate sweep).
+    validation: int | None = None
+
+    def build_kwargs(self) -> dict:
+        """The builder's arguments: the spec's own, plus the input shape of a dataset other than MNIST."""
+        kw = dict(self.model_kwargs)
+        if self.dataset != "mnist":
+            kw.setdefault("input_shape", data_mod.SPECS[self.dataset].image_shape)
+        return kw
 
     def full_model_kwargs(self) -> dict:
-        return {**models.model_defaults(self.model), **self.model_kwargs}
+        return {**models.model_defaults(self.model), **self.build_kwargs()}
 
 
 @dataclass
@@ -144,7 +162,7 @@ class Run:
         return m
 
     def _build_kwargs(self) -> dict:
-        kw = dict(self.spec.model_kwargs)
+        kw = self.spec.build_kwargs()
         if self.spec.config.precision != "float32":
             kw["dtype"] = self.spec.config.precision
         return kw
@@ -174,10 +192,13 @@ class Context:
         payload = {
             "model": spec.model, "model_kwargs": spec.full_model_kwargs(), "config": asdict(spec.config),
             "dataset": ds.fingerprint, "per_class": spec.per_class, "subset_seed": spec.subset_seed,
-            "code": run_code_version(spec.model, pairs=spec.pairs is not None), "tf": _tf_version(),
+            "code": run_code_version(spec.model, pairs=spec.pairs is not None,
+                                     validation=spec.validation is not None), "tf": _tf_version(),
         }
         if spec.pairs is not None:  # only when set, so the keys of plain runs stay as they were
             payload["pairs"] = asdict(spec.pairs)
+        if spec.validation is not None:
+            payload["validation"] = spec.validation
         return config_hash(payload)
 
     def train(self, spec: RunSpec) -> Run:
@@ -200,12 +221,12 @@ class Context:
         if spec.per_class is not None:
             idx = data_mod.stratified_subset(y_train, spec.per_class, spec.subset_seed)
             x_train, y_train = x_train[idx], y_train[idx]
+        if spec.validation is not None:
+            x_train, y_train, x_test, y_test = hold_out(x_train, y_train, spec.validation)
         label = f"[{spec.label or spec.model}] "
         self.log(f"{label}training {spec.model} for {spec.config.steps} steps "
                  f"on {len(x_train)} {spec.dataset} images ({spec.config.precision})")
-        build_kwargs = dict(spec.model_kwargs)
-        if spec.dataset != "mnist":
-            build_kwargs.setdefault("input_shape", data_mod.SPECS[spec.dataset].image_shape)
+        build_kwargs = spec.build_kwargs()
         started = time.time()
         res = train.train(
             lambda dtype: models.create_model(spec.model, **build_kwargs, **({"dtype": dtype} if dtype else {})),
@@ -216,7 +237,7 @@ class Context:
             "model": spec.model, "model_kwargs": spec.full_model_kwargs(), "config": asdict(spec.config),
             "dataset": spec.dataset, "data_source": ds.source, "data_fingerprint": ds.fingerprint,
             "train_examples": len(x_train), "per_class": spec.per_class, "subset_seed": spec.subset_seed,
-            "label": spec.label, "train_seconds": res.train_seconds,
+            "label": spec.label, "train_seconds": res.train_seconds, "validation": spec.validation,
             "images_per_second": res.images_per_second, "resumed_from": res.resumed_from,
             "wall_seconds": float(res.history["wall_s"].iloc[-1]), "started": started,
         }

@@ -2,7 +2,7 @@
 
 # Registering order is report order: the HUJI sheet first, then Tuebingen, ETH and Bonn.
 from . import huji, huji_depth, huji_overfit, huji_sum, huji_theory  # noqa: F401,I001
-from . import tuebingen, eth, bonn  # noqa: F401,E401
+from . import tuebingen, eth, bonn, bonn_practical  # noqa: F401,E401
 from .registry import QUESTIONS, Answer, Question, UnknownQuestion, execute, select, sheets
 
 # Questions of DESIGN.md that this version does not answer yet; the report lists them openly.

@@ -140,4 +140,5 @@ def linear_vs_nonlinear(cfg: LinearConfig, ctx: Context) -> Result:
         "test_loss": float(run.final["test_loss"]), "train_seconds": float(run.record["train_seconds"]),
         "images_per_second": float(run.record["images_per_second"]),
     } for run, name in runs])
-    return Result(tables={"curves": curves, "final": final, "affinity": pd.concat(checks, ignore_index=True)})
+    return Result(tables={"curves": curves, "final": final, "affinity": pd.concat(checks, ignore_index=True),
+                          "params_linear": lin.params, "params_softmax": logreg.params})

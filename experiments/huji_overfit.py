@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ex1 import models
 from ex1.result import Result
 from ex1.runner import Context, RunSpec
 from ex1.train import TrainConfig
@@ -82,13 +83,16 @@ def overfitting(cfg: OverfitConfig, ctx: Context) -> Result:
             rows.append({"experiment": "dropout", "setting": keep, "seed": seed,
                          "params": int(run.params["params"].sum()), **_final(run)})
     per_seed = pd.DataFrame(rows)
+    layers = pd.concat([models.param_table(models.create_model("huji_cnn", **width_kwargs(w))).assign(width=w)
+                        for w in cfg.widths], ignore_index=True)
     summary = (per_seed.groupby(["experiment", "setting"], sort=False)
                .agg(params=("params", "first"), n=("seed", "count"),
                     test_mean=("test_accuracy", "mean"), test_std=("test_accuracy", "std"),
                     train_mean=("train_accuracy", "mean"),
                     ratio_mean=("ratio", "mean"), ratio_std=("ratio", "std"))
                .reset_index())
-    return Result(tables={"curves": curves, "per_seed": per_seed, "summary": summary},
+    return Result(tables={"curves": curves, "per_seed": per_seed, "summary": summary,
+                          "width_layers": layers[["width", "layer", "type", "output_shape", "params"]]},
                   facts={"per_class": cfg.per_class, "small_steps": cfg.small.steps, "full_steps": cfg.full.steps,
                          "seeds": list(cfg.seeds)})
 

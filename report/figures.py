@@ -28,7 +28,9 @@ _PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#
 _FIXED = {"HUJI network": "#1f77b4", "HUJI network, 'same' padding": "#17becf", "linear network": "#d62728",
           "softmax regression": "#7f7f7f", "shallow": "#ff7f0e", "deep": "#2ca02c",
           "sum classifier": "#8c564b", "two-digit network": "#e377c2",
-          "all 60,000 examples": "#1f77b4", "250 examples": "#d62728"}
+          "all 60,000 examples": "#1f77b4", "250 examples": "#d62728",
+          "Tübingen GAP network": "#9467bd", "Bonn CNN": "#2ca02c", "Bonn CNN, dropout + weight decay": "#ff7f0e",
+          "Bonn CNN on CIFAR-10": "#ff7f0e", "Bonn CNN on CIFAR-10, no regularisation": "#2ca02c"}
 
 
 def color_for(label: str) -> str:
@@ -80,7 +82,7 @@ def loss_curves(histories: dict[str, pd.DataFrame]):
     ax.set_yscale("log")
     ax.set_xlabel("training step (mini-batches)")
     ax.set_ylabel("cross-entropy loss (nats)")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="best")
     fig.tight_layout()
     return fig
 
@@ -174,5 +176,71 @@ def sweep_errorbars(summary: pd.DataFrame, x: str, xlabel: str, log_x: bool = Fa
         ax.set_xlabel(xlabel)
         if log_x:
             ax.set_xscale("log")
+    fig.tight_layout()
+    return fig
+
+
+def error_curves(histories: dict[str, pd.DataFrame], boundaries: tuple[int, ...] = (),
+                 colors: dict[str, str] | None = None):
+    """Train (dashed) and test (solid) error in % against steps, log scale; learning-rate drops dotted."""
+    fig, ax = plt.subplots(figsize=(5.6, 3.0))
+    for label, h in histories.items():
+        c = (colors or {}).get(label) or color_for(label)
+        h = h[h["step"] > 0]   # the untrained network's ~90% would squash the scale
+        ax.plot(h["step"], 100 * (1 - h["train_accuracy"]), "--", color=c, lw=1.2, label=f"{label}: train")
+        ax.plot(h["step"], 100 * (1 - h["test_accuracy"]), "-", color=c, lw=1.6, label=f"{label}: test")
+    for b in boundaries:
+        ax.axvline(b, color="black", ls=":", lw=1)
+        ax.annotate("learning rate ÷10", (b, 1), xycoords=("data", "axes fraction"), xytext=(3, -10),
+                    textcoords="offset points", fontsize=7)
+    ax.set_yscale("log")
+    ax.set_xlabel("training step (mini-batches)")
+    ax.set_ylabel("error (%, log scale)")
+    ax.legend(fontsize=8, loc="lower left")
+    fig.tight_layout()
+    return fig
+
+
+def learning_rate_sweep(curves: pd.DataFrame, chosen: str):
+    """Validation error (left) and training-sample loss (right) against steps, one colour per rate."""
+    fig, (a, b) = plt.subplots(1, 2, figsize=(7.2, 3.0))
+    curves = curves.assign(run=[f"{float(r):g}" for r in curves["run"]])   # CSV turns "0.01" into 0.01
+    rates = list(dict.fromkeys(curves["run"]))
+    cmap = plt.get_cmap("viridis")
+    for i, rate in enumerate(rates):
+        h = curves[(curves["run"] == rate) & (curves["step"] > 0)]
+        c = cmap(0.9 * i / max(1, len(rates) - 1))   # the palest end of viridis is unreadable on white
+        lw = 2.4 if rate == chosen else 1.2
+        lab = f"{rate}" + (" (chosen)" if rate == chosen else "")
+        a.plot(h["step"], 100 * (1 - h["test_accuracy"]), "-", color=c, lw=lw, label=lab)
+        b.plot(h["step"], h["train_loss"], "-", color=c, lw=lw, label=lab)
+    a.set_ylabel("validation error (%, log scale)")
+    b.set_ylabel("training loss (nats, log scale)")
+    for ax in (a, b):
+        ax.set_yscale("log")
+        ax.set_xlabel("training step (mini-batches)")
+    a.legend(fontsize=7, title="learning rate", title_fontsize=7, loc="upper right")
+    fig.tight_layout()
+    return fig
+
+
+def confusion_matrix(confusion: pd.DataFrame):
+    """Row-normalised confusion matrix in %: rows the true class, columns the predicted one."""
+    import numpy as np
+
+    m = confusion.to_numpy(dtype=float)
+    m = 100 * m / np.maximum(m.sum(axis=1, keepdims=True), 1)
+    names = list(confusion.columns)
+    fig, ax = plt.subplots(figsize=(5.4, 4.6))
+    ax.imshow(m, cmap="Blues", vmin=0, vmax=100)
+    ax.grid(False)
+    for i in range(len(names)):
+        for j in range(len(names)):
+            ax.text(j, i, f"{m[i, j]:.0f}", ha="center", va="center", fontsize=7,
+                    color="white" if m[i, j] > 60 else "black")
+    ax.set_xticks(range(len(names)), names, rotation=45, ha="right")
+    ax.set_yticks(range(len(names)), names)
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
     fig.tight_layout()
     return fig

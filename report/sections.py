@@ -321,7 +321,12 @@ def huji_2(result, record) -> dict:
             "relu_err": sci(relu_aff["relative_error"].max()), "drop": drop, "lr_sentence": lr_sentence,
             "base": base, "lin": lin, "speed_ratio": speed,
             "lin_train_gap": lin["train_accuracy"] - lin["test_accuracy"],
-            "base_train_gap": base["train_accuracy"] - base["test_accuracy"], "run": record["runs"][1]}
+            "base_train_gap": base["train_accuracy"] - base["test_accuracy"], "run": record["runs"][1],
+            "params_linear": param_table("huji.2", "params-linear", result.tables["params_linear"],
+                                         "The linear network layer by layer: the same shapes and parameters as the "
+                                         "original ('valid' padding); average pooling and dropout add none."),
+            "params_softmax": param_table("huji.2", "params-softmax", result.tables["params_softmax"],
+                                          "Softmax regression: one dense layer from the 784 pixels to the 10 logits.")}
 
 
 # ----------------------------------------------------------------------------- HUJI 3
@@ -561,6 +566,18 @@ def huji_4(result, record) -> dict:
         se = ((r.test_std ** 2) / r.n + (base.test_std ** 2) / base.n) ** 0.5 if r.n > 1 else float("nan")
         return se == se and abs(r.test_mean - base.test_mean) > 2 * se
 
+    wl = result.tables["width_layers"]
+    wl = wl[wl["params"] > 0]
+    widths = list(dict.fromkeys(wl["width"]))
+    layer_rows = []
+    for layer, g in wl.groupby("layer", sort=False):
+        g = g.set_index("width")
+        layer_rows.append([layer] + [f"{g.loc[w, 'output_shape']}: {num(g.loc[w, 'params'])}" for w in widths])
+    totals = wl.groupby("width", sort=False)["params"].sum()
+    layers_t = Table(slug("huji.4", "layers"), "The networks of the size experiment layer by layer: output shape "
+                     "and parameters of each layer with parameters (pooling, flattening and dropout have none).",
+                     ["layer"] + [f"×{w:g}" for w in widths], layer_rows, ["l"] + ["r"] * len(widths),
+                     total=["total"] + [num(totals[w]) for w in widths])
     fig_curves = Figure(slug("huji.4", "curves"), to_svg(figures.overfitting_curves(curves)),
                         "The original network without dropout on all 60,000 training examples and on 250 of them: "
                         "train (dashed) and test (solid) accuracy, and their ratio test/train (right).")
@@ -568,7 +585,7 @@ def huji_4(result, record) -> dict:
                       log_x=True)), "Smaller networks on 250 examples: mean test accuracy and ratio, ±1 std over seeds.")
     fig_drop = Figure(slug("huji.4", "drop-fig"), to_svg(figures.sweep_errorbars(drop, "setting", "keep probability")),
                       "Dropout on 250 examples: mean test accuracy and ratio against the keep probability, ±1 std.")
-    return {"full": full, "small": small, "size": size_t, "drop": drop_t, "base": base, "facts": facts,
+    return {"layers": layers_t, "full": full, "small": small, "size": size_t, "drop": drop_t, "base": base, "facts": facts,
             "best_size": best_size, "best_ratio_size": best_ratio_size, "best_drop": best_drop,
             "best_ratio_drop": best_ratio_drop, "gain_size": gain(best_size), "gain_drop": gain(best_drop),
             "sig_size": significant(best_size), "sig_drop": significant(best_drop),
@@ -633,3 +650,215 @@ def bonn_t2(result, record) -> dict:
             "table": Table(slug("bonn.t2", "checks"), "A network with two tied weights (float64): the gradient "
                            "through the tie against the summed gradients.", ["quantity", "value"],
                            [[q, f"{v:.6g}"] for q, v in t.items()], ["l", "r"])}
+
+
+# ----------------------------------------------------------------------------- Tuebingen 1
+
+def still_improving(h: pd.DataFrame, column: str = "test_accuracy", last: int = 3) -> float:
+    """Points of accuracy gained over the last `last` evaluations (mean of the last against the ones before)."""
+    if len(h) < 2 * last:
+        return float("nan")
+    return float(100 * (h[column].iloc[-last:].mean() - h[column].iloc[-2 * last:-last].mean()))
+
+
+@section("tuebingen.1")
+def tuebingen_1(result, record) -> dict:
+    h, errors, facts = result.tables["history"], result.tables["errors"], result.facts
+    run = record["runs"][-1]
+    cfg = run["config"]
+    final = h.iloc[-1]
+    test_acc, train_acc = float(final["test_accuracy"]), float(final["train_accuracy"])
+    minutes = facts["train_seconds"] / 60
+    wall_minutes = facts["wall_seconds"] / 60
+    curves = result.tables["curves"]
+    hist = {f"learning rate {k}": g for k, g in curves.groupby("schedule", sort=False)}
+    # The reported schedule in the Tuebingen colour, any earlier one in grey.
+    colors = {k: ("#9467bd" if i == len(hist) - 1 else "#7f7f7f") for i, k in enumerate(hist)}
+    fig = Figure(slug("tuebingen.1", "errors"), to_svg(figures.error_curves(hist, tuple(cfg["lr_boundaries"]), colors)),
+                 f"Training error (dashed, fixed sample of {num(cfg['train_eval_size'] or run['train_examples'])} "
+                 f"training images) and test error (solid, "
+                 f"{'all 10,000' if cfg['test_size'] is None else num(cfg['test_size'])} test images) every "
+                 f"{cfg['eval_every']} steps for both learning-rate schedules, log scale; the dotted line marks "
+                 "the drop.")
+    sch = result.tables["schedules"]
+    schedules = Table(slug("tuebingen.1", "schedules"), "Both learning-rate schedules, same network, seed and steps.",
+                      ["learning rate", "training-sample accuracy", "test accuracy", "best test accuracy",
+                       "wall time", ""],
+                      [[r.schedule, pct(r.train_accuracy), pct(r.test_accuracy), pct(r.best_test_accuracy),
+                        secs(r.wall_seconds), "reported" if r.reported else "first tried"] for r in sch.itertuples()],
+                      ["l", "r", "r", "r", "r", "l"])
+    first = sch.iloc[0]
+    rows = [[num(r.step), pct(r.train_error), pct(r.test_error), f"{r.learning_rate:g}", secs(r.wall_s)]
+            for r in errors.itertuples()]
+    table = Table(slug("tuebingen.1", "errors-table"), "Training and test error at every evaluation, as the sheet "
+                  "asks the code to print them (the same lines appear in the log).",
+                  ["step", "training error", "test error", "learning rate", "elapsed"], rows, ["r", "r", "r", "r", "r"])
+    params = param_table("tuebingen.1", "params", result.tables["params"],
+                         "The network of the sheet, layer by layer ('valid' convolutions, stride 1).")
+    return {"run": run, "cfg": cfg, "facts": facts, "test_acc": test_acc, "train_acc": train_acc,
+            "meets_sheet": test_acc > facts["sheet_accuracy"], "meets_target": test_acc >= facts["target"],
+            "minutes": minutes, "wall_minutes": wall_minutes, "in_budget": wall_minutes <= facts["budget_minutes"],
+            "speedup": facts["sheet_cpu_minutes"] / wall_minutes if wall_minutes else float("nan"),
+            "fig": fig, "table": table, "params": params, "schedules": schedules, "first": first,
+            "first_meets": float(first["test_accuracy"]) >= facts["target"], "several": len(sch) > 1,
+            "factor": float(sch["initial_learning_rate"].iloc[-1] / sch["initial_learning_rate"].iloc[0]),
+            "classifier_params": int(result.tables["params"]["params"].iloc[-1]),
+            "total_params": int(result.tables["params"]["params"].sum()),
+            "sheet_step": first_step_reaching(h, "test_accuracy", facts["sheet_accuracy"]),
+            "target_step": first_step_reaching(h, "test_accuracy", facts["target"])}
+
+
+# ----------------------------------------------------------------------------- Bonn programming
+
+@section("bonn.p1")
+def bonn_p1(result, record) -> dict:
+    t, curves, facts = result.tables["selection"], result.tables["curves"], result.facts
+    chosen = f"{facts['chosen']:g}"
+    rows = [[f"{r.learning_rate:g}", pct(r.final_val_error) if r.finite else "diverged",
+             pct(r.mean_val_error_last) if r.finite else "—",
+             f"{r.final_train_loss:.4f}" if r.finite else "NaN", secs(r.train_seconds), "chosen" if r.chosen else ""]
+            for r in t.itertuples()]
+    table = Table(slug("bonn.p1", "selection"), f"The sweep: validation error on {num(facts['validation'])} held-out "
+                  f"training images after the last step, its mean over the last {facts['select_last']} evaluations "
+                  "(the rule), and the training-sample loss.",
+                  ["learning rate", "final validation error", f"mean of last {facts['select_last']}",
+                   "training loss", "training time", ""], rows, ["r", "r", "r", "r", "r", "l"])
+    fig = Figure(slug("bonn.p1", "sweep"), to_svg(figures.learning_rate_sweep(curves, chosen)),
+                 f"Validation error (left) and loss on a fixed training sample (right) every {facts['eval_every']} "
+                 "steps for each learning rate, both on log scales; the chosen rate is drawn thick.")
+    finite = t[t["finite"]].sort_values("mean_val_error_last")
+    diverged = [f"{v:g}" for v in t.loc[~t["finite"], "learning_rate"]]
+    runner_up = finite.iloc[1] if len(finite) > 1 else None
+    best = finite.iloc[0]
+    lrs = sorted(t["learning_rate"])
+    at_edge = best.learning_rate in (lrs[0], lrs[-1])
+    params = param_table("bonn.p1", "params", result.tables["params"], "The Bonn CNN on MNIST, layer by layer.")
+
+    def listed(rows):
+        return [f"{r.learning_rate:g}: {pct(r.mean_val_error_last)}" for r in rows.sort_values("learning_rate").itertuples()]
+
+    # Chance on ten balanced classes is 90% error: a run ending above 50% has failed, either from the start
+    # or after learning for a while (a collapse).
+    failed = finite[finite["final_val_error"] > 0.5].sort_values("learning_rate")
+    learned = finite[finite["final_val_error"] <= 0.5]
+    stuck = [f"{r.learning_rate:g} (never below {pct(r.best_val_error, 1)} validation error, final training loss "
+             f"{r.final_train_loss:.3f})"
+             for r in failed.itertuples() if r.best_val_error > 0.5]
+    collapsed = [f"{r.learning_rate:g} (down to {pct(r.best_val_error, 1)}, then back to {pct(r.final_val_error, 1)})"
+                 for r in failed.itertuples() if r.best_val_error <= 0.5]
+    below = listed(learned[learned["learning_rate"] < best.learning_rate])
+    above = listed(learned[learned["learning_rate"] > best.learning_rate])
+    chosen_run = next((r for r in record["runs"] if f"{r['config']['learning_rate']:g}" == chosen), record["runs"][0])
+    return {"below": below, "above": above, "stuck": stuck, "collapsed": collapsed, "chosen_run": chosen_run, "table": table, "fig": fig, "facts": facts, "chosen": chosen, "best": best, "runner_up": runner_up,
+            "diverged": diverged, "at_edge": at_edge, "span": lrs[-1] / lrs[0], "n": len(lrs),
+            "run": record["runs"][0], "params": params}
+
+
+@section("bonn.p2")
+def bonn_p2(result, record) -> dict:
+    h = result.tables["history"]
+    run = record["runs"][-1]
+    final = h.iloc[-1]
+    label = "Bonn CNN"
+    loss = Figure(slug("bonn.p2", "loss"), to_svg(figures.loss_curves({label: h})),
+                  f"Training loss (dashed: cross-entropy on a fixed sample of "
+                  f"{num(run['config']['train_eval_size'])} training images) and test loss (solid) every "
+                  f"{run['config']['eval_every']} steps, log scale.")
+    acc = Figure(slug("bonn.p2", "acc"), to_svg(figures.accuracy_curves({label: h})),
+                 "Training-sample (dashed) and test (solid) accuracy of the same run.")
+    return {"run": run, "final": final, "test_acc": float(final["test_accuracy"]),
+            "train_acc": float(final["train_accuracy"]), "loss": loss, "acc": acc, "facts": result.facts,
+            "gain": still_improving(h), "run_first_loss": float(h["train_loss"].iloc[0])}
+
+
+@section("bonn.p3")
+def bonn_p3(result, record) -> dict:
+    summary, per_seed, facts = result.tables["summary"], result.tables["per_seed"], result.facts
+    s = summary.set_index("regularisation")
+    base, reg = s.loc["none"], s.loc["dropout + weight decay"]
+    diff = reg.test_mean - base.test_mean
+    se = ((reg.test_std ** 2) / reg.n + (base.test_std ** 2) / base.n) ** 0.5 if min(reg.n, base.n) > 1 else float("nan")
+    significant = se == se and abs(diff) > 2 * se
+    rows = [[r.regularisation, str(int(r.n)), pm(r.test_mean, r.test_std, int(r.n)),
+             pm(r.train_mean, r.train_std, int(r.n))] for r in summary.itertuples()]
+    table = Table(slug("bonn.p3", "summary"), "Final accuracy in %, mean ± standard deviation over seeds "
+                  f"(seeds {', '.join(map(str, facts['seeds']))}).",
+                  ["regularisation", "seeds", "test accuracy (%)", "training-sample accuracy (%)"], rows,
+                  ["l", "r", "r", "r"])
+    seed_rows = [[r.regularisation, str(r.seed), pct(r.test_accuracy), pct(r.train_accuracy), secs(r.train_seconds)]
+                 for r in per_seed.itertuples()]
+    seeds = Table(slug("bonn.p3", "seeds"), "Every run of the comparison.",
+                  ["regularisation", "seed", "test accuracy", "training-sample accuracy", "training time"],
+                  seed_rows, ["l", "r", "r", "r", "r"])
+    curves = result.tables["curves"]
+    names = {"none": "Bonn CNN", "dropout + weight decay": "Bonn CNN, dropout + weight decay"}
+    hist = {names[k]: g for k, g in curves.groupby("run", sort=False)}
+    fig = Figure(slug("bonn.p3", "curves"), to_svg(figures.accuracy_curves(hist)),
+                 f"Seed {facts['seeds'][0]} of each: training-sample (dashed) and test (solid) accuracy.")
+    gap_base, gap_reg = base.train_mean - base.test_mean, reg.train_mean - reg.test_mean
+    def pm_pct(r):
+        std = 0.0 if r.test_std != r.test_std else r.test_std
+        return f"{100 * r.test_mean:.2f} ± {100 * std:.2f}% (n={int(r.n)})"
+
+    return {"reg_pm": pm_pct(reg), "base_pm": pm_pct(base),
+            "table": table, "seeds": seeds, "fig": fig, "base": base, "reg": reg, "diff": diff, "se": se,
+            "significant": significant, "facts": facts, "gap_base": gap_base, "gap_reg": gap_reg,
+            "run": record["runs"][-1]}
+
+
+@section("bonn.p4")
+def bonn_p4(result, record) -> dict:
+    h, per_class, facts = result.tables["history"], result.tables["per_class"], result.facts
+    # The answer's run is the regularised one (the plain comparison run is trained after it).
+    run = next(r for r in record["runs"] if r["dataset"] == "cifar10" and r["model_kwargs"].get("conv_dropout"))
+    final = h.iloc[-1]
+    test_acc, train_acc = float(final["test_accuracy"]), float(final["train_accuracy"])
+    label, plain_label = "Bonn CNN on CIFAR-10", "Bonn CNN on CIFAR-10, no regularisation"
+    curves = result.tables["curves"]
+    hist = {label: curves[curves["network"] == "regularised"], plain_label: curves[curves["network"] == "plain"]}
+    acc = Figure(slug("bonn.p4", "acc"), to_svg(figures.accuracy_curves(hist, zoom_from=None)),
+                 f"CIFAR-10, both networks: training-sample (dashed, {num(run['config']['train_eval_size'])} images) "
+                 f"and test (solid, {num(run['config']['test_size'] or facts['test_examples'])} images) accuracy "
+                 f"every {run['config']['eval_every']} steps; the learning rate drops tenfold at step "
+                 f"{num(run['config']['lr_boundaries'][0])}.")
+    loss = Figure(slug("bonn.p4", "loss"), to_svg(figures.loss_curves(hist)),
+                  "CIFAR-10, both networks: training-sample (dashed) and test (solid) loss, log scale.")
+    nets = result.tables["networks"]
+    nets_t = Table(slug("bonn.p4", "networks"), "The answer (exercise 3's network) and exercise 2's network without "
+                   "regularisation, same recipe and steps.",
+                   ["network", "training-sample accuracy", "test accuracy", "best test accuracy", "wall time",
+                    "images/s"],
+                   [[r.network, pct(r.train_accuracy), pct(r.test_accuracy), pct(r.best_test_accuracy),
+                     secs(r.wall_seconds), num(r.images_per_second)] for r in nets.itertuples()],
+                   ["l", "r", "r", "r", "r", "r"])
+    plain = nets[~nets["regularised"]].iloc[0].to_dict()
+    plain["gap"] = plain["train_accuracy"] - plain["test_accuracy"]
+    confusion = result.tables["confusion"].set_index("index")
+    m = confusion.to_numpy()
+    confusion_acc = float(m.trace() / m.sum())
+    conf = Figure(slug("bonn.p4", "confusion"), to_svg(figures.confusion_matrix(confusion)),
+                  "Confusion matrix on the test set: row i shows, in %, how the test images of true class i "
+                  "were labelled (each row sums to 100%).")
+    pc = per_class.rename(columns={"class": "name"}).sort_values("error", ascending=False)
+    rows = [[r.name, pct(r.error, 1), r.most_confused_with, num(r.confused_count),
+             pct(r.error_without_regularisation, 1)] for r in pc.itertuples()]
+    table = Table(slug("bonn.p4", "classes"), f"Test error per class ({num(facts['test_examples'])} test images, "
+                  "hardest first), the class each is most often mistaken for and how often; last column: the same "
+                  "error for the network without regularisation.",
+                  ["class", "test error", "most often predicted instead", "how often", "without regularisation"],
+                  rows, ["l", "r", "l", "r", "r"])
+    minutes = facts["wall_seconds"] / 60
+    gap = train_acc - test_acc
+    best_step = int(h.loc[h["test_accuracy"].idxmax(), "step"])
+    params = param_table("bonn.p4", "params", result.tables["params"],
+                         "The same CNN with 3 input channels on 32×32 images: only the first convolution and the "
+                         "first dense layer change size.")
+    return {"run": run, "final": final, "test_acc": test_acc, "train_acc": train_acc, "gap": gap,
+            "acc": acc, "loss": loss, "conf": conf, "table": table, "facts": facts, "minutes": minutes,
+            "in_budget": minutes <= facts["budget_minutes"], "meets": test_acc >= facts["target"],
+            "gain": still_improving(h), "best_step": best_step, "best": float(h["test_accuracy"].max()),
+            # plain dicts: a pandas row's .name is its index label, not the "name" column
+            "hardest": pc.iloc[0].to_dict(), "easiest": pc.iloc[-1].to_dict(), "params": params,
+            "test_loss_min_step": int(h.loc[h["test_loss"].idxmin(), "step"]),
+            "nets": nets_t, "plain": plain, "confusion_acc": confusion_acc, "same_test_set": run["config"]["test_size"] is None,
+            "consistent": abs(confusion_acc - test_acc) < 1e-3}

@@ -94,6 +94,17 @@ EXPECTED_COLUMNS = {
     ("huji.5.1", "history"): {"step", "train_accuracy", "test_accuracy"},
     ("huji.5.3", "evaluation"): {"model", "split", "pairs", "sum_accuracy", "digit_accuracy"},
     ("huji.t3", "checks"): {"check", "max_abs_error"},
+    ("huji.2", "params_linear"): {"layer", "output_shape", "params"},
+    ("huji.4", "width_layers"): {"width", "layer", "output_shape", "params"},
+    ("tuebingen.1", "errors"): {"step", "train_error", "test_error", "learning_rate"},
+    ("tuebingen.1", "params"): {"layer", "output_shape", "params"},
+    ("bonn.p1", "selection"): {"learning_rate", "final_val_error", "mean_val_error_last", "finite", "chosen"},
+    ("bonn.p1", "curves"): {"step", "run", "test_accuracy", "train_loss"},
+    ("bonn.p2", "history"): {"step", "train_loss", "test_accuracy"},
+    ("bonn.p3", "summary"): {"regularisation", "n", "test_mean", "test_std"},
+    ("bonn.p3", "per_seed"): {"regularisation", "seed", "test_accuracy"},
+    ("bonn.p4", "per_class"): {"class", "images", "error", "most_confused_with"},
+    ("bonn.p4", "confusion"): {"index", "airplane", "truck"},
     ("huji.t4", "counts"): {"by_formula", "keras"},
 }
 
@@ -108,3 +119,35 @@ def test_every_question_writes_its_tables_with_the_expected_columns(quick_run):
         df = pd.read_csv(out / "tables" / "quick" / q / f"{name}.csv")
         assert columns <= set(df.columns), (q, name, columns - set(df.columns))
         assert len(df) > 0, (q, name)
+
+
+def test_the_same_profile_and_seed_give_identical_tables(quick_run, tmp_path, data_dir):
+    """Reproducibility: a second, independent store trains again and every measured number is identical."""
+    import pandas as pd
+
+    out, _ = quick_run
+    again = tmp_path / "again"
+    assert Ex1_main.main(["--only", "huji.1.2", "tuebingen.1", "--profile", "quick", "--data-dir", str(data_dir),
+                          "--out", str(again)]) == 0
+    timing = ["wall_s", "train_s"]   # seconds differ between runs; nothing else may
+    for q, name in (("huji.1.2", "history"), ("tuebingen.1", "history"), ("tuebingen.1", "errors")):
+        a = pd.read_csv(out / "tables" / "quick" / q / f"{name}.csv")
+        b = pd.read_csv(again / "tables" / "quick" / q / f"{name}.csv")
+        pd.testing.assert_frame_equal(a.drop(columns=timing, errors="ignore"), b.drop(columns=timing, errors="ignore"),
+                                      check_exact=True)
+
+
+def test_every_figure_and_table_is_referenced_from_the_text(quick_run, data_dir):
+    import re
+
+    from report import build
+
+    out, _ = quick_run
+    ctx = Ex1_main.make_context("quick", str(data_dir), str(out))
+    answers = [experiments.execute(q, ctx) for q in experiments.QUESTIONS.values()]
+    html = build.render_html(answers, ctx)
+    targets = re.findall(r'<figure id="([^"]+)"', html) + re.findall(r'<table id="([^"]+)" class="data', html)
+    refs = set(re.findall(r'class="(?:figref|tabref)" href="#([^"]+)"', html))
+    assert len(targets) > 40
+    assert [t for t in targets if t not in refs] == []
+    assert [r for r in refs if r not in targets] == []     # no reference to a missing figure or table

@@ -1,4 +1,5 @@
-"""A run killed with SIGKILL mid-training resumes from its last evaluation point and ends the same."""
+"""A run killed with SIGKILL or interrupted with SIGINT (Ctrl-C) mid-training resumes from its last
+evaluation point and ends the same as an uninterrupted run."""
 
 import json
 import os
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -33,8 +35,21 @@ def history(out: Path) -> pd.DataFrame:
     return pd.read_csv(out / "tables" / "quick" / "huji.1.2" / "history.csv")
 
 
-def test_sigkill_then_rerun_resumes_and_matches_an_uninterrupted_run(tmp_path, data_dir):
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory, data_dir) -> pd.DataFrame:
+    """The history of the same run never interrupted: computed once for both signals."""
+    whole = tmp_path_factory.mktemp("whole")
+    plain = subprocess.run(cli(whole, data_dir), capture_output=True, text=True, env=ENV)
+    assert plain.returncode == 0, plain.stdout + plain.stderr
+    return history(whole)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["SIGKILL", "SIGINT"])
+def test_killed_then_rerun_resumes_and_matches_an_uninterrupted_run(tmp_path, data_dir, sig, uninterrupted):
+    env = ENV
     killed = tmp_path / "killed"
     proc = subprocess.Popen(cli(killed, data_dir), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     seen = []
@@ -46,18 +61,20 @@ def test_sigkill_then_rerun_resumes_and_matches_an_uninterrupted_run(tmp_path, d
     deadline = time.monotonic() + 60
     while checkpoint_step(killed) != 50 and time.monotonic() < deadline:
         time.sleep(0.02)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    assert proc.returncode == -signal.SIGKILL, "".join(seen)
+    proc.send_signal(sig)
+    rest = proc.communicate()[0]
+    if sig == signal.SIGKILL:
+        assert proc.returncode == -signal.SIGKILL, "".join(seen)
+    else:   # Ctrl-C: a one-line message and the conventional exit status 128 + SIGINT
+        assert proc.returncode == 130, "".join(seen) + rest
+        assert "interrupted: finished results and the last evaluation checkpoint are kept" in rest
+        assert "Traceback" not in rest
     assert not (killed / "tables").exists()          # nothing half-written where results go
 
     resumed = subprocess.run(cli(killed, data_dir), capture_output=True, text=True, env=env)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert "resuming at step 50" in resumed.stdout
 
-    whole = tmp_path / "whole"
-    plain = subprocess.run(cli(whole, data_dir), capture_output=True, text=True, env=env)
-    assert plain.returncode == 0, plain.stdout + plain.stderr
-    a, b = history(killed), history(whole)
+    a, b = history(killed), uninterrupted
     cols = ["step", "train_loss", "train_accuracy", "test_loss", "test_accuracy"]
     pd.testing.assert_frame_equal(a[cols], b[cols], rtol=1e-5, atol=1e-6)

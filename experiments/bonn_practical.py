@@ -1,0 +1,217 @@
+"""Bonn, Deep Learning for Visual Recognition, Assignment 4: the programming exercises.
+
+One CNN (ex1.models.bonn_cnn) throughout: a learning-rate sweep chosen on a validation hold-out,
+the chosen rate trained on all of MNIST, the same with dropout and weight decay, then CIFAR-10.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pandas as pd
+
+from ex1 import data as data_mod
+from ex1.result import Result
+from ex1.runner import Context, Run, RunSpec
+from ex1.train import TrainConfig
+
+from .registry import question
+
+# SGD with momentum 0.9 (the sheet asks for a rate other than the library default, Keras's 0.01).
+LEARNING_RATES = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3)   # 2.5 orders of magnitude
+SWEEP_STEPS = 2000           # 1.8 epochs of the 55,000 images left after the hold-out
+SWEEP_EVAL_EVERY = 250       # the error curves the sheet wants to "observe over each iteration"
+VALIDATION = 5000            # the last 5,000 training images: the sweep never looks at the test set
+SELECT_LAST = 3              # the rule averages the validation error of the last 3 evaluations
+STEPS = 4000                 # programming 2 and 3: 3.3 epochs of all 60,000 images
+REGULARISED = {"conv_dropout": 0.25, "dense_dropout": 0.5}
+WEIGHT_DECAY = 5e-4          # L2: 5e-4 x the sum of squared kernel weights, added to the loss
+CIFAR_STEPS = 15000          # 15 epochs of 50,000 images: about 15 minutes here, inside the 20-minute budget
+CIFAR_BUDGET_MINUTES = 20.0
+CIFAR_TARGET = 0.70          # the TensorFlow CIFAR-10 tutorial's "over 70%"
+
+
+@dataclass(frozen=True)
+class BonnConfig:
+    sweep: TrainConfig                   # constant rate; learning_rate replaced per point
+    learning_rates: tuple[float, ...]
+    validation: int
+    select_last: int
+    train: TrainConfig                   # programming 2-3: learning_rate replaced by the chosen one
+    seeds: tuple[int, ...]
+    regularised: tuple[tuple[str, float], ...]
+    weight_decay: float
+    cifar: TrainConfig
+    cifar_budget_minutes: float = CIFAR_BUDGET_MINUTES
+    cifar_target: float = CIFAR_TARGET
+
+
+def bonn_config(ctx: Context) -> BonnConfig:
+    sgd = {"optimizer": "momentum", "momentum": 0.9, "batch_size": 50, "seed": 0}
+    sweep = ctx.train_config(SWEEP_STEPS, **sgd)
+    sweep = replace(sweep, eval_every=min(SWEEP_EVAL_EVERY, sweep.eval_every))
+    return BonnConfig(
+        sweep=sweep, learning_rates=ctx.profile.sweep(LEARNING_RATES),
+        validation=VALIDATION if ctx.profile.max_steps is None else 1000, select_last=SELECT_LAST,
+        train=ctx.train_config(STEPS, **sgd), seeds=tuple(range(ctx.profile.seeds)),
+        regularised=tuple(REGULARISED.items()), weight_decay=WEIGHT_DECAY,
+        cifar=ctx.train_config(CIFAR_STEPS, **sgd),
+    )
+
+
+def with_drop(cfg: TrainConfig, lr: float) -> TrainConfig:
+    """The chosen constant rate, divided by ten for the last quarter of the steps to settle."""
+    return replace(cfg, learning_rate=lr, lr_boundaries=(int(0.75 * cfg.steps),), lr_values=(lr, lr / 10))
+
+
+def sweep_runs(cfg: BonnConfig, ctx: Context) -> dict[float, Run]:
+    return {lr: ctx.train(RunSpec("bonn_cnn", replace(cfg.sweep, learning_rate=lr), validation=cfg.validation,
+                                  label=f"learning rate {lr:g}"))
+            for lr in cfg.learning_rates}
+
+
+def selection(cfg: BonnConfig, runs: dict[float, Run]) -> pd.DataFrame:
+    """One row per rate: final and last-k mean validation error; the rule picks the lowest mean.
+
+    A run whose loss is not finite (diverged) can not be chosen."""
+    rows = []
+    for lr, run in runs.items():
+        h = run.history
+        tail = h.tail(cfg.select_last)
+        finite = bool(np.isfinite(h["train_loss"]).all() and np.isfinite(h["test_loss"]).all())
+        rows.append({"learning_rate": lr, "final_val_error": float(1 - h["test_accuracy"].iloc[-1]),
+                     "mean_val_error_last": float(1 - tail["test_accuracy"].mean()),
+                     "best_val_error": float(1 - h["test_accuracy"].max()),
+                     "final_train_loss": float(h["train_loss"].iloc[-1]), "finite": finite,
+                     "train_seconds": float(run.record["train_seconds"])})
+    t = pd.DataFrame(rows)
+    eligible = t[t["finite"]]
+    t["chosen"] = False
+    if not eligible.empty:
+        t.loc[eligible["mean_val_error_last"].idxmin(), "chosen"] = True
+    return t
+
+
+def chosen_rate(cfg: BonnConfig, ctx: Context) -> tuple[float, pd.DataFrame, dict[float, Run]]:
+    runs = sweep_runs(cfg, ctx)
+    table = selection(cfg, runs)
+    if not table["chosen"].any():
+        raise RuntimeError("every learning rate of the sweep diverged; widen LEARNING_RATES downwards")
+    return float(table.loc[table["chosen"], "learning_rate"].iloc[0]), table, runs
+
+
+def mnist_run(cfg: BonnConfig, lr: float, seed: int, regularised: bool) -> RunSpec:
+    train = replace(with_drop(cfg.train, lr), seed=seed, weight_decay=cfg.weight_decay if regularised else 0.0)
+    kwargs = dict(cfg.regularised) if regularised else {}
+    what = "dropout + weight decay" if regularised else "no regularisation"
+    return RunSpec("bonn_cnn", train, kwargs, label=f"{what}, seed {seed}")
+
+
+def histories(runs: dict) -> pd.DataFrame:
+    return pd.concat([r.history.assign(run=str(k)) for k, r in runs.items()], ignore_index=True)
+
+
+@question("bonn.p1", "Learning rates: error against iteration", config=bonn_config)
+def learning_rates(cfg: BonnConfig, ctx: Context) -> Result:
+    """Build a CNN with at least two convolutional layers, each a convolution followed by a ReLU and
+    max pooling (2x2, stride 2). 1. Train your CNN using different learning rates (other than opting
+    for the library default). For each learning rate observe how the classification error decreases
+    over each iteration. Pick the best learning rate and keep it fixed for the following steps."""
+    lr, table, runs = chosen_rate(cfg, ctx)
+    curves = histories({f"{k:g}": r for k, r in runs.items()})
+    return Result(tables={"selection": table, "curves": curves, "params": next(iter(runs.values())).params},
+                  facts={"chosen": lr, "validation": cfg.validation, "select_last": cfg.select_last,
+                         "eval_every": cfg.sweep.eval_every})
+
+
+@question("bonn.p2", "The chosen learning rate: training loss and test accuracy", config=bonn_config)
+def chosen_training(cfg: BonnConfig, ctx: Context) -> Result:
+    """2. Plot the training loss over the iterations and report the final test accuracy."""
+    lr, _, _ = chosen_rate(cfg, ctx)
+    run = ctx.train(mnist_run(cfg, lr, cfg.seeds[0], regularised=False))
+    return Result(tables={"history": run.history}, facts={"chosen": lr})
+
+
+@question("bonn.p3", "Dropout and weight decay", config=bonn_config)
+def regularisation(cfg: BonnConfig, ctx: Context) -> Result:
+    """3. Add regularization to your CNN in the form of dropout layers and weight decay. Train the CNN
+    on the training set and report the final test accuracy."""
+    lr, _, _ = chosen_rate(cfg, ctx)
+    rows, curves = [], []
+    for regularised in (False, True):
+        for seed in cfg.seeds:
+            run = ctx.train(mnist_run(cfg, lr, seed, regularised))
+            f = run.final
+            what = "dropout + weight decay" if regularised else "none"
+            rows.append({"regularisation": what, "seed": seed, "test_accuracy": float(f["test_accuracy"]),
+                         "train_accuracy": float(f["train_accuracy"]), "test_loss": float(f["test_loss"]),
+                         "train_loss": float(f["train_loss"]), "train_seconds": float(run.record["train_seconds"])})
+            if seed == cfg.seeds[0]:
+                curves.append(run.history.assign(run=what))
+    per_seed = pd.DataFrame(rows)
+    summary = (per_seed.groupby("regularisation", sort=False)
+               .agg(n=("seed", "count"), test_mean=("test_accuracy", "mean"), test_std=("test_accuracy", "std"),
+                    train_mean=("train_accuracy", "mean"), train_std=("train_accuracy", "std"))
+               .reset_index())
+    return Result(tables={"per_seed": per_seed, "summary": summary, "curves": pd.concat(curves, ignore_index=True)},
+                  facts={"chosen": lr, "seeds": list(cfg.seeds), "weight_decay": cfg.weight_decay,
+                         "dropout": dict(cfg.regularised)})
+
+
+def per_class_errors(run: Run, x: np.ndarray, y: np.ndarray, names: tuple[str, ...]) -> tuple[pd.DataFrame,
+                                                                                                pd.DataFrame]:
+    """Per-class test error and the confusion matrix (rows: true class, columns: predicted)."""
+    model = run.model()
+    pred = np.concatenate([model(x[s: s + 1000], training=False).numpy().argmax(-1) for s in range(0, len(x), 1000)])
+    k = len(names)
+    confusion = np.zeros((k, k), dtype=np.int64)
+    np.add.at(confusion, (y.astype(np.int64), pred), 1)
+    rows = []
+    for c, name in enumerate(names):
+        n = int(confusion[c].sum())
+        wrong = confusion[c].copy()
+        wrong[c] = 0
+        rows.append({"class": name, "images": n, "error": float(1 - confusion[c, c] / n) if n else math.nan,
+                     "most_confused_with": names[int(wrong.argmax())] if wrong.any() else "",
+                     "confused_count": int(wrong.max())})
+    return pd.DataFrame(rows), pd.DataFrame(confusion, index=list(names), columns=list(names))
+
+
+def cifar_run(cfg: BonnConfig, lr: float, regularised: bool) -> RunSpec:
+    """Exercise 3's network (regularised) or exercise 2's (not), with 3 input channels; same recipe."""
+    train = replace(with_drop(cfg.cifar, lr), weight_decay=cfg.weight_decay if regularised else 0.0)
+    return RunSpec("bonn_cnn", train, dict(cfg.regularised) if regularised else {}, dataset="cifar10",
+                   label="CIFAR-10" if regularised else "CIFAR-10, no regularisation")
+
+
+@question("bonn.p4", "The same CNN on CIFAR-10", config=bonn_config, datasets=("mnist", "cifar10"))
+def cifar(cfg: BonnConfig, ctx: Context) -> Result:
+    """Now, using the same CNN, perform the classification task on the more challenging CIFAR-10
+    dataset. Report the test accuracy."""
+    lr, _, _ = chosen_rate(cfg, ctx)
+    # "The same CNN" is read as the last one built, exercise 3's (the answer); exercise 2's network
+    # without dropout and weight decay is trained alongside to show what limits the answer.
+    run = ctx.train(cifar_run(cfg, lr, regularised=True))
+    plain = ctx.train(cifar_run(cfg, lr, regularised=False))
+    ds = ctx.dataset("cifar10")
+    n = len(ds.y_test)   # every test image, whatever the profile evaluates during training: 3 s of inference
+    names = data_mod.SPECS["cifar10"].class_names
+    classes, confusion = per_class_errors(run, data_mod.to_float(ds.x_test), ds.y_test, names)
+    plain_classes, _ = per_class_errors(plain, data_mod.to_float(ds.x_test), ds.y_test, names)
+    classes["error_without_regularisation"] = plain_classes["error"]
+    networks = pd.DataFrame([{
+        "network": what, "regularised": r is run, "train_accuracy": float(r.final["train_accuracy"]),
+        "test_accuracy": float(r.final["test_accuracy"]), "best_test_accuracy": float(r.history["test_accuracy"].max()),
+        "wall_seconds": float(r.record["wall_seconds"]), "train_seconds": float(r.record["train_seconds"]),
+        "images_per_second": float(r.record["images_per_second"])}
+        for r, what in ((run, "dropout + weight decay (exercise 3)"), (plain, "no regularisation (exercise 2)"))])
+    curves = pd.concat([run.history.assign(network="regularised"), plain.history.assign(network="plain")],
+                       ignore_index=True)
+    return Result(tables={"history": run.history, "per_class": classes, "confusion": confusion.reset_index(),
+                          "params": run.params, "networks": networks, "curves": curves},
+                  facts={"chosen": lr, "budget_minutes": cfg.cifar_budget_minutes, "target": cfg.cifar_target,
+                         "wall_seconds": float(run.record["wall_seconds"]),
+                         "train_seconds": float(run.record["train_seconds"]), "test_examples": n,
+                         "weight_decay": cfg.weight_decay, "dropout": dict(cfg.regularised)})

@@ -1,0 +1,35 @@
+"""Run specs: the validation hold-out, and cache keys that change exactly when the run would."""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from ex1.runner import Context, RunSpec, get_profile, hold_out
+from ex1.store import Store
+from ex1.train import TrainConfig
+
+
+def test_hold_out_takes_the_last_images_and_rejects_impossible_sizes():
+    x, y = np.arange(10)[:, None], np.arange(10)
+    xt, yt, xv, yv = hold_out(x, y, 3)
+    assert yt.tolist() == list(range(7)) and yv.tolist() == [7, 8, 9] and xv[:, 0].tolist() == [7, 8, 9]
+    for n in (0, 10, 11):
+        with pytest.raises(ValueError, match="validation hold-out must be between 1 and 9"):
+            hold_out(x, y, n)
+
+
+def test_keys_differ_by_validation_dataset_and_config_but_not_by_label(tmp_path, data_dir):
+    ctx = Context(get_profile("quick"), Store(tmp_path / "store"), data_dir=str(data_dir))
+    spec = RunSpec("bonn_cnn", TrainConfig(steps=10), label="a")
+    keys = {ctx.run_key(spec), ctx.run_key(replace(spec, validation=100)), ctx.run_key(replace(spec, dataset="cifar10")),
+            ctx.run_key(replace(spec, config=replace(spec.config, learning_rate=0.5)))}
+    assert len(keys) == 4
+    assert ctx.run_key(replace(spec, label="b")) == ctx.run_key(spec)
+
+
+def test_a_cifar_spec_builds_with_three_channels():
+    spec = RunSpec("bonn_cnn", TrainConfig(steps=10), dataset="cifar10")
+    assert spec.build_kwargs()["input_shape"] == (32, 32, 3)
+    assert spec.full_model_kwargs()["input_shape"] == (32, 32, 3)
+    assert "input_shape" not in RunSpec("bonn_cnn", TrainConfig(steps=10)).build_kwargs()
