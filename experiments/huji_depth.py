@@ -65,6 +65,12 @@ def sweep(cfg: SweepConfig, ctx: Context) -> tuple[pd.DataFrame, list[Run]]:
     return table.reset_index(drop=True), runs
 
 
+def candidate_layers(runs: list[Run]) -> pd.DataFrame:
+    """Every candidate layer by layer (output shape, parameters): the architectures the sweep trained."""
+    return pd.concat([r.params[["layer", "type", "output_shape", "params"]].assign(label=r.spec.label) for r in runs],
+                     ignore_index=True)
+
+
 def smallest_reaching(table: pd.DataFrame, runs: list[Run]) -> Run | None:
     hit = table[table["reaches_target"]]
     if hit.empty:
@@ -76,7 +82,7 @@ def smallest_reaching(table: pd.DataFrame, runs: list[Run]) -> Run | None:
 def sweep_result(cfg: SweepConfig, ctx: Context) -> Result:
     table, runs = sweep(cfg, ctx)
     chosen = smallest_reaching(table, runs)
-    tables = {"sweep": table}
+    tables = {"sweep": table, "candidate_layers": candidate_layers(runs)}
     facts = {"target": cfg.target, "family": cfg.family, "chosen": None}
     if chosen is not None:
         tables["chosen_history"] = chosen.history

@@ -348,7 +348,19 @@ def _sweep_section(qid: str, result, record, what: str) -> dict:
     fig = Figure(slug(qid, "frontier"), to_svg(figures.frontier({family: t}, target, {family: chosen})),
                  f"Test accuracy against parameters for every {what}; the line joins the frontier, the ring marks "
                  f"the smallest network reaching {pct(target, 0)}.")
-    ctx = {"sweep": sweep_t, "frontier": fig, "chosen": chosen, "target": target, "n": len(t),
+    cl = result.tables["candidate_layers"]
+    cl = cl[~cl["type"].isin(["InputLayer", "Flatten", "Dropout"])]
+    layer_names = list(dict.fromkeys(cl["layer"]))
+    cand_rows = []
+    for label in t["label"]:
+        g = cl[cl["label"] == label].set_index("layer")
+        cand_rows.append([label] + [(f"{g.loc[n, 'output_shape']}" + (f" ({num(g.loc[n, 'params'])})"
+                                                                          if g.loc[n, "params"] else ""))
+                                    if n in g.index else "" for n in layer_names])
+    cand_t = Table(slug(qid, "layers"), f"Every {what} layer by layer: output shape and, in brackets, parameters "
+                   "(pooling has none; flattening is left out).", ["network"] + layer_names, cand_rows,
+                   ["l"] + ["r"] * len(layer_names))
+    ctx = {"candidates": cand_t, "sweep": sweep_t, "frontier": fig, "chosen": chosen, "target": target, "n": len(t),
            "hits": int(t["reaches_target"].sum()), "run": next((r for r in record["runs"] if r["label"] == chosen),
                                                               record["runs"][0] if record["runs"] else None)}
     if chosen is None:

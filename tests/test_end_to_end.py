@@ -89,6 +89,7 @@ EXPECTED_COLUMNS = {
     ("huji.2", "affinity"): {"model", "a", "relative_error"},
     ("huji.3.1", "sweep"): {"label", "params", "test_accuracy", "frontier", "reaches_target"},
     ("huji.3.2", "sweep"): {"label", "params", "test_accuracy", "frontier", "reaches_target"},
+    ("huji.3.1", "candidate_layers"): {"label", "layer", "output_shape", "params"},
     ("huji.4", "summary"): {"experiment", "setting", "params", "n", "test_mean", "test_std", "ratio_mean", "ratio_std"},
     ("huji.4", "curves"): {"step", "train_accuracy", "test_accuracy", "ratio", "data"},
     ("huji.5.1", "history"): {"step", "train_accuracy", "test_accuracy"},
