@@ -161,6 +161,11 @@ class Run:
             v.assign(w)
         return m
 
+    def predict(self, x: np.ndarray, batch: int = 1000) -> np.ndarray:
+        """Logits of the trained model on x, in inference mode, batch by batch."""
+        model = self.model()
+        return np.concatenate([model(x[s: s + batch], training=False).numpy() for s in range(0, len(x), batch)])
+
     def _build_kwargs(self) -> dict:
         kw = self.spec.build_kwargs()
         if self.spec.config.precision != "float32":

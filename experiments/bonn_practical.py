@@ -163,8 +163,7 @@ def regularisation(cfg: BonnConfig, ctx: Context) -> Result:
 def per_class_errors(run: Run, x: np.ndarray, y: np.ndarray, names: tuple[str, ...]) -> tuple[pd.DataFrame,
                                                                                                 pd.DataFrame]:
     """Per-class test error and the confusion matrix (rows: true class, columns: predicted)."""
-    model = run.model()
-    pred = np.concatenate([model(x[s: s + 1000], training=False).numpy().argmax(-1) for s in range(0, len(x), 1000)])
+    pred = run.predict(x).argmax(-1)
     k = len(names)
     confusion = np.zeros((k, k), dtype=np.int64)
     np.add.at(confusion, (y.astype(np.int64), pred), 1)

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ex1 import models
 from ex1.result import Result
 from ex1.runner import Context, RunSpec
 from ex1.train import TrainConfig
@@ -69,11 +68,13 @@ def overfitting(cfg: OverfitConfig, ctx: Context) -> Result:
     base = ctx.train(small_run(cfg, cfg.seeds[0], "250 examples", dropout=0.0))
     curves = pd.concat([with_ratio(full.history).assign(data="all 60,000 examples"),
                         with_ratio(base.history).assign(data="250 examples")])
-    rows = []
+    rows, layers = [], []
     for w in cfg.widths:
         for seed in cfg.seeds:
             kw = width_kwargs(w)
             run = ctx.train(small_run(cfg, seed, f"width {w:g}, seed {seed}", **kw))
+            if seed == cfg.seeds[0]:
+                layers.append(run.params.assign(width=w))
             rows.append({"experiment": "size", "setting": w, "seed": seed,
                          "params": int(run.params["params"].sum()), **_final(run)})
     for keep in cfg.keep_probs:
@@ -83,8 +84,7 @@ def overfitting(cfg: OverfitConfig, ctx: Context) -> Result:
             rows.append({"experiment": "dropout", "setting": keep, "seed": seed,
                          "params": int(run.params["params"].sum()), **_final(run)})
     per_seed = pd.DataFrame(rows)
-    layers = pd.concat([models.param_table(models.create_model("huji_cnn", **width_kwargs(w))).assign(width=w)
-                        for w in cfg.widths], ignore_index=True)
+    layers = pd.concat(layers, ignore_index=True)
     summary = (per_seed.groupby(["experiment", "setting"], sort=False)
                .agg(params=("params", "first"), n=("seed", "count"),
                     test_mean=("test_accuracy", "mean"), test_std=("test_accuracy", "std"),

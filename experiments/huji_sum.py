@@ -43,8 +43,7 @@ def digits_run(cfg: SumConfig) -> RunSpec:
 
 
 def predicted_sums(run: Run, x: np.ndarray) -> np.ndarray:
-    model = run.model()
-    out = np.concatenate([model(x[s: s + 1000], training=False).numpy() for s in range(0, len(x), 1000)])
+    out = run.predict(x)
     if out.ndim == 3:                       # two heads: the sum of the two predicted digits
         return out.argmax(-1).sum(axis=1), out.argmax(-1)
     return out.argmax(-1), None

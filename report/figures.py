@@ -49,15 +49,19 @@ def zoom_applies(histories: dict[str, pd.DataFrame], zoom_from: float | None) ->
     return zoom_from is not None and any(100 * h["test_accuracy"].max() > zoom_from for h in histories.values())
 
 
+def _train_test(ax, x, train, test, color: str, label: str) -> None:
+    """The pair every training figure draws: train dashed and thinner, test solid, one colour per model."""
+    ax.plot(x, train, "--", color=color, lw=1.2, label=f"{label}: train")
+    ax.plot(x, test, "-", color=color, lw=1.6, label=f"{label}: test")
+
+
 def accuracy_curves(histories: dict[str, pd.DataFrame], zoom_from: float | None = 97.0):
     """Train (dashed) and test (solid) accuracy in % against steps; a second panel zooms on the top."""
     panels = 2 if zoom_applies(histories, zoom_from) else 1
     fig, axes = plt.subplots(1, panels, figsize=(7.2 if panels == 2 else 4.8, 3.0), squeeze=False)
     for ax in axes[0]:
         for label, h in histories.items():
-            c = color_for(label)
-            ax.plot(h["step"], 100 * h["train_accuracy"], "--", color=c, lw=1.2, label=f"{label}: train")
-            ax.plot(h["step"], 100 * h["test_accuracy"], "-", color=c, lw=1.6, label=f"{label}: test")
+            _train_test(ax, h["step"], 100 * h["train_accuracy"], 100 * h["test_accuracy"], color_for(label), label)
         ax.set_xlabel("training step (mini-batches)")
         ax.set_ylabel("accuracy (%)")
     if panels == 2:
@@ -76,13 +80,11 @@ def loss_curves(histories: dict[str, pd.DataFrame]):
     """Train (dashed) and test (solid) cross-entropy loss against steps, log scale."""
     fig, ax = plt.subplots(figsize=(4.8, 3.0))
     for label, h in histories.items():
-        c = color_for(label)
-        ax.plot(h["step"], h["train_loss"], "--", color=c, lw=1.2, label=f"{label}: train")
-        ax.plot(h["step"], h["test_loss"], "-", color=c, lw=1.6, label=f"{label}: test")
+        _train_test(ax, h["step"], h["train_loss"], h["test_loss"], color_for(label), label)
     ax.set_yscale("log")
     ax.set_xlabel("training step (mini-batches)")
     ax.set_ylabel("cross-entropy loss (nats)")
-    ax.legend(fontsize=8, loc="best")
+    ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
 
@@ -185,10 +187,9 @@ def error_curves(histories: dict[str, pd.DataFrame], boundaries: tuple[int, ...]
     """Train (dashed) and test (solid) error in % against steps, log scale; learning-rate drops dotted."""
     fig, ax = plt.subplots(figsize=(5.6, 3.0))
     for label, h in histories.items():
-        c = (colors or {}).get(label) or color_for(label)
         h = h[h["step"] > 0]   # the untrained network's ~90% would squash the scale
-        ax.plot(h["step"], 100 * (1 - h["train_accuracy"]), "--", color=c, lw=1.2, label=f"{label}: train")
-        ax.plot(h["step"], 100 * (1 - h["test_accuracy"]), "-", color=c, lw=1.6, label=f"{label}: test")
+        _train_test(ax, h["step"], 100 * (1 - h["train_accuracy"]), 100 * (1 - h["test_accuracy"]),
+                    (colors or {}).get(label) or color_for(label), label)
     for b in boundaries:
         ax.axvline(b, color="black", ls=":", lw=1)
         ax.annotate("learning rate ÷10", (b, 1), xycoords=("data", "axes fraction"), xytext=(3, -10),

@@ -685,7 +685,8 @@ def tuebingen_1(result, record) -> dict:
     curves = result.tables["curves"]
     hist = {f"learning rate {k}": g for k, g in curves.groupby("schedule", sort=False)}
     # The reported schedule in the Tuebingen colour, any earlier one in grey.
-    colors = {k: ("#9467bd" if i == len(hist) - 1 else "#7f7f7f") for i, k in enumerate(hist)}
+    colors = {k: figures.color_for("Tübingen GAP network" if i == len(hist) - 1 else "softmax regression")
+              for i, k in enumerate(hist)}
     fig = Figure(slug("tuebingen.1", "errors"), to_svg(figures.error_curves(hist, tuple(cfg["lr_boundaries"]), colors)),
                  f"Training error (dashed, fixed sample of {num(cfg['train_eval_size'] or run['train_examples'])} "
                  f"training images) and test error (solid, "
