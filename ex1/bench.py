@@ -1,6 +1,8 @@
 """Training and inference throughput of every registered model, against this machine's matmul peak.
 
     python -m ex1.bench [--steps 300] [--precision auto] [--csv bench.csv]
+    python -m ex1.bench --budget [--out out]
+
 
 Prints one row per model: training images/s at batch 50 (the engine of ex1.train, compiled
 steps, evaluation excluded), inference images/s (batches of 2000), FLOPs per training image
@@ -8,6 +10,11 @@ derived from the layer shapes (forward x 3: one forward and two backward matmuls
 fraction of the fp32 / bf16 matmul peak measured in the same run. Speed claims are checked
 here, never in unit tests. Numbers vary +-20% run to run on shared machines: compare rows of
 one run.
+
+--budget reads the full-profile answers in the results store instead, and prices every training
+run they used: FLOPs of its training steps and of its evaluations, the time those FLOPs take at
+the matmul peak measured now (a floor no engine on this machine goes below), and the wall time
+the run took when it was trained.
 """
 
 from __future__ import annotations
@@ -110,12 +117,100 @@ def run(steps: int, precision: str) -> pd.DataFrame:
     return df
 
 
+TEST_IMAGES = {"mnist": 10000, "cifar10": 10000}  # both test sets; two-digit pairs default to 10,000 too
+
+
+def stored_runs(store_root, profile: str = "full") -> pd.DataFrame:
+    """Every distinct training run of the newest answer of each question in the store, in a profile."""
+    import json
+    from pathlib import Path
+
+    rows, seen = [], set()
+    for qdir in sorted(Path(store_root, "questions").glob("*")):
+        entries = [json.loads(p.read_text())["record"] for p in sorted(qdir.glob("*/record.json"),
+                                                                      key=lambda p: p.stat().st_mtime)]
+        full = [r for r in entries if r["key_payload"]["profile"]["name"] == profile]
+        if not full:
+            continue
+        for run in full[-1]["runs"]:
+            ident = json.dumps([run["model"], run["model_kwargs"], run["config"], run["dataset"],
+                                run["train_examples"]], sort_keys=True)
+            if ident not in seen:  # a run that several questions share was trained once
+                seen.add(ident)
+                rows.append({"question": qdir.name, **run})
+    return pd.DataFrame(rows)
+
+
+def budget(store_root, peak_gflops: float, profile: str = "full") -> pd.DataFrame:
+    """FLOPs and floor time of every stored run of a profile, next to the time it really took."""
+    from . import models, train
+
+    runs = stored_runs(store_root, profile)
+    if runs.empty:
+        raise ValueError(f"no {profile}-profile answers in {store_root}: "
+                         f"run `python Ex1_main.py --all --profile {profile} --out DIR` first")
+    fwd_cache, rows = {}, []
+    for r in runs.itertuples():
+        key = (r.model, repr(sorted(r.model_kwargs.items())))
+        if key not in fwd_cache:
+            # The recorded kwargs come back from JSON: tuples as lists; the model's name is create_model's own.
+            kw = {k: tuple(v) if isinstance(v, list) else v for k, v in r.model_kwargs.items() if k != "name"}
+            fwd_cache[key] = forward_flops(models.create_model(r.model, **kw))
+        fwd = fwd_cache[key]
+        cfg = train.TrainConfig(**{**r.config, "lr_boundaries": tuple(r.config["lr_boundaries"]),
+                                   "lr_values": tuple(r.config["lr_values"])})
+        points = len(cfg.eval_steps())
+        n_train_eval = min(cfg.train_eval_size or r.train_examples, r.train_examples)
+        # A validation hold-out (Bonn's sweep) replaces the test set at every evaluation.
+        validation = getattr(r, "validation", None)
+        n_test = cfg.test_size or (int(validation) if pd.notna(validation) else TEST_IMAGES.get(r.dataset, 10000))
+        train_flop = cfg.steps * min(cfg.batch_size, r.train_examples) * 3 * fwd
+        eval_flop = points * (n_train_eval + n_test) * fwd
+        rows.append({"question": r.question, "run": r.label, "model": r.model, "steps": cfg.steps,
+                     "train_tflop": train_flop / 1e12, "eval_tflop": eval_flop / 1e12,
+                     "floor_s": (train_flop + eval_flop) / (peak_gflops * 1e9),
+                     "measured_s": r.wall_seconds, "measured_images_per_s": r.images_per_second})
+    return pd.DataFrame(rows)
+
+
+def print_budget(out: str, csv: str) -> None:
+    from pathlib import Path
+
+    from . import machine
+
+    peak = matmul_peak("float32")
+    df = budget(Path(out) / "store", peak)
+    per_q = df.groupby("question", sort=False).agg(runs=("run", "size"), train_tflop=("train_tflop", "sum"),
+                                                   eval_tflop=("eval_tflop", "sum"), floor_min=("floor_s", "sum"),
+                                                   measured_min=("measured_s", "sum"))
+    per_q[["floor_min", "measured_min"]] /= 60
+    total = per_q.sum()
+    print(f"machine: {machine.cpu_description()}; matmul 4096^2 fp32 {peak:.0f} GFLOP/s (measured now)")
+    print("full profile, every distinct training run of the stored answers, priced at that peak:")
+    print(per_q.round(2).to_string())
+    print(f"total: {int(total['runs'])} runs, {total['train_tflop']:.0f} TFLOP training + "
+          f"{total['eval_tflop']:.0f} TFLOP evaluation; floor {total['floor_min']:.1f} min at 100% of the peak, "
+          f"measured {total['measured_min']:.1f} min (floor / measured = {total['floor_min'] / total['measured_min']:.2f})")
+    df.to_csv(csv, index=False)
+    print(f"written: {csv}")
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m ex1.bench", description=__doc__.split("\n\n")[0])
     p.add_argument("--steps", type=int, default=300, help="measured training steps per model (after 50 warm-up)")
     p.add_argument("--precision", default="auto", help="auto, float32 or mixed_bfloat16")
     p.add_argument("--csv", default="bench.csv", help="where to write the table")
+    p.add_argument("--budget", action="store_true",
+                   help="price the stored full-profile runs against the peak instead (see --out)")
+    p.add_argument("--out", default="out", help="with --budget: the output directory holding the store")
     args = p.parse_args(argv)
+    if args.budget:
+        try:
+            print_budget(args.out, args.csv if args.csv != "bench.csv" else "budget.csv")
+        except ValueError as e:
+            print(f"error: {e}", file=__import__("sys").stderr)
+            return 2
+        return 0
     df = run(args.steps, args.precision)
     from . import machine
 

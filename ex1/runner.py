@@ -272,6 +272,7 @@ def run_summary(run: Run) -> dict[str, Any]:
     return {
         "label": run.spec.label or run.spec.model, "model": run.spec.model, "model_kwargs": r["model_kwargs"],
         "config": r["config"], "dataset": r["dataset"], "train_examples": r["train_examples"],
+        "validation": r.get("validation"),
         "params": int(run.params["params"].sum()), "train_seconds": r["train_seconds"],
         "wall_seconds": r["wall_seconds"],
         "images_per_second": r["images_per_second"], "cache_hit": run.cache_hit,

@@ -99,8 +99,15 @@ def render_html(answers, ctx, names: str | None = None, selected_all: bool = Tru
     if ctx.profile.name != "full":
         css += QUICK_CSS
     all_runs = [r for a in answers for r in a.record.get("runs", [])]
-    precision_reason = ("the CPU has native bfloat16" if machine.has_native_bf16()
-                        else "this CPU has no native bfloat16 (AVX512_BF16 or AMX)")
+    native = machine.has_native_bf16()
+    precision_reason = {
+        ("mixed_bfloat16", True): "the CPU has native bfloat16; that it trains to float32's accuracy is "
+                                  "measured by python -m ex1.precision_check",
+        ("mixed_bfloat16", False): "asked for with --precision: this CPU emulates bfloat16, several times slower",
+        ("float32", True): "asked for with --precision: the CPU has native bfloat16, which would be faster",
+        ("float32", False): "this CPU has no native bfloat16 (AVX512_BF16 or AMX); emulated, it trains "
+                            "several times slower",
+    }[(ctx.precision, native)]
     return env.get_template("report.html.j2").render(
         title="Assignment 1: Convolutional Neural Networks", names=names, css=Markup(css),
         is_full=ctx.profile.name == "full", profile=ctx.profile, answers=answers,

@@ -152,3 +152,22 @@ def test_every_figure_and_table_is_referenced_from_the_text(quick_run, data_dir)
     assert len(targets) > 40
     assert [t for t in targets if t not in refs] == []
     assert [r for r in refs if r not in targets] == []     # no reference to a missing figure or table
+
+
+def test_the_budget_prices_every_distinct_run_of_the_stored_answers_once(quick_run):
+    import json
+
+    from ex1 import bench
+
+    out, _ = quick_run
+    df = bench.budget(out / "store", peak_gflops=50.0, profile="quick")
+    listed = [r for p in (out / "store" / "questions").glob("*/*/record.json")
+              for r in json.loads(p.read_text())["record"]["runs"]]
+    assert len(df) < len(listed)                       # shared runs (the HUJI baseline, Bonn's seed 0) once
+    assert {"huji.1.2", "huji.3.1", "bonn.p1", "bonn.p4"} <= set(df["question"])
+    base = df[(df["question"] == "huji.1.2")].iloc[0]
+    # 100 steps of 50 images, forward and two backward passes of the 9.59 MFLOP forward count
+    assert base["train_tflop"] * 1e12 == pytest.approx(100 * 50 * 3 * 9_592_832)
+    assert (df["floor_s"] > 0).all() and (df["measured_s"] > 0).all()
+    with pytest.raises(ValueError, match="no full-profile answers"):
+        bench.budget(out / "store", peak_gflops=50.0, profile="full")

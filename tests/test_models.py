@@ -47,3 +47,11 @@ def test_size_rules_explain_the_shapes():
     rules = dict(zip(t["layer"], t["size_rule"]))
     assert rules["conv1"] == "28 - 5 + 1 = 24" and rules["pool2"] == "floor(8/2) = 4"
     assert rules["flatten"] == "4 * 4 * 64 = 1024"
+
+
+def test_forward_flops_follow_the_layer_shapes():
+    from ex1.bench import forward_flops
+
+    # conv1 24x24x32 outputs of 5x5x1, conv2 8x8x64 of 5x5x32, dense 1024->1024 and 1024->10, 2 FLOPs per MAC
+    hand = 2 * (24 * 24 * 32 * 25 + 8 * 8 * 64 * 25 * 32 + 1024 * 1024 + 1024 * 10)
+    assert forward_flops(models.create_model("huji_cnn")) == hand
