@@ -105,7 +105,7 @@ def run(steps: int, precision: str) -> pd.DataFrame:
         outputs = tuple(int(d) for d in m.output_shape[1:])
         flops = 3 * forward_flops(m)
         train_ips = training_rate(name, shape, outputs, steps, precision)
-        infer_ips = inference_rate(m, shape)
+        infer_ips = inference_rate(m if precision == "float32" else models.create_model(name, dtype=precision), shape)
         achieved = train_ips * flops / 1e9
         rows.append({"model": name, "params": m.count_params(), "precision": precision,
                      "train_images_per_s": round(train_ips), "infer_images_per_s": round(infer_ips),
