@@ -3,7 +3,6 @@ evaluation point and ends the same as an uninterrupted run."""
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -48,14 +47,12 @@ def uninterrupted(tmp_path_factory, data_dir) -> pd.DataFrame:
     return history(whole)
 
 
-def interrupt_at_step_50(out: Path, data_dir: Path, sig) -> tuple[subprocess.Popen, str] | None:
-    """Start the run, wait for its step-50 checkpoint, send sig; (process, everything it printed).
-
-    None when the run had already finished before the signal was sent: the test's premise, not the
-    code under test, failed (two busy cores can starve this process for the few seconds of the window).
-    """
-    shutil.rmtree(out, ignore_errors=True)
-    proc = subprocess.Popen(cli(out, data_dir), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=ENV)
+def interrupt_at_step_50(out: Path, data_dir: Path, sig) -> tuple[subprocess.Popen, str]:
+    """Start the run, wait for its step-50 checkpoint, send sig; (process, everything it printed)."""
+    # Ctrl-C reaches a foreground program. A shell starts background jobs with SIGINT ignored, and a
+    # child inherits that, so under `pytest &` the run would rightly never see the signal.
+    proc = subprocess.Popen(cli(out, data_dir), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env=ENV, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     seen = []
     for line in proc.stdout:
         seen.append(line)
@@ -65,10 +62,8 @@ def interrupt_at_step_50(out: Path, data_dir: Path, sig) -> tuple[subprocess.Pop
     deadline = time.monotonic() + 60
     while checkpoint_step(out) != 50 and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.02)
-    if proc.poll() is not None:
-        proc.communicate()
-        return None
-    proc.send_signal(sig)     # the run was alive: from here on, whatever it does is the code's doing
+    assert proc.poll() is None, "the run ended before its step-50 checkpoint was seen:\n" + "".join(seen)
+    proc.send_signal(sig)
     return proc, "".join(seen) + proc.communicate()[0]
 
 
@@ -76,12 +71,7 @@ def interrupt_at_step_50(out: Path, data_dir: Path, sig) -> tuple[subprocess.Pop
 def test_killed_then_rerun_resumes_and_matches_an_uninterrupted_run(tmp_path, data_dir, sig, uninterrupted):
     env = ENV
     killed = tmp_path / "killed"
-    for _ in range(3):
-        got = interrupt_at_step_50(killed, data_dir, sig)
-        if got:
-            break
-    assert got, "the run finished three times before it could be interrupted after its step-50 checkpoint"
-    proc, text = got
+    proc, text = interrupt_at_step_50(killed, data_dir, sig)
     if sig == signal.SIGKILL:
         assert proc.returncode == -signal.SIGKILL, text
     else:   # Ctrl-C: a one-line message and the conventional exit status 128 + SIGINT
