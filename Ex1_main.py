@@ -215,6 +215,10 @@ def _check_out_dir(out: Path) -> None:
         raise UsageError(f"output directory {out} is not writable ({e.strerror or e}); choose another with --out DIR")
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
 def run(args: argparse.Namespace) -> Path | None:
     import experiments
     from ex1.data import DataError
@@ -250,12 +254,19 @@ def run(args: argparse.Namespace) -> Path | None:
         for q in selected:
             answers.append(experiments.execute(q, ctx))
             rec = answers[-1].record
-            cost = rec["wall_seconds"] + rec.get("reused_run_seconds", 0.0)
-            how = "from the store" if rec["cache_hit"] else "computed"
-            reused = sum(r["cache_hit"] for r in rec["runs"])
-            print(f"{q.id}: {how} ({cost:.1f} s of computing"
-                  + (f", {reused} of {len(rec['runs'])} training runs reused" if reused and not rec["cache_hit"] else "")
-                  + ")", flush=True)
+            reused = [r for r in rec["runs"] if r["cache_hit"]]
+            # The question's own time, and apart from it what its reused runs once cost: a sum of
+            # the two would count a shared run in every question that uses it.
+            if rec["cache_hit"]:
+                runs_s = sum(r["wall_seconds"] for r in rec["runs"])
+                how = "from the store" + (f" (its {_count(len(rec['runs']), 'training run')} took {runs_s:.1f} s)"
+                                          if rec["runs"] else "")
+            else:
+                how = f"computed in {rec['wall_seconds']:.1f} s"
+                if reused:
+                    how += (f", reusing {len(reused)} of {_count(len(rec['runs']), 'training run')} "
+                            f"({sum(r['wall_seconds'] for r in reused):.1f} s when they were trained)")
+            print(f"{q.id}: {how}", flush=True)
     except DataError as e:
         raise UsageError(str(e)) from None
     stem = f"Ex1_{names}" if names else "Ex1_report" + ("" if args.profile == "full" else f"_{args.profile}")
