@@ -1,8 +1,7 @@
 """Training and inference throughput of every registered model, against this machine's matmul peak.
 
     python -m ex1.bench [--steps 300] [--precision auto] [--csv bench.csv]
-    python -m ex1.bench --budget [--out out]
-
+    python -m ex1.bench --budget [--out out] [--csv budget.csv]
 
 Prints one row per model: training images/s at batch 50 (the engine of ex1.train, compiled
 steps, evaluation excluded), inference images/s (batches of 2000), FLOPs per training image
@@ -21,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
 
 import numpy as np
@@ -117,9 +117,6 @@ def run(steps: int, precision: str) -> pd.DataFrame:
     return df
 
 
-TEST_IMAGES = {"mnist": 10000, "cifar10": 10000}  # both test sets; two-digit pairs default to 10,000 too
-
-
 def stored_runs(store_root, profile: str = "full") -> pd.DataFrame:
     """Every distinct training run of the newest answer of each question in the store, in a profile."""
     import json
@@ -163,7 +160,8 @@ def budget(store_root, peak_gflops: float, profile: str = "full") -> pd.DataFram
         n_train_eval = min(cfg.train_eval_size or r.train_examples, r.train_examples)
         # A validation hold-out (Bonn's sweep) replaces the test set at every evaluation.
         validation = getattr(r, "validation", None)
-        n_test = cfg.test_size or (int(validation) if pd.notna(validation) else TEST_IMAGES.get(r.dataset, 10000))
+        # MNIST, CIFAR-10 and the two-digit pairs all test on 10,000 images.
+        n_test = cfg.test_size or (int(validation) if pd.notna(validation) else 10000)
         train_flop = cfg.steps * min(cfg.batch_size, r.train_examples) * 3 * fwd
         eval_flop = points * (n_train_eval + n_test) * fwd
         rows.append({"question": r.question, "run": r.label, "model": r.model, "steps": cfg.steps,
@@ -199,16 +197,16 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m ex1.bench", description=__doc__.split("\n\n")[0])
     p.add_argument("--steps", type=int, default=300, help="measured training steps per model (after 50 warm-up)")
     p.add_argument("--precision", default="auto", help="auto, float32 or mixed_bfloat16")
-    p.add_argument("--csv", default="bench.csv", help="where to write the table")
+    p.add_argument("--csv", help="where to write the table (default bench.csv, or budget.csv with --budget)")
     p.add_argument("--budget", action="store_true",
                    help="price the stored full-profile runs against the peak instead (see --out)")
     p.add_argument("--out", default="out", help="with --budget: the output directory holding the store")
     args = p.parse_args(argv)
     if args.budget:
         try:
-            print_budget(args.out, args.csv if args.csv != "bench.csv" else "budget.csv")
+            print_budget(args.out, args.csv or "budget.csv")
         except ValueError as e:
-            print(f"error: {e}", file=__import__("sys").stderr)
+            print(f"error: {e}", file=sys.stderr)
             return 2
         return 0
     df = run(args.steps, args.precision)
@@ -218,8 +216,9 @@ def main(argv=None) -> int:
     print(f"versions: {machine.versions()}")
     print(f"matmul 4096^2: fp32 {df.attrs['fp32_peak']:.0f} GFLOP/s, bf16 {df.attrs['bf16_peak']:.0f} GFLOP/s")
     print(df.to_string(index=False))
-    df.to_csv(args.csv, index=False)
-    print(f"written: {args.csv}")
+    csv = args.csv or "bench.csv"
+    df.to_csv(csv, index=False)
+    print(f"written: {csv}")
     return 0
 
 

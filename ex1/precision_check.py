@@ -19,10 +19,13 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pandas as pd
+
+from .stats import mean_difference
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -71,13 +74,13 @@ def summarise(runs: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame(rows)
     if set(out["precision"]) == set(PRECISIONS):
         a, b = (out.set_index("precision").loc[p] for p in PRECISIONS)
-        diff = b["mean_test_accuracy"] - a["mean_test_accuracy"]
-        se = math.sqrt(a["std_test_accuracy"] ** 2 / a["n"] + b["std_test_accuracy"] ** 2 / b["n"])
+        diff, se, significant = mean_difference(a["mean_test_accuracy"], a["std_test_accuracy"], a["n"],
+                                                b["mean_test_accuracy"], b["std_test_accuracy"], b["n"])
         # Same seed = same initial weights and batches: the per-seed difference isolates the precision.
         paired = runs.pivot(index="seed", columns="precision", values="test_accuracy").dropna()
         d = paired[PRECISIONS[1]] - paired[PRECISIONS[0]]
         out.attrs.update(difference=diff, standard_error=se,
-                         within_seed_noise=bool(abs(diff) <= 2 * se) if math.isfinite(se) else None,
+                         within_seed_noise=not significant if math.isfinite(se) else None,
                          paired_seeds=len(d), paired_mean=float(d.mean()),
                          paired_max_abs=float(d.abs().max()) if len(d) else float("nan"))
     return out
@@ -122,7 +125,7 @@ def main(argv=None) -> int:
     try:
         table, summary = run(args.recipe, args.seeds, args.out, args.data_dir, args.profile)
     except ValueError as e:
-        print(f"error: {e}", file=__import__("sys").stderr)
+        print(f"error: {e}", file=sys.stderr)
         return 2
     print(f"machine: {machine.cpu_description()} (native bfloat16: {machine.has_native_bf16()})")
     print(f"recipe: {args.recipe}: {RECIPES[args.recipe].description}; profile {args.profile}")

@@ -10,6 +10,8 @@ from typing import Callable
 
 import pandas as pd
 
+from ex1.stats import mean_difference
+
 from . import figures
 from .figures import to_svg
 
@@ -574,9 +576,7 @@ def huji_4(result, record) -> dict:
         return r.test_mean - base.test_mean, r.ratio_mean - base.ratio_mean
 
     def significant(r):
-        # Welch-style: the difference of means against the combined standard error of the two.
-        se = ((r.test_std ** 2) / r.n + (base.test_std ** 2) / base.n) ** 0.5 if r.n > 1 else float("nan")
-        return se == se and abs(r.test_mean - base.test_mean) > 2 * se
+        return mean_difference(base.test_mean, base.test_std, base.n, r.test_mean, r.test_std, r.n)[2]
 
     wl = result.tables["width_layers"]
     wl = wl[wl["params"] > 0]
@@ -789,9 +789,7 @@ def bonn_p3(result, record) -> dict:
     summary, per_seed, facts = result.tables["summary"], result.tables["per_seed"], result.facts
     s = summary.set_index("regularisation")
     base, reg = s.loc["none"], s.loc["dropout + weight decay"]
-    diff = reg.test_mean - base.test_mean
-    se = ((reg.test_std ** 2) / reg.n + (base.test_std ** 2) / base.n) ** 0.5 if min(reg.n, base.n) > 1 else float("nan")
-    significant = se == se and abs(diff) > 2 * se
+    diff, se, significant = mean_difference(base.test_mean, base.test_std, base.n, reg.test_mean, reg.test_std, reg.n)
     rows = [[r.regularisation, str(int(r.n)), pm(r.test_mean, r.test_std, int(r.n)),
              pm(r.train_mean, r.train_std, int(r.n))] for r in summary.itertuples()]
     table = Table(slug("bonn.p3", "summary"), "Final accuracy in %, mean ± standard deviation over seeds "
