@@ -244,13 +244,20 @@ def run(args: argparse.Namespace) -> Path | None:
     out = Path(args.out)
     _check_out_dir(out)
 
+    from ex1.fsutil import clean_dead_temporaries
     from report.build import build_pdf, build_zip, write_tables
 
     ctx = make_context(args.profile, args.data_dir, str(out), args.rerun, args.precision)
+    ctx.store.check()
+    # Debris of killed runs (store entries, checkpoints, the PDF's and tables' temporaries); what a
+    # live process is writing stays.
     ctx.store.clean_temporaries()
+    clean_dead_temporaries(out, recursive=False)
+    clean_dead_temporaries(out / "tables")
     t0 = time.perf_counter()
     answers = []
     try:
+        experiments.preflight(selected, ctx)   # data problems now, not after hours of training
         for q in selected:
             answers.append(experiments.execute(q, ctx))
             rec = answers[-1].record
@@ -282,14 +289,14 @@ def run(args: argparse.Namespace) -> Path | None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from ex1.store import StoreError
+    from ex1.fsutil import WriteError
 
     try:
         run(args)
     except UsageError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    except StoreError as e:
+    except WriteError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

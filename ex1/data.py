@@ -21,15 +21,19 @@ class DatasetSpec:
     image_shape: tuple[int, ...]  # per example, as Keras's load_data() returns it
     num_classes: int
     class_names: tuple[str, ...]
+    download_host: str            # where TFDS downloads it from: reachable or not decides in seconds
 
 
 SPECS = {
-    "mnist": DatasetSpec("mnist", "mnist.npz", "mnist", (28, 28), 10, tuple(str(i) for i in range(10))),
+    "mnist": DatasetSpec("mnist", "mnist.npz", "mnist", (28, 28), 10, tuple(str(i) for i in range(10)),
+                         "storage.googleapis.com"),
     "cifar10": DatasetSpec(
         "cifar10", "cifar10.npz", "cifar10", (32, 32, 3), 10,
         ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"),
+        "www.cs.toronto.edu",
     ),
 }
+KEYS = ("x_train", "y_train", "x_test", "y_test")
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,51 @@ def _sources_hint(spec: DatasetSpec) -> str:
     )
 
 
+def _normalise_labels(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Labels of shape (N, 1), as keras.datasets.cifar10.load_data() returns them, become (N,)."""
+    out = dict(arrays)
+    for k in ("y_train", "y_test"):
+        y = out.get(k)
+        if y is not None and y.ndim == 2 and y.shape[1] == 1:
+            out[k] = y.reshape(-1)
+    return out
+
+
+def _check_headers(spec: DatasetSpec, path: Path) -> None:
+    """Check each array's .npy header (dtype, rank, size against the bytes stored) before anything
+    is allocated: a 0-d array or a header claiming terabytes is 'malformed', not a crash."""
+    problems = []
+    try:
+        with zipfile.ZipFile(path) as z:
+            names = set(z.namelist())
+            for k in KEYS:
+                if f"{k}.npy" not in names:
+                    continue
+                info = z.getinfo(f"{k}.npy")
+                with z.open(info) as f:
+                    version = np.lib.format.read_magic(f)
+                    read = np.lib.format.read_array_header_1_0 if version == (1, 0) \
+                        else np.lib.format.read_array_header_2_0
+                    shape, _, dtype = read(f)
+                    header = f.tell()
+                if dtype.hasobject:
+                    problems.append(f"{k} holds Python objects, which are not loaded (pickles)")
+                    continue
+                want = 1 + len(spec.image_shape) if k.startswith("x") else 1
+                if not (len(shape) == want or (k.startswith("y") and len(shape) == 2 and shape[1] == 1)):
+                    expected = f"(N, {', '.join(map(str, spec.image_shape))})" if k.startswith("x") else "(N,)"
+                    problems.append(f"{k} has shape {shape}, expected {expected}")
+                    continue
+                claimed = int(np.prod(shape, dtype=object)) * dtype.itemsize
+                if claimed != info.file_size - header:
+                    problems.append(f"{k}'s header claims shape {shape} of {dtype} ({claimed:,} bytes) but the "
+                                    f"file holds {info.file_size - header:,} bytes")
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
+        raise DataError(f"{path} is malformed (not a readable .npz without pickles: {e}). {_sources_hint(spec)}") from e
+    if problems:
+        raise DataError(f"{path} is malformed: {'; '.join(problems)}. {_sources_hint(spec)}")
+
+
 def _validate(spec: DatasetSpec, arrays: dict[str, np.ndarray], where: str) -> None:
     problems = []
     for split in ("train", "test"):
@@ -86,31 +135,69 @@ def _validate(spec: DatasetSpec, arrays: dict[str, np.ndarray], where: str) -> N
 
 
 def _load_npz(spec: DatasetSpec, path: Path) -> dict[str, np.ndarray]:
+    _check_headers(spec, path)
     try:
         with np.load(path, allow_pickle=False) as f:
-            arrays = {k: f[k] for k in ("x_train", "y_train", "x_test", "y_test") if k in f.files}
+            arrays = {k: f[k] for k in KEYS if k in f.files}
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
         raise DataError(
             f"{path} is malformed (not a readable .npz without pickles: {e}). {_sources_hint(spec)}"
         ) from e
+    arrays = _normalise_labels(arrays)
     _validate(spec, arrays, str(path))
     return arrays
 
 
+class _TfdsUnavailable(Exception):
+    """TFDS has no prepared copy and cannot download one."""
+
+
+def _online(host: str, timeout: float = 5.0) -> bool:
+    """Whether host:443 answers within `timeout` seconds (name lookup included, which has no timeout of its own)."""
+    import socket
+    import threading
+
+    ok = []
+
+    def probe():
+        try:
+            socket.create_connection((host, 443), timeout=timeout).close()
+            ok.append(True)
+        except OSError:
+            pass
+
+    t = threading.Thread(target=probe, daemon=True)
+    t.start()
+    t.join(timeout)
+    return bool(ok)
+
+
 def _load_tfds(spec: DatasetSpec) -> dict[str, np.ndarray]:
+    """From a prepared ~/tensorflow_datasets, else downloaded: offline, this fails in seconds
+    (TFDS itself retries for minutes before it gives up)."""
     import tensorflow_datasets as tfds
 
-    arrays = {}
-    for split in ("train", "test"):
-        # Batches of 10,000 rather than batch_size=-1: the latter aborts the process under
-        # tfds.testing.mock_data (TF 2.21), and chunks keep peak memory lower anyway.
-        ds = tfds.load(spec.tfds_name, split=split, as_supervised=True).batch(10000)
-        chunks = list(tfds.as_numpy(ds))
-        x = np.concatenate([c[0] for c in chunks])
-        y = np.concatenate([c[1] for c in chunks])
-        if x.ndim == 4 and x.shape[-1] == 1 and len(spec.image_shape) == 2:
-            x = x[..., 0]  # TFDS keeps MNIST's channel axis; Keras's layout has none
-        arrays[f"x_{split}"], arrays[f"y_{split}"] = x.astype(np.uint8), y.astype(np.uint8)
+    def read(download: bool) -> dict[str, np.ndarray]:
+        arrays = {}
+        for split in ("train", "test"):
+            # Batches of 10,000 rather than batch_size=-1: the latter aborts the process under
+            # tfds.testing.mock_data (TF 2.21), and chunks keep peak memory lower anyway.
+            ds = tfds.load(spec.tfds_name, split=split, as_supervised=True, download=download).batch(10000)
+            chunks = list(tfds.as_numpy(ds))
+            x = np.concatenate([c[0] for c in chunks])
+            y = np.concatenate([c[1] for c in chunks])
+            if x.ndim == 4 and x.shape[-1] == 1 and len(spec.image_shape) == 2:
+                x = x[..., 0]  # TFDS keeps MNIST's channel axis; Keras's layout has none
+            arrays[f"x_{split}"], arrays[f"y_{split}"] = x.astype(np.uint8), y.astype(np.uint8)
+        return arrays
+
+    try:
+        arrays = read(download=False)
+    except AssertionError:  # TFDS's word for "not prepared"
+        if not _online(spec.download_host):
+            raise _TfdsUnavailable(f"not prepared in ~/tensorflow_datasets, and {spec.download_host} cannot be "
+                                   "reached to download it (no network)") from None
+        arrays = read(download=True)
     _validate(spec, arrays, f"TensorFlow Datasets '{spec.tfds_name}'")
     return arrays
 
@@ -149,13 +236,23 @@ def load(name: str, data_dir: str | os.PathLike | None = None, use_tfds: bool = 
     arrays = None
     source = ""
     if directory:
+        # The user named this directory: a problem with it is theirs to fix, reported at once,
+        # rather than hidden behind minutes of TFDS trying to download.
         path = Path(directory) / spec.filename
-        if path.is_file():
-            arrays, source = _load_npz(spec, path), f"file {path}"
-        elif not Path(directory).is_dir():
-            tried.append(f"data directory {directory}: does not exist")
+        if not Path(directory).is_dir():
+            problem = "the directory does not exist"
+        elif path.is_symlink() and not path.exists():
+            problem = f"{spec.filename} there is a broken link"
+        elif path.is_dir():
+            problem = f"{spec.filename} there is a folder, not a file"
+        elif not path.exists():
+            problem = f"it holds no {spec.filename}"
         else:
-            tried.append(f"data directory {directory}: no {spec.filename} there")
+            problem = ""
+        if problem:
+            raise DataError(f"could not load {name} from the data directory {directory} (given by "
+                            f"{'--data-dir' if data_dir else ENV_VAR}): {problem}. {_sources_hint(spec)}")
+        arrays, source = _load_npz(spec, path), f"file {path}"
     else:
         tried.append(f"data directory: none given (--data-dir or {ENV_VAR})")
     if arrays is None and use_tfds:
@@ -165,7 +262,8 @@ def load(name: str, data_dir: str | os.PathLike | None = None, use_tfds: bool = 
             raise
         except Exception as e:  # TFDS raises many kinds of errors when offline; report them all alike
             first_line = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
-            tried.append(f"TensorFlow Datasets '{spec.tfds_name}': {type(e).__name__}: {first_line}")
+            what = "" if isinstance(e, _TfdsUnavailable) else f"{type(e).__name__}: "
+            tried.append(f"TensorFlow Datasets '{spec.tfds_name}': {what}{first_line}")
     elif arrays is None:
         tried.append("TensorFlow Datasets: disabled")
     if arrays is None:

@@ -185,6 +185,7 @@ class Context:
     log: Callable[[str], None] = print
     runs: list[Run] = field(default_factory=list)   # the runs of the question being computed
     trained_keys: set[str] = field(default_factory=set)  # runs trained by this invocation: --rerun trains each once
+    started_at: float = field(default_factory=time.time)
 
     def dataset(self, name: str = "mnist") -> data_mod.Dataset:
         return data_mod.load(name, self.data_dir)
@@ -207,16 +208,33 @@ class Context:
         return config_hash(payload)
 
     def train(self, spec: RunSpec) -> Run:
-        """Train spec (or reuse the stored run with the same key) and remember it for the report."""
+        """Train spec (or reuse the stored run with the same key) and remember it for the report.
+
+        The run's lock is held while it trains: a second process asking for the same run waits
+        for it and then reuses its result instead of training it again at the same time."""
         key = self.run_key(spec)
-        entry = None if self.rerun and key not in self.trained_keys else self.store.load("runs", key)
+        entry = self._reusable(key)
         if entry is None:
-            run = self._train_now(spec, key)
-        else:
+            label = f"[{spec.label or spec.model}] "
+            with self.store.lock("runs", key, on_wait=lambda: self.log(
+                    f"{label}another process is training this run; waiting for its result")):
+                entry = self._reusable(key)
+                if entry is None:
+                    run = self._train_now(spec, key)
+        if entry is not None:
             run = Run(spec, entry.tables["history"], entry.tables["params"], entry.record,
                       [entry.arrays[f"w{i}"] for i in range(len(entry.arrays))], cache_hit=True)
         self.runs.append(run)
         return run
+
+    def _reusable(self, key: str):
+        """The stored entry of a run, unless --rerun asks to train it again in this invocation
+        (a run that another process finished after this one started counts as retrained)."""
+        entry = self.store.load("runs", key)
+        if entry is not None and self.rerun and key not in self.trained_keys \
+                and entry.record.get("finished", 0.0) < self.started_at:
+            return None
+        return entry
 
     def _train_now(self, spec: RunSpec, key: str) -> Run:
         ds = self.dataset(spec.dataset)
@@ -244,7 +262,7 @@ class Context:
             "train_examples": len(x_train), "per_class": spec.per_class, "subset_seed": spec.subset_seed,
             "label": spec.label, "train_seconds": res.train_seconds, "validation": spec.validation,
             "images_per_second": res.images_per_second, "resumed_from": res.resumed_from,
-            "wall_seconds": float(res.history["wall_s"].iloc[-1]), "started": started,
+            "wall_seconds": float(res.history["wall_s"].iloc[-1]), "started": started, "finished": time.time(),
         }
         weights = [np.asarray(v.numpy()) for v in res.model.variables]
         params = models.param_table(res.model)

@@ -1,20 +1,28 @@
-"""The results store: entries keyed by a hash of their config, written atomically, verified on read."""
+"""The results store: entries keyed by a hash of their config, written atomically, verified on read.
+
+Safe for several processes on one folder: each key has a lock (held while an entry is written,
+removed or computed), every writer assembles its entry under a temporary name of its own, and
+a damaged entry is removed only after it is checked again under its lock.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
-import shutil
-import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterator
 
 import numpy as np
 import pandas as pd
 
+from .fsutil import WriteError, clean_dead_temporaries, remove, temp_path, write_error
+
 FORMAT = 1  # bump when the layout of an entry changes; older entries then read as missing
+SUBFOLDERS = ("runs", "questions", "checkpoints", "locks")
 
 
 def config_hash(payload: dict) -> str:
@@ -43,9 +51,9 @@ def _sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def _read_table(path: Path) -> pd.DataFrame:
+def _read_table(source) -> pd.DataFrame:
     try:
-        return pd.read_csv(path)
+        return pd.read_csv(source)
     except pd.errors.EmptyDataError:  # a table with no columns is written as an empty line
         return pd.DataFrame()
 
@@ -59,8 +67,26 @@ class Entry:
     arrays: dict[str, np.ndarray] = field(default_factory=dict)
 
 
-class StoreError(RuntimeError):
-    """The store cannot be written (permissions, disk full): nothing half-written is left."""
+class StoreError(WriteError):
+    """The store cannot be written (permissions, disk full, a file where a folder belongs)."""
+
+
+class Damaged(ValueError):
+    """An entry that is not whole and checked: it is removed and recomputed, never used."""
+
+
+# One lock object per lock file and process: filelock's objects count re-entries, while two objects
+# on one file in one process would wait for each other.
+_LOCKS: dict[str, Any] = {}
+
+
+def _lock_for(path: Path):
+    from filelock import FileLock
+
+    k = str(path.resolve())
+    if k not in _LOCKS:
+        _LOCKS[k] = FileLock(k)
+    return _LOCKS[k]
 
 
 class Store:
@@ -77,75 +103,161 @@ class Store:
     def path(self, kind: str, key: str) -> Path:
         return self.root / kind / key
 
+    # ------------------------------------------------------------------ checks and locks
+
+    def check(self) -> None:
+        """Fail at once, in one line, when the store cannot be used (before hours of training)."""
+        for p in (self.root, *(self.root / s for s in SUBFOLDERS)):
+            if p.exists() and not p.is_dir():
+                raise StoreError(f"cannot use the results store: {p} is a file, where the store keeps a folder. "
+                                 "Move that file away or choose another --out DIR.")
+        try:
+            (self.root / "locks").mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise StoreError(f"cannot create the results store at {self.root}: {e.strerror or e}. "
+                             "Choose a writable output directory with --out DIR.") from e
+
+    @contextmanager
+    def lock(self, kind: str, key: str, on_wait: Callable[[], None] | None = None) -> Iterator[None]:
+        """Hold the lock of one entry: another process computing or writing it holds it first."""
+        from filelock import Timeout
+
+        directory = self.root / "locks"
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            lk = _lock_for(directory / f"{kind.replace('/', '~')}~{key}.lock")
+            try:
+                lk.acquire(timeout=0)
+            except Timeout:
+                if on_wait:
+                    on_wait()
+                lk.acquire()
+        except OSError as e:
+            raise write_error("a lock of the results store", directory, e) from e
+        try:
+            yield
+        finally:
+            lk.release()
+
+    # ------------------------------------------------------------------ reading
+
+    def _read(self, kind: str, key: str) -> Entry:
+        d = self.path(kind, key)
+        if not d.is_dir():
+            raise Damaged("not a folder")
+        try:
+            record = json.loads((d / "record.json").read_text())
+            if not isinstance(record, dict) or not isinstance(record.get("files"), dict) \
+                    or not isinstance(record.get("tables"), list) or not isinstance(record.get("record"), dict):
+                raise Damaged("record.json is not a store record")
+            if record.get("format") != FORMAT or record.get("key") != key:
+                raise Damaged("format or key mismatch")
+            # Each file is read once and parsed from the bytes whose checksum was verified: an entry
+            # replaced by another process mid-read then fails its check instead of mixing two versions.
+            blobs = {}
+            for rel, digest in record["files"].items():
+                blobs[rel] = (d / rel).read_bytes()
+                if hashlib.sha256(blobs[rel]).hexdigest() != digest:
+                    raise Damaged(f"checksum mismatch in {rel}")
+            tables = {name: _read_table(io.BytesIO(blobs[f"tables/{name}.csv"])) for name in record["tables"]}
+            arrays = {}
+            if "arrays.npz" in blobs:
+                with np.load(io.BytesIO(blobs["arrays.npz"]), allow_pickle=False) as f:
+                    arrays = {k: f[k] for k in f.files}
+        except Damaged:
+            raise
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, pd.errors.ParserError) as e:
+            raise Damaged(str(e) or type(e).__name__) from e
+        return Entry(tables=tables, record=record["record"], arrays=arrays)
+
     def load(self, kind: str, key: str) -> Entry | None:
         """The entry, or None when it is missing; a damaged entry is removed and reads as missing."""
         d = self.path(kind, key)
-        if not d.is_dir():
+        if not (d.exists() or d.is_symlink()):
             return None
         try:
-            record = json.loads((d / "record.json").read_text())
-            if record.get("format") != FORMAT or record.get("key") != key:
-                raise ValueError("format or key mismatch")
-            for rel, digest in record["files"].items():
-                if _sha256_file(d / rel) != digest:
-                    raise ValueError(f"checksum mismatch in {rel}")
-            tables = {name: _read_table(d / "tables" / f"{name}.csv") for name in record["tables"]}
-            arrays = {}
-            if (d / "arrays.npz").exists():
-                with np.load(d / "arrays.npz", allow_pickle=False) as f:
-                    arrays = {k: f[k] for k in f.files}
-        except (OSError, ValueError, KeyError, TypeError, json.JSONDecodeError, pd.errors.ParserError) as e:
-            self.discard(kind, key, reason=str(e))
+            return self._read(kind, key)
+        except Damaged as e:
+            return self._discard_if_damaged(kind, key, str(e))
+
+    def _discard_if_damaged(self, kind: str, key: str, reason: str) -> Entry | None:
+        """Check again under the lock: what looked damaged may have been an entry being replaced."""
+        with self.lock(kind, key):
+            d = self.path(kind, key)
+            if not (d.exists() or d.is_symlink()):
+                return None
+            try:
+                return self._read(kind, key)
+            except Damaged as e:
+                reason = str(e) or reason
+            self._remove(kind, key)
+            self.damaged.append((f"{kind}/{key[:12]}", reason))
             return None
-        return Entry(tables=tables, record=record["record"], arrays=arrays)
 
     def discard(self, kind: str, key: str, reason: str = "") -> None:
+        """Remove an entry (damaged, or to be recomputed)."""
+        with self.lock(kind, key):
+            if self._remove(kind, key) and reason:
+                self.damaged.append((f"{kind}/{key[:12]}", reason))
+
+    def _remove(self, kind: str, key: str) -> bool:
+        """Rename the entry aside (one atomic step for readers), then delete it. Call under the lock."""
         d = self.path(kind, key)
-        if d.exists():
-            self.damaged.append((f"{kind}/{key[:12]}", reason))
-            shutil.rmtree(d, ignore_errors=True)
+        if not (d.exists() or d.is_symlink()):
+            return False
+        aside = temp_path(d.parent, f"{key[:12]}.old")
+        try:
+            os.replace(d, aside)
+        except OSError as e:
+            raise write_error("(removing) a damaged entry", d, e) from e
+        remove(aside)
+        return True
+
+    # ------------------------------------------------------------------ writing
 
     def save(self, kind: str, key: str, tables: dict[str, pd.DataFrame], record: dict[str, Any],
              arrays: dict[str, np.ndarray] | None = None) -> Entry:
         final = self.path(kind, key)
-        try:
-            final.parent.mkdir(parents=True, exist_ok=True)
-            tmp = Path(tempfile.mkdtemp(prefix=f".{key[:12]}.", suffix=".tmp", dir=final.parent))
-        except OSError as e:
-            raise StoreError(f"cannot write the results store at {self.root}: {e.strerror or e}. "
-                             "Choose a writable output directory with --out DIR.") from e
-        try:
-            (tmp / "tables").mkdir()
-            files = {}
-            for name, df in tables.items():
-                rel = f"tables/{name}.csv"
-                df.to_csv(tmp / rel, index=False)
-                files[rel] = _sha256_file(tmp / rel)
-            if arrays:
-                with open(tmp / "arrays.npz", "wb") as f:
-                    np.savez(f, **arrays)
-                files["arrays.npz"] = _sha256_file(tmp / "arrays.npz")
-            doc = {"format": FORMAT, "key": key, "tables": list(tables), "files": files, "record": record}
-            (tmp / "record.json").write_text(json.dumps(doc, indent=1, sort_keys=True, default=_json_default))
-            for p in tmp.rglob("*"):
-                if p.is_file():
-                    with open(p, "rb") as f:
-                        os.fsync(f.fileno())
-            if final.exists():
-                shutil.rmtree(final)
-            os.replace(tmp, final)
-        except OSError as e:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise StoreError(f"could not write a result to {final}: {e.strerror or e}; nothing was kept. "
-                             "Free disk space or choose another --out DIR, then run again: "
-                             "finished results are reused.") from e
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
-        return self.load(kind, key) or Entry(tables=tables, record=record, arrays=arrays or {})
+        with self.lock(kind, key):
+            try:
+                final.parent.mkdir(parents=True, exist_ok=True)
+                tmp = temp_path(final.parent, key[:12])
+                tmp.mkdir()
+            except OSError as e:
+                raise StoreError(f"cannot write the results store at {self.root}: {e.strerror or e}. "
+                                 "Choose a writable output directory with --out DIR.") from e
+            try:
+                (tmp / "tables").mkdir()
+                files = {}
+                for name, df in tables.items():
+                    rel = f"tables/{name}.csv"
+                    df.to_csv(tmp / rel, index=False)
+                    files[rel] = _sha256_file(tmp / rel)
+                if arrays:
+                    with open(tmp / "arrays.npz", "wb") as f:
+                        np.savez(f, **arrays)
+                    files["arrays.npz"] = _sha256_file(tmp / "arrays.npz")
+                doc = {"format": FORMAT, "key": key, "tables": list(tables), "files": files, "record": record}
+                (tmp / "record.json").write_text(json.dumps(doc, indent=1, sort_keys=True, default=_json_default))
+                for p in tmp.rglob("*"):
+                    if p.is_file():
+                        with open(p, "rb") as f:
+                            os.fsync(f.fileno())
+                # Readers never see a half entry: the old one is renamed aside and the new one renamed in,
+                # both under this key's lock, which a reader that finds no entry waits for.
+                self._remove(kind, key)
+                os.replace(tmp, final)
+            except OSError as e:
+                remove(tmp)
+                raise StoreError(str(write_error("a result", final, e))) from e
+            except BaseException:
+                remove(tmp)
+                raise
+            try:
+                return self._read(kind, key)
+            except Damaged:
+                return Entry(tables=tables, record=record, arrays=arrays or {})
 
-    def clean_temporaries(self) -> None:
-        """Remove the debris of runs killed while writing (temporary directories)."""
-        if self.root.is_dir():
-            for p in self.root.glob("*/.*.tmp"):
-                shutil.rmtree(p, ignore_errors=True)
+    def clean_temporaries(self) -> list[Path]:
+        """Remove the debris of processes killed while writing; a live process's temporaries stay."""
+        return clean_dead_temporaries(self.root)

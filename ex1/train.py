@@ -12,6 +12,8 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
+from .fsutil import write_atomically, write_error
+
 HISTORY_COLUMNS = ["step", "epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy",
                    "wall_s", "train_s", "learning_rate"]
 
@@ -98,7 +100,8 @@ def _make_optimizer(cfg: TrainConfig):
 class _Checkpoint:
     """Weights, optimizer state, dropout seed state and history at an evaluation point, in one .npz.
 
-    Written to a temporary file and renamed, so a kill leaves either the old or the new one.
+    Written to a temporary file of this process and renamed, so a kill leaves either the old or the
+    new one; a failed write (disk full) removes its temporary and raises a one-line WriteError.
     """
 
     def __init__(self, directory: str | os.PathLike):
@@ -108,13 +111,17 @@ class _Checkpoint:
         arrays = {f"m{i}": np.asarray(v.numpy()) for i, v in enumerate(model.variables)}
         arrays.update({f"o{i}": np.asarray(v.numpy()) for i, v in enumerate(optimizer.variables)})
         arrays["meta"] = np.frombuffer(json.dumps({"step": step, "history": history}).encode(), dtype=np.uint8)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(f".tmp{os.getpid()}.npz")
-        with open(tmp, "wb") as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, self.path)
+        def write(tmp: Path) -> None:
+            with open(tmp, "wb") as f:
+                np.savez(f, **arrays)
+                f.flush()
+                os.fsync(f.fileno())
+
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise write_error("a training checkpoint", self.path.parent, e) from e
+        write_atomically(self.path, write, "a training checkpoint")
 
     def restore(self, model, optimizer) -> tuple[int, list[dict]] | None:
         """Load the checkpoint into model and optimizer; None (and the file removed) if unusable."""
@@ -256,7 +263,8 @@ def train(
             + (f"  {rate:7.0f} img/s  ETA {_fmt_seconds(eta)}" if done else ""))
 
     points = cfg.eval_steps()
-    if start == 0:
+    # A checkpoint at step 0 already holds the step-0 evaluation: record it only on a fresh start.
+    if not history:
         record(0)
         if ckpt:
             ckpt.save(0, model, optimizer, history)

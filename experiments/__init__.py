@@ -3,7 +3,7 @@
 # Registering order is report order: the HUJI sheet first, then Tuebingen, ETH and Bonn.
 from . import huji, huji_depth, huji_overfit, huji_sum, huji_theory  # noqa: F401,I001
 from . import tuebingen, eth, bonn, bonn_practical  # noqa: F401,E401
-from .registry import QUESTIONS, Answer, Question, UnknownQuestion, execute, select, sheets
+from .registry import QUESTIONS, Answer, Question, UnknownQuestion, execute, preflight, select, sheets
 
 # Questions of DESIGN.md that this version does not answer yet; the report lists them openly.
 PLANNED = {
@@ -19,5 +19,5 @@ def not_yet_answered() -> list[str]:
     return [q for ids in PLANNED.values() for q in ids if q not in QUESTIONS]
 
 
-__all__ = ["QUESTIONS", "Answer", "Question", "UnknownQuestion", "execute", "select", "sheets",
+__all__ = ["QUESTIONS", "Answer", "Question", "UnknownQuestion", "execute", "preflight", "select", "sheets",
            "not_yet_answered"]

@@ -61,6 +61,14 @@ def bonn_config(ctx: Context) -> BonnConfig:
     )
 
 
+def enough_for_hold_out(cfg: BonnConfig, ctx: Context) -> str | None:
+    n = len(ctx.dataset("mnist").y_train)
+    if n <= cfg.validation + cfg.sweep.batch_size:
+        return (f"holds out the last {cfg.validation:,} training images to choose the learning rate and trains on "
+                f"the rest, but the training set has only {n:,}")
+    return None
+
+
 def with_drop(cfg: TrainConfig, lr: float) -> TrainConfig:
     """The chosen constant rate, divided by ten for the last quarter of the steps to settle."""
     return replace(cfg, learning_rate=lr, lr_boundaries=(int(0.75 * cfg.steps),), lr_values=(lr, lr / 10))
@@ -113,7 +121,8 @@ def histories(runs: dict) -> pd.DataFrame:
     return pd.concat([r.history.assign(run=str(k)) for k, r in runs.items()], ignore_index=True)
 
 
-@question("bonn.p1", "Learning rates: error against iteration", config=bonn_config)
+@question("bonn.p1", "Learning rates: error against iteration", config=bonn_config,
+          requires=enough_for_hold_out)
 def learning_rates(cfg: BonnConfig, ctx: Context) -> Result:
     """Build a CNN with at least two convolutional layers, each a convolution followed by a ReLU and
     max pooling (2x2, stride 2). 1. Train your CNN using different learning rates (other than opting
@@ -126,7 +135,8 @@ def learning_rates(cfg: BonnConfig, ctx: Context) -> Result:
                          "eval_every": cfg.sweep.eval_every})
 
 
-@question("bonn.p2", "The chosen learning rate: training loss and test accuracy", config=bonn_config)
+@question("bonn.p2", "The chosen learning rate: training loss and test accuracy", config=bonn_config,
+          requires=enough_for_hold_out)
 def chosen_training(cfg: BonnConfig, ctx: Context) -> Result:
     """2. Plot the training loss over the iterations and report the final test accuracy."""
     lr, _, _ = chosen_rate(cfg, ctx)
@@ -134,7 +144,8 @@ def chosen_training(cfg: BonnConfig, ctx: Context) -> Result:
     return Result(tables={"history": run.history}, facts={"chosen": lr})
 
 
-@question("bonn.p3", "Dropout and weight decay", config=bonn_config)
+@question("bonn.p3", "Dropout and weight decay", config=bonn_config,
+          requires=enough_for_hold_out)
 def regularisation(cfg: BonnConfig, ctx: Context) -> Result:
     """3. Add regularization to your CNN in the form of dropout layers and weight decay. Train the CNN
     on the training set and report the final test accuracy."""
@@ -185,7 +196,8 @@ def cifar_run(cfg: BonnConfig, lr: float, regularised: bool) -> RunSpec:
                    label="CIFAR-10" if regularised else "CIFAR-10, no regularisation")
 
 
-@question("bonn.p4", "The same CNN on CIFAR-10", config=bonn_config, datasets=("mnist", "cifar10"))
+@question("bonn.p4", "The same CNN on CIFAR-10", config=bonn_config, datasets=("mnist", "cifar10"),
+          requires=enough_for_hold_out)
 def cifar(cfg: BonnConfig, ctx: Context) -> Result:
     """Now, using the same CNN, perform the classification task on the more challenging CIFAR-10
     dataset. Report the test accuracy."""

@@ -55,7 +55,16 @@ def with_ratio(h: pd.DataFrame) -> pd.DataFrame:
     return h.assign(ratio=h["test_accuracy"] / h["train_accuracy"])
 
 
-@question("huji.4", "Overfitting: 250 examples, smaller networks, dropout", config=overfit_config)
+def enough_per_class(cfg: OverfitConfig, ctx: Context) -> str | None:
+    counts = np.bincount(ctx.dataset("mnist").y_train, minlength=10)
+    if counts.min() < cfg.per_class:
+        return (f"draws {cfg.per_class} training images of every digit ({10 * cfg.per_class} in all), but the "
+                f"training set has only {counts.min()} of digit {int(counts.argmin())}")
+    return None
+
+
+@question("huji.4", "Overfitting: 250 examples, smaller networks, dropout", config=overfit_config,
+          requires=enough_per_class)
 def overfitting(cfg: OverfitConfig, ctx: Context) -> Result:
     """4.1 Train the original network (without dropout, i.e. the rate parameter set to 0) over the
     complete set of the examples as well as a reduced set of only 250 examples. Plot the training and

@@ -22,6 +22,8 @@ class Question:
     config: Callable[[Context], Any]      # the question's frozen config, derived from the profile
     datasets: tuple[str, ...]             # whose fingerprints key the cached result
     prompt: str                           # the sheet's words, for the report
+    # requires(cfg, ctx) -> None, or what is too small in the data for this question (checked before training)
+    requires: Callable[[Any, Context], str | None] | None = None
 
     @property
     def sheet(self) -> str:
@@ -32,14 +34,14 @@ QUESTIONS: dict[str, Question] = {}
 
 
 def question(qid: str, title: str, config: Callable[[Context], Any] = lambda ctx: None,
-             datasets: tuple[str, ...] = ("mnist",)):
+             datasets: tuple[str, ...] = ("mnist",), requires: Callable[[Any, Context], str | None] | None = None):
     """Register fn(cfg, ctx) -> Result as the answer to question `qid`; its docstring quotes the sheet."""
 
     def wrap(fn):
         if qid in QUESTIONS:
             raise ValueError(f"question {qid} registered twice")
         prompt = (fn.__doc__ or "").strip()
-        QUESTIONS[qid] = Question(qid, title, fn, config, datasets, prompt)
+        QUESTIONS[qid] = Question(qid, title, fn, config, datasets, prompt, requires)
         return fn
 
     return wrap
@@ -65,6 +67,22 @@ def select(tokens: list[str] | None) -> list[Question]:
                               f"{', '.join(QUESTIONS)} (or a sheet prefix: {', '.join(sheets())}); "
                               "see Ex1_main.py --list")
     return [q for q in QUESTIONS.values() if q.id in chosen]
+
+
+def preflight(questions: list[Question], ctx: Context) -> None:
+    """What can fail on the data, checked before anything trains: every dataset the questions
+    need loads, and each is large enough for the questions that draw subsets or hold-outs from it."""
+    for name in dict.fromkeys(d for q in questions for d in q.datasets):
+        ctx.dataset(name)
+    problems = []
+    for q in questions:
+        if q.requires is not None:
+            problem = q.requires(q.config(ctx), ctx)
+            if problem:
+                problems.append(f"{q.id} {problem}")
+    if problems:
+        raise data_mod.DataError("the data is too small: " + "; ".join(problems)
+                                 + ". Use the complete dataset, or leave these questions out with --only.")
 
 
 def sheets() -> list[str]:
@@ -104,11 +122,20 @@ def execute(q: Question, ctx: Context) -> Answer:
     key, payload = question_key(q, cfg, ctx)
     kind = f"questions/{q.id}"
     entry = None if ctx.rerun else ctx.store.load(kind, key)
-    if entry is not None:
-        rec = dict(entry.record)
-        rec["cache_hit"] = True
-        return Answer(q, Result(entry.tables, rec["facts"], rec["notes"]), rec)
+    if entry is None:
+        # One process computes a question at a time; another asking for it waits and reuses the answer.
+        with ctx.store.lock(kind, key, on_wait=lambda: ctx.log(
+                f"== {q.id}: another process is computing this question; waiting for its answer")):
+            entry = None if ctx.rerun else ctx.store.load(kind, key)
+            if entry is None:
+                return _compute(q, cfg, key, payload, ctx)
+    rec = dict(entry.record)
+    rec["cache_hit"] = True
+    return Answer(q, Result(entry.tables, rec["facts"], rec["notes"]), rec)
 
+
+def _compute(q: Question, cfg, key: str, payload: dict, ctx: Context) -> Answer:
+    kind = f"questions/{q.id}"
     ctx.log(f"== {q.id}: {q.title}")
     ctx.runs = []
     t0 = time.perf_counter()

@@ -12,6 +12,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
 from ex1 import machine
+from ex1.fsutil import interrupt_guard, write_atomically, write_error
 
 from . import sections
 from .mathsvg import tex
@@ -130,50 +131,60 @@ def write_pdf(html: str, path: Path) -> Path:
 
     logging.getLogger("weasyprint").setLevel(logging.ERROR)
     logging.getLogger("fontTools").setLevel(logging.ERROR)
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        HTML(string=html, base_url=str(Path(__file__).parent)).write_pdf(tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    return write_atomically(Path(path), lambda tmp: HTML(string=html, base_url=str(Path(__file__).parent))
+                            .write_pdf(tmp), "the report")
 
 
 def build_pdf(answers, ctx, path: Path, **kwargs) -> Path:
-    html = render_html(answers, ctx, **kwargs)
-    if os.environ.get("EX1_KEEP_HTML"):  # for looking at the markup while restyling
-        path.with_suffix(".html").write_text(html)
-    return write_pdf(html, path)
+    # Ctrl-C while rendering must stop the command even where a library in between swallows the
+    # KeyboardInterrupt (a C callback does): the guard re-raises it, and the PDF is not put in place.
+    with interrupt_guard():
+        html = render_html(answers, ctx, **kwargs)
+        if os.environ.get("EX1_KEEP_HTML"):  # for looking at the markup while restyling
+            path.with_suffix(".html").write_text(html)
+        return write_pdf(html, path)
 
 
 def write_tables(answers, directory: Path) -> Path:
     """Every answer's tables as CSV (<dir>/<question id>/<table>.csv), for readers who want the numbers."""
     for a in answers:
         d = Path(directory) / a.question.id
-        d.mkdir(parents=True, exist_ok=True)
+        try:
+            d.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise write_error("the tables", d, e) from e
         for name, df in a.result.tables.items():
-            tmp = d / f".{name}.csv.tmp"
-            df.to_csv(tmp, index=False)
-            os.replace(tmp, d / f"{name}.csv")
+            write_atomically(d / f"{name}.csv", lambda tmp: df.to_csv(tmp, index=False), "a table")
     return Path(directory)
 
 
+# The hand-in holds the project itself, nothing that happens to lie in its folder (a virtualenv
+# under any name, outputs, caches): these packages and files, as the project ships them.
+HANDIN_PACKAGES = ("ex1", "experiments", "report", "tests")
+HANDIN_FILES = ("Ex1_main.py", "pyproject.toml", "README.md")
+HANDIN_SUFFIXES = (".py", ".j2", ".css")
+
+
+def handin_files(project_root: Path) -> list[Path]:
+    root = Path(project_root)
+    files = [root / f for f in HANDIN_FILES if (root / f).is_file()]
+    for pkg in HANDIN_PACKAGES:
+        files += [p for p in (root / pkg).rglob("*") if p.is_file() and p.suffix in HANDIN_SUFFIXES
+                  and "__pycache__" not in p.parts]
+    return sorted(files)
+
+
 def build_zip(pdf: Path, project_root: Path, path: Path) -> Path:
-    """The sheet's hand-in: only the project's .py files and the one PDF."""
-    skip = {".venv", "venv", "build", "dist", ".git", "__pycache__", "out", "docs"}
-    files = sorted(p for p in project_root.rglob("*.py")
-                   if not (set(p.relative_to(project_root).parts[:-1]) & skip) and p.is_file())
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
+    """The sheet's hand-in: the project's code, templates, pyproject.toml and README, and the one PDF."""
+    root = Path(project_root)
+
+    def write(tmp: Path) -> None:
         with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:
-            for p in files:
-                z.write(p, p.relative_to(project_root).as_posix())
+            for p in handin_files(root):
+                z.write(p, p.relative_to(root).as_posix())
             z.write(pdf, pdf.name)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+
+    return write_atomically(Path(path), write, "the hand-in archive")
 
 
 __all__ = ["build_pdf", "build_zip", "render_html", "write_pdf", "write_tables"]

@@ -78,7 +78,7 @@ def test_hand_in_pdf_and_zip_are_named_after_the_students(quick_run):
     assert "Yann LeCun, Alex Krizhevsky" in pdf_text(pdf)
     names = zipfile.ZipFile(archive).namelist()
     assert "Ex1_main.py" in names and "ex1/train.py" in names and pdf.name in names
-    assert all(n.endswith(".py") for n in names if n != pdf.name)
+    assert all(n.endswith((".py", ".j2", ".css")) or n in ("pyproject.toml", "README.md") for n in names if n != pdf.name)
     assert not any(n.startswith((".venv/", "out/")) or "__pycache__" in n for n in names)
 
 

@@ -47,8 +47,8 @@ def uninterrupted(tmp_path_factory, data_dir) -> pd.DataFrame:
     return history(whole)
 
 
-def interrupt_at_step_50(out: Path, data_dir: Path, sig) -> tuple[subprocess.Popen, str]:
-    """Start the run, wait for its step-50 checkpoint, send sig; (process, everything it printed)."""
+def interrupt_at(step: int, out: Path, data_dir: Path, sig) -> tuple[subprocess.Popen, str]:
+    """Start the run, wait for its checkpoint at `step`, send sig; (process, everything it printed)."""
     # Ctrl-C reaches a foreground program. A shell starts background jobs with SIGINT ignored, and a
     # child inherits that, so under `pytest &` the run would rightly never see the signal.
     proc = subprocess.Popen(cli(out, data_dir), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -56,22 +56,25 @@ def interrupt_at_step_50(out: Path, data_dir: Path, sig) -> tuple[subprocess.Pop
     seen = []
     for line in proc.stdout:
         seen.append(line)
-        if "step     50/" in line:       # the evaluation at step 50 is printed, its checkpoint follows
+        if f"step {step:>6}/" in line:   # the evaluation at `step` is printed, its checkpoint follows
             break
-    # Wait for the step-50 checkpoint (written right after that line), then signal without warning.
+    # Wait for the checkpoint (written right after that line), then signal without warning.
     deadline = time.monotonic() + 60
-    while checkpoint_step(out) != 50 and time.monotonic() < deadline and proc.poll() is None:
+    while checkpoint_step(out) != step and time.monotonic() < deadline and proc.poll() is None:
         time.sleep(0.02)
-    assert proc.poll() is None, "the run ended before its step-50 checkpoint was seen:\n" + "".join(seen)
+    assert proc.poll() is None, f"the run ended before its step-{step} checkpoint was seen:\n" + "".join(seen)
+    assert checkpoint_step(out) == step, f"no step-{step} checkpoint was seen:\n" + "".join(seen)
     proc.send_signal(sig)
     return proc, "".join(seen) + proc.communicate()[0]
 
 
-@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["SIGKILL", "SIGINT"])
-def test_killed_then_rerun_resumes_and_matches_an_uninterrupted_run(tmp_path, data_dir, sig, uninterrupted):
+@pytest.mark.parametrize("sig, step", [(signal.SIGKILL, 50), (signal.SIGINT, 50), (signal.SIGKILL, 0)],
+                         ids=["SIGKILL", "SIGINT", "SIGKILL-at-step-0"])
+def test_killed_then_rerun_resumes_and_matches_an_uninterrupted_run(tmp_path, data_dir, sig, step, uninterrupted):
+    """Step 0 included: a run killed before its first evaluation checkpoint records step 0 once."""
     env = ENV
     killed = tmp_path / "killed"
-    proc, text = interrupt_at_step_50(killed, data_dir, sig)
+    proc, text = interrupt_at(step, killed, data_dir, sig)
     if sig == signal.SIGKILL:
         assert proc.returncode == -signal.SIGKILL, text
     else:   # Ctrl-C: a one-line message and the conventional exit status 128 + SIGINT
@@ -82,8 +85,9 @@ def test_killed_then_rerun_resumes_and_matches_an_uninterrupted_run(tmp_path, da
 
     resumed = subprocess.run(cli(killed, data_dir), capture_output=True, text=True, env=env)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
-    assert "resuming at step 50" in resumed.stdout
+    assert f"resuming at step {step} " in resumed.stdout
 
     a, b = history(killed), uninterrupted
     cols = ["step", "train_loss", "train_accuracy", "test_loss", "test_accuracy"]
+    assert a["step"].is_unique
     pd.testing.assert_frame_equal(a[cols], b[cols], rtol=1e-5, atol=1e-6)

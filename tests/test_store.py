@@ -1,6 +1,9 @@
 """The results store: round trip, stable keys, damaged and partial entries never read back."""
 
 import os
+import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -27,7 +30,8 @@ def test_config_hash_is_canonical():
     assert config_hash({"a": 1}) != config_hash({"a": 2})
 
 
-@pytest.mark.parametrize("damage", ["edit_table", "truncate_arrays", "delete_record", "bad_json"])
+@pytest.mark.parametrize("damage", ["edit_table", "truncate_arrays", "delete_record", "bad_json", "json_list",
+                                    "json_null", "entry_is_a_file"])
 def test_damaged_entry_reads_as_missing_and_is_removed(tmp_path, damage):
     store = Store(tmp_path)
     save_one(store)
@@ -40,10 +44,19 @@ def test_damaged_entry_reads_as_missing_and_is_removed(tmp_path, damage):
         p.write_bytes(p.read_bytes()[:40])
     elif damage == "delete_record":
         (d / "record.json").unlink()
-    else:
+    elif damage == "bad_json":
         (d / "record.json").write_text("{not json")
+    elif damage == "json_list":
+        (d / "record.json").write_text("[]")
+    elif damage == "json_null":
+        (d / "record.json").write_text("null")
+    else:
+        shutil.rmtree(d)
+        d.write_text("a plain file where an entry belongs")
     assert store.load("runs", "k1") is None
     assert not d.exists() and store.damaged
+    save_one(store)                                   # recomputed: the same key is written again
+    assert store.load("runs", "k1").record == {"wall": 1.5}
 
 
 def test_a_killed_write_leaves_no_entry(tmp_path, monkeypatch):
@@ -69,13 +82,60 @@ def test_disk_full_is_a_clear_error_with_nothing_kept(tmp_path, monkeypatch):
     monkeypatch.setattr(pd.DataFrame, "to_csv", full)
     with pytest.raises(StoreError) as e:
         save_one(store)
-    assert "No space left on device" in str(e.value) and "nothing was kept" in str(e.value)
+    assert "the disk is full" in str(e.value) and "nothing partial was kept" in str(e.value)
     monkeypatch.undo()
     assert not list((tmp_path / "runs").iterdir())
 
 
-def test_leftover_temporaries_are_cleaned(tmp_path):
+def dead_pid() -> int:
+    p = subprocess.Popen([sys.executable, "-c", "pass"])
+    p.wait()
+    return p.pid
+
+
+def test_only_temporaries_of_dead_processes_are_cleaned(tmp_path):
+    from ex1 import fsutil
+
     store = Store(tmp_path)
-    (tmp_path / "runs" / ".abc.xyz.tmp").mkdir(parents=True)
+    folder = tmp_path / "questions" / "huji.1.2"          # two levels down, as question entries are
+    folder.mkdir(parents=True)
+    dead = folder / f".abcdef.{fsutil._HOST}.{dead_pid()}.0123abcd.tmp"
+    live = folder / f".abcdef.{fsutil._HOST}.{os.getpid()}.0123abcd.tmp"
+    dead_ckpt = tmp_path / "checkpoints" / "k" / f".checkpoint.npz.{fsutil._HOST}.{dead_pid()}.89abcdef.tmp"
+    dead_ckpt.parent.mkdir(parents=True)
+    for d in (dead, live):
+        d.mkdir()
+    dead_ckpt.write_bytes(b"partial")
     store.clean_temporaries()
-    assert not (tmp_path / "runs" / ".abc.xyz.tmp").exists()
+    assert not dead.exists() and not dead_ckpt.exists()
+    assert live.exists()                                   # its owner is alive and may still rename it
+
+
+def test_a_temporary_name_is_unique_and_names_its_owner(tmp_path):
+    from ex1 import fsutil
+
+    a, b = fsutil.temp_path(tmp_path, "x"), fsutil.temp_path(tmp_path, "x")
+    assert a != b and f".{os.getpid()}." in a.name
+    a.write_text("")
+    assert not fsutil.owner_gone(a)
+
+
+def test_a_store_folder_that_is_a_file_is_one_line(tmp_path):
+    (tmp_path / "store").write_text("")
+    with pytest.raises(StoreError, match="store is a file"):
+        Store(tmp_path / "store").check()
+    (tmp_path / "store").unlink()
+    (tmp_path / "store").mkdir()
+    (tmp_path / "store" / "checkpoints").write_text("")
+    with pytest.raises(StoreError, match="checkpoints is a file"):
+        Store(tmp_path / "store").check()
+
+
+def test_replacing_an_entry_keeps_one_whole_entry(tmp_path):
+    store = Store(tmp_path)
+    save_one(store)
+    df = pd.DataFrame({"step": [0], "test_accuracy": [0.5]})
+    store.save("runs", "k1", {"history": df}, {"wall": 2.0})
+    e = store.load("runs", "k1")
+    assert e.record == {"wall": 2.0} and e.arrays == {}
+    assert [p.name for p in (tmp_path / "runs").iterdir()] == ["k1"]     # nothing left aside

@@ -50,21 +50,42 @@ class Interrupt(Exception):
     pass
 
 
-def test_interrupted_run_resumes_to_the_same_result(tiny, tmp_path):
+@pytest.mark.parametrize("killed_at, resumes_from", [(20, 0), (40, 20)])
+def test_interrupted_run_resumes_to_the_same_result(tiny, tmp_path, killed_at, resumes_from):
+    """Killed before its first evaluation checkpoint (only step 0's is saved) or later: the resumed
+    history equals the uninterrupted one row for row, step 0 recorded once."""
     whole = train.train(build, *tiny, CFG, log=lambda s: None)
 
-    def kill_at_40(line):
-        if "step     40/" in line:
+    def kill(line):
+        if f"step {killed_at:>6}/" in line:
             raise Interrupt
 
     with pytest.raises(Interrupt):
-        train.train(build, *tiny, CFG, checkpoint_dir=tmp_path, log=kill_at_40)
+        train.train(build, *tiny, CFG, checkpoint_dir=tmp_path, log=kill)
     lines = []
     resumed = train.train(build, *tiny, CFG, checkpoint_dir=tmp_path, log=lines.append)
-    assert resumed.resumed_from == 20   # the checkpoint of the last finished evaluation point
-    assert any("resuming at step 20" in s for s in lines)
+    assert resumed.resumed_from == resumes_from   # the checkpoint of the last finished evaluation point
+    assert any(f"resuming at step {resumes_from} " in s for s in lines)
+    assert list(resumed.history["step"]) == [0, 20, 40, 60]
     np.testing.assert_allclose(resumed.history[MEASURED].to_numpy(), whole.history[MEASURED].to_numpy(),
                                rtol=1e-5, atol=1e-6)
+
+
+def test_a_full_disk_while_checkpointing_is_one_line_and_leaves_no_temporary(tiny, tmp_path, monkeypatch):
+    import errno
+
+    from ex1.fsutil import WriteError
+
+    def full(f, **arrays):
+        f.write(b"\0" * 1000)    # part of the file, as a filling disk leaves it
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(np, "savez", full)
+    with pytest.raises(WriteError) as e:
+        train.train(build, *tiny, CFG, checkpoint_dir=tmp_path, log=lambda s: None)
+    msg = str(e.value)
+    assert "the disk is full" in msg and "Free disk space" in msg and "\n" not in msg
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_damaged_checkpoint_is_discarded_and_training_starts_over(tiny, tmp_path):

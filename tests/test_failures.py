@@ -1,0 +1,195 @@
+"""Every failure is one line that says what is wrong and what to do, a non-zero exit, and no partial file."""
+
+import errno
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import Ex1_main
+from ex1 import data, fsutil
+from tests.conftest import write_npz
+
+THEORY = ["--only", "huji.1.1", "--profile", "quick"]   # renders a PDF without training anything
+
+
+def run_cli(args, capsys):
+    code = Ex1_main.main(args)
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def one_line(err: str) -> str:
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert "Traceback" not in err
+    return lines[0]
+
+
+def partial_files(out: Path) -> list[Path]:
+    return [p for p in out.rglob("*") if ".tmp" in p.name]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_data_cache(monkeypatch):
+    monkeypatch.setattr(data, "_CACHE", {})
+
+
+@pytest.mark.parametrize("blocker", ["store", "store/checkpoints"])
+def test_a_file_where_the_store_keeps_a_folder(tmp_path, capsys, blocker):
+    out = tmp_path / "o"
+    (out / blocker).parent.mkdir(parents=True, exist_ok=True)
+    (out / blocker).write_text("")
+    code, _, err = run_cli(THEORY + ["--out", str(out)], capsys)
+    line = one_line(err)
+    assert code == 1 and f"{blocker} is a file" in line and "--out" in line
+    assert not list(out.glob("*.pdf"))
+
+
+def test_a_tables_folder_that_cannot_be_written_after_the_pdf(tmp_path, capsys):
+    out = tmp_path / "o"
+    out.mkdir()
+    (out / "tables").write_text("")           # a file where the tables folder belongs
+    code, _, err = run_cli(THEORY + ["--out", str(out)], capsys)
+    line = one_line(err)
+    assert code == 1 and "could not write the tables" in line and "--out" in line
+    assert not partial_files(out)
+
+
+def test_a_full_disk_while_writing_the_pdf(tmp_path, capsys, monkeypatch):
+    import weasyprint
+
+    def full(self, target, **kw):
+        Path(target).write_bytes(b"%PDF-1.7 partial")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(weasyprint.HTML, "write_pdf", full)
+    out = tmp_path / "o"
+    code, _, err = run_cli(THEORY + ["--out", str(out)], capsys)
+    line = one_line(err)
+    assert code == 1 and "could not write the report" in line and "the disk is full" in line
+    assert "Free disk space" in line
+    assert not list(out.glob("*.pdf")) and not partial_files(out)
+
+
+def test_a_full_disk_while_writing_a_table(tmp_path, capsys, monkeypatch):
+    real = pd.DataFrame.to_csv
+    out = tmp_path / "o"
+
+    def full(self, path=None, *a, **k):
+        if path is not None and str(out / "tables") in str(path):
+            Path(path).write_text("layer,par")
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(self, path, *a, **k)
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", full)
+    code, _, err = run_cli(THEORY + ["--out", str(out)], capsys)
+    line = one_line(err)
+    assert code == 1 and "could not write a table" in line and "the disk is full" in line
+    assert not partial_files(out)
+
+
+def test_temporaries_of_killed_processes_are_cleaned_and_live_ones_kept(tmp_path, capsys):
+    out = tmp_path / "o"
+    folder = out / "store" / "questions" / "huji.1.1"
+    folder.mkdir(parents=True)
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    host = fsutil._HOST
+    debris = [folder / f".0123456789ab.{host}.{gone.pid}.00000000.tmp",
+              out / f".Ex1_report_quick.pdf.{host}.{gone.pid}.00000000.tmp"]
+    debris[0].mkdir()
+    debris[1].write_bytes(b"%PDF partial")
+    live = out / f".Ex1_report_quick.pdf.{host}.{os.getpid()}.00000000.tmp"
+    live.write_bytes(b"being written")
+    code, _, err = run_cli(THEORY + ["--out", str(out)], capsys)
+    assert code == 0, err
+    assert not any(p.exists() for p in debris) and live.exists()
+
+
+def test_too_small_a_dataset_is_named_before_anything_trains(tmp_path, capsys):
+    tiny = tmp_path / "tiny"
+    write_npz(tiny, "mnist", 100, 100)          # 10 images of each digit
+    code, out, err = run_cli(["--only", "huji.4", "bonn.p1", "--profile", "quick", "--data-dir", str(tiny),
+                              "--out", str(tmp_path / "o")], capsys)
+    line = one_line(err)
+    assert code == 2 and "huji.4 draws 25 training images of every digit" in line and "only 10" in line
+    assert "bonn.p1 holds out the last 1,000 training images" in line and "only 100" in line
+    assert "training" not in out
+
+
+@pytest.mark.parametrize("problem", ["folder", "broken link", "missing"])
+def test_a_named_data_directory_is_not_passed_over_for_tfds(tmp_path, capsys, monkeypatch, problem):
+    def no_tfds(spec):
+        raise AssertionError("TFDS must not be tried when a data directory is named")
+
+    monkeypatch.setattr(data, "_load_tfds", no_tfds)
+    d = tmp_path / "d"
+    d.mkdir()
+    if problem == "folder":
+        (d / "mnist.npz").mkdir()
+    elif problem == "broken link":
+        (d / "mnist.npz").symlink_to(tmp_path / "nowhere.npz")
+    t = time.monotonic()
+    code, _, err = run_cli(["--only", "huji.1.2", "--profile", "quick", "--data-dir", str(d),
+                            "--out", str(tmp_path / "o")], capsys)
+    line = one_line(err)
+    assert code == 2 and str(d) in line and time.monotonic() - t < 30
+    assert {"folder": "is a folder, not a file", "broken link": "is a broken link",
+            "missing": "holds no mnist.npz"}[problem] in line
+
+
+def test_a_missing_cifar10_is_found_before_the_first_question_trains(tmp_path, capsys):
+    only_mnist = tmp_path / "m"
+    write_npz(only_mnist, "mnist", 3000, 100)
+    code, out, err = run_cli(["--only", "huji.1.2", "bonn.p4", "--profile", "quick", "--data-dir", str(only_mnist),
+                              "--out", str(tmp_path / "o")], capsys)
+    line = one_line(err)
+    assert code == 2 and "could not load cifar10" in line and "holds no cifar10.npz" in line
+    assert "training" not in out
+
+
+def test_ctrl_c_while_the_pdf_renders_exits_130_even_when_a_library_swallows_it(tmp_path, capsys, monkeypatch):
+    import weasyprint
+
+    real = weasyprint.HTML.write_pdf
+
+    def swallowing(self, target, **kw):
+        try:                           # what a C callback does with an exception raised inside it
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.5)
+        except BaseException:
+            pass
+        return real(self, target, **kw)
+
+    monkeypatch.setattr(weasyprint.HTML, "write_pdf", swallowing)
+    out = tmp_path / "o"
+    code, _, err = run_cli(THEORY + ["--out", str(out)], capsys)
+    assert code == 130 and "interrupted" in one_line(err)
+    assert not list(out.glob("*.pdf")) and not partial_files(out)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_the_hand_in_zip_takes_the_projects_own_files_only(tmp_path):
+    import shutil
+    import zipfile
+
+    from report.build import build_zip
+
+    root = Path(__file__).resolve().parents[1]
+    copy = tmp_path / "project"
+    shutil.copytree(root, copy, ignore=shutil.ignore_patterns(".git", ".venv", "out", "__pycache__"))
+    (copy / "myenv" / "lib").mkdir(parents=True)           # a virtualenv under another name
+    (copy / "myenv" / "lib" / "site.py").write_text("")
+    (copy / "scratch.py").write_text("")
+    pdf = tmp_path / "Ex1_A_B.pdf"
+    pdf.write_bytes(b"%PDF")
+    names = zipfile.ZipFile(build_zip(pdf, copy, tmp_path / "Ex1_A_B.zip")).namelist()
+    assert "Ex1_main.py" in names and "ex1/train.py" in names and "pyproject.toml" in names
+    assert "report/templates/report.html.j2" in names and "README.md" in names and pdf.name in names
+    assert not any(n.startswith(("myenv/", "docs/")) or n == "scratch.py" for n in names)
