@@ -27,15 +27,36 @@ class UsageError(Exception):
     """Bad input from the user: printed as one line, exit code 2."""
 
 
-def safe_names(names: str) -> str:
-    """'Yann LeCun, Alex Krizhevsky' -> 'YannLeCun_AlexKrizhevsky', as the sheet's file names want."""
-    people = [p.strip() for p in names.split(",") if p.strip()]
-    parts = ["".join(p.split()) for p in people]
-    if not parts or len(parts) > 2 or not all(re.fullmatch(r"[A-Za-z][A-Za-z'\-]{0,40}", p) for p in parts):
+_NAME_PUNCTUATION = set(" -'.’")
+
+
+def parse_names(names: str) -> list[str]:
+    """'Jürgen Schmidhuber, יעל כהן' -> ['Jürgen Schmidhuber', 'יעל כהן']: one or two names as people write
+    them, in any script; what cannot be a name (path separators, control characters, symbols) is refused."""
+    import unicodedata
+
+    people = [" ".join(p.split()) for p in names.split(",")]
+    bad = [p for p in people if not p or not any(c.isalpha() for c in p) or any(
+        not (unicodedata.category(c)[0] in "LM" or c in _NAME_PUNCTUATION) for c in p)]
+    if bad or not 1 <= len(people) <= 2 or any(len(p) > 60 for p in people):
         raise UsageError(
             f"--names {names!r} cannot make a safe file name: give one or two names separated by a comma, "
-            "letters (and - or ') only, e.g. --names \"Yann LeCun, Alex Krizhevsky\"")
-    return "_".join(p.replace("'", "") for p in parts)
+            "in letters of any script with spaces, - ' or . between them (no /, \\, digits, symbols or "
+            "control characters), e.g. --names \"Yann LeCun, Alex Krizhevsky\"")
+    return people
+
+
+def safe_names(names: str) -> str:
+    """The file-name part for the names: an ASCII transliteration where one exists ('Jürgen Schmidhuber'
+    -> 'JurgenSchmidhuber'), 'Student<k>' for a name with none (an ASCII file name travels everywhere)."""
+    from anyascii import anyascii
+
+    parts = []
+    for k, person in enumerate(parse_names(names), 1):
+        words = [re.sub(r"[^A-Za-z-]", "", w) for w in anyascii(person).split()]
+        ascii_name = "".join(w[:1].upper() + w[1:] for w in words if w)
+        parts.append(ascii_name[:40] or f"Student{k}")
+    return "_".join(parts)
 
 
 def _log(line: str) -> None:
@@ -52,12 +73,17 @@ def make_context(profile: str = "full", data_dir: str | None = None, out: str = 
                    precision=resolve_precision(precision), rerun=rerun, log=log)
 
 
-def answer(qid: str, **ctx_kwargs):
-    """The Answer (result tables, facts, record) to one question id, computed or from the store."""
+def answer(qid: str, compute: bool = False, **ctx_kwargs):
+    """The Answer (result tables, facts, record) to one question id, from the store.
+
+    When it is not stored this raises experiments.NotStored, whose message names the command that
+    computes it; compute=True computes it here instead (which may train for minutes or hours).
+    ctx_kwargs: profile, data_dir, out, rerun, precision, as on the command line."""
     import experiments
 
     (q,) = experiments.select([qid])
-    return experiments.execute(q, make_context(**ctx_kwargs))
+    ctx = make_context(**ctx_kwargs)
+    return experiments.execute(q, ctx) if compute else experiments.stored(q, ctx)
 
 
 # ----------------------------------------------------------------- one function per answer or plot
@@ -185,23 +211,38 @@ def theory_checks(qid: str, **ctx_kwargs):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from ex1 import __version__
+    from ex1.machine import PRECISIONS
+    from ex1.runner import PROFILES
+
     p = argparse.ArgumentParser(
-        prog="Ex1_main.py", description="Train, answer and report the CNN assignment questions.",
+        prog="ex1", description="Train, answer and report the CNN assignment questions "
+                                "(also run as: python Ex1_main.py ...).",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="Data: --data-dir DIR (or EX1_DATA_DIR) holding mnist.npz / cifar10.npz in keras "
-               "load_data() layout; otherwise TensorFlow Datasets downloads them.")
+               "load_data() layout; else Keras's own download cache (~/.keras/datasets); else TensorFlow "
+               "Datasets downloads them.")
+    p.add_argument("--version", action="version", version=f"ex1 {__version__}")
     what = p.add_mutually_exclusive_group()
     what.add_argument("--all", action="store_true", help="answer every question (the default)")
-    what.add_argument("--only", nargs="+", metavar="ID", help="question ids or sheet prefixes, e.g. huji.1 huji.3.2")
-    what.add_argument("--list", action="store_true", help="print the question ids with titles and exit")
-    p.add_argument("--profile", default="full", help="full (the sheets' step counts; default) or quick (minutes)")
-    p.add_argument("--data-dir", help="directory holding mnist.npz / cifar10.npz (else $EX1_DATA_DIR, then TFDS)")
+    what.add_argument("--only", nargs="+", metavar="ID",
+                      help="question ids or sheet prefixes, e.g. huji.1 huji.3.2; the report is then marked partial")
+    what.add_argument("--list", action="store_true",
+                      help="print the question ids with titles, whether each is stored, and its estimated minutes")
+    p.add_argument("--profile", default="full", choices=list(PROFILES),
+                   help="full (the sheets' step counts; default) or quick (minutes; not results)")
+    p.add_argument("--data-dir", help="directory holding mnist.npz / cifar10.npz (else $EX1_DATA_DIR, then "
+                                      "Keras's cache, then TFDS)")
     p.add_argument("--out", default=DEFAULT_OUT, help="output directory for the store and the PDF (default: out)")
     p.add_argument("--rerun", action="store_true", help="recompute the selected questions and their training runs")
-    p.add_argument("--precision", default="auto",
-                   help="auto (bfloat16 where the CPU has it natively), float32 or mixed_bfloat16")
-    p.add_argument("--names", help='student names for the hand-in, e.g. "Yann LeCun, Alex Krizhevsky"')
-    p.add_argument("--zip", action="store_true", help="also write Ex1_<names>.zip (the .py files and the PDF)")
+    p.add_argument("--precision", default="auto", choices=["auto", *PRECISIONS],
+                   help="auto: mixed bfloat16 on a CPU with native bfloat16 or a GPU of compute capability 8.0+, "
+                        "mixed float16 on a 7.x GPU, float32 elsewhere")
+    p.add_argument("--names", help='student names for the cover and the hand-in, e.g. "Yann LeCun, Alex Krizhevsky"')
+    p.add_argument("--zip", action="store_true",
+                   help="also write Ex1_<names>.zip: the code, templates, pyproject.toml, README and the PDF")
+    p.add_argument("--html", action="store_true", help="also write the report as one self-contained HTML file")
+    p.add_argument("--no-pdf", action="store_true", help="skip the PDF (with --html: where WeasyPrint cannot run)")
     return p
 
 
@@ -219,18 +260,63 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
+def _list(args) -> None:
+    """Each id with its title, whether its answer is stored, and its estimated minutes on this machine."""
+    import experiments
+    from experiments import plan
+    from ex1.data import DataError
+
+    questions = list(experiments.QUESTIONS.values())
+    estimates, rate = {}, None
+    try:
+        ctx = make_context(args.profile, args.data_dir, args.out, precision=args.precision, log=lambda s: None)
+        rate = plan.remembered_rate(ctx) or plan.guessed_rate(ctx.precision)
+        estimates = {e.question: e for e in plan.estimate(questions, ctx)}
+        print(f"{'id':<12} {'stored':<7} {'minutes':>7}  title   ({args.profile} profile, {ctx.precision})")
+    except (DataError, ValueError) as e:
+        print(f"(no estimates: {str(e).splitlines()[0][:160]})")
+    for q in questions:
+        e = estimates.get(q.id)
+        if e is None:
+            print(f"{q.id:<12} {q.title}")
+            continue
+        seconds = e.gflop / rate + e.runs * plan.Progress.RUN_OVERHEAD_S
+        minutes = "—" if e.stored else ("?" if not e.known else f"{seconds / 60:.1f}")
+        print(f"{q.id:<12} {'yes' if e.stored else 'no':<7} {minutes:>7}  {q.title}")
+
+
+def _outputs(args, names: str | None) -> str:
+    """The file stem: the students' names (or Ex1_report), then what makes the report not the hand-in."""
+    stem = f"Ex1_{names}" if names else "Ex1_report"
+    if args.profile != "full":
+        stem += f"_{args.profile}"
+    return stem + ("_partial" if args.only else "")
+
+
+def _how(rec: dict) -> str:
+    reused = [r for r in rec["runs"] if r["cache_hit"]]
+    # The question's own time, and apart from it what its reused runs once cost: a sum of
+    # the two would count a shared run in every question that uses it.
+    if rec["cache_hit"]:
+        runs_s = sum(r["wall_seconds"] for r in rec["runs"])
+        return "from the store" + (f" (its {_count(len(rec['runs']), 'training run')} took {runs_s:.1f} s)"
+                                   if rec["runs"] else "")
+    how = f"computed in {rec['wall_seconds']:.1f} s"
+    if reused:
+        how += (f", reusing {len(reused)} of {_count(len(rec['runs']), 'training run')} "
+                f"({sum(r['wall_seconds'] for r in reused):.1f} s when they were trained)")
+    return how
+
+
 def run(args: argparse.Namespace) -> Path | None:
     import experiments
     from ex1.data import DataError
     from ex1.machine import resolve_precision
-    from ex1.runner import get_profile
 
     if args.list:
-        for q in experiments.QUESTIONS.values():
-            print(f"{q.id:<12} {q.title}")
+        _list(args)
         return None
     try:
-        get_profile(args.profile)
         resolve_precision(args.precision)
         selected = experiments.select(args.only)
     except ValueError as e:
@@ -238,6 +324,12 @@ def run(args: argparse.Namespace) -> Path | None:
     names = safe_names(args.names) if args.names else None
     if args.zip and not names:
         raise UsageError("--zip needs --names: the sheet names the archive after the students")
+    if args.zip and (args.only or args.profile != "full"):
+        raise UsageError("--zip makes the hand-in, which needs the full profile and every question: drop "
+                         + ("--only" if args.only else "") + (" and " if args.only and args.profile != "full" else "")
+                         + (f"--profile {args.profile}" if args.profile != "full" else ""))
+    if args.no_pdf and not args.html:
+        raise UsageError("--no-pdf leaves nothing to write: add --html for the report as one HTML file")
     if args.data_dir and not Path(args.data_dir).is_dir():
         raise UsageError(f"data directory {args.data_dir} does not exist; pass a directory holding "
                          "mnist.npz / cifar10.npz, or leave --data-dir out to use TensorFlow Datasets")
@@ -245,8 +337,14 @@ def run(args: argparse.Namespace) -> Path | None:
     _check_out_dir(out)
 
     from ex1.fsutil import clean_dead_temporaries
-    from report.build import build_pdf, build_zip, write_tables
+    from experiments import plan
+    from report.build import PdfEngineMissing, build_html, build_pdf, build_zip, check_pdf_engine, write_tables
 
+    if not args.no_pdf:
+        try:
+            check_pdf_engine()     # minutes or hours of training must not end in a missing library
+        except PdfEngineMissing as e:
+            raise UsageError(str(e)) from None
     ctx = make_context(args.profile, args.data_dir, str(out), args.rerun, args.precision)
     ctx.store.check()
     # Debris of killed runs (store entries, checkpoints, the PDF's and tables' temporaries); what a
@@ -258,33 +356,40 @@ def run(args: argparse.Namespace) -> Path | None:
     answers = []
     try:
         experiments.preflight(selected, ctx)   # data problems now, not after hours of training
-        for q in selected:
+        stale = experiments.out_of_date(selected, ctx)
+        if stale:
+            print(stale, flush=True)
+        estimates = plan.estimate(selected, ctx)
+        progress = plan.Progress(estimates, plan.remembered_rate(ctx) or plan.guessed_rate(ctx.precision)
+                                 if any(e.gflop for e in estimates) else 1.0)
+        for q, est in zip(selected, estimates):
+            ctx.log(f"{progress.prefix(q.id)} {q.id}: {q.title}")
             answers.append(experiments.execute(q, ctx))
             rec = answers[-1].record
-            reused = [r for r in rec["runs"] if r["cache_hit"]]
-            # The question's own time, and apart from it what its reused runs once cost: a sum of
-            # the two would count a shared run in every question that uses it.
-            if rec["cache_hit"]:
-                runs_s = sum(r["wall_seconds"] for r in rec["runs"])
-                how = "from the store" + (f" (its {_count(len(rec['runs']), 'training run')} took {runs_s:.1f} s)"
-                                          if rec["runs"] else "")
-            else:
-                how = f"computed in {rec['wall_seconds']:.1f} s"
-                if reused:
-                    how += (f", reusing {len(reused)} of {_count(len(rec['runs']), 'training run')} "
-                            f"({sum(r['wall_seconds'] for r in reused):.1f} s when they were trained)")
-            print(f"{q.id}: {how}", flush=True)
+            if not rec["cache_hit"] and est.gflop:
+                progress.measured(est.gflop, rec["wall_seconds"], est.runs)
+            print(f"{q.id}: {_how(rec)}", flush=True)
+        if progress.done_s:
+            plan.remember_rate(ctx, progress.rate)
     except DataError as e:
         raise UsageError(str(e)) from None
-    stem = f"Ex1_{names}" if names else "Ex1_report" + ("" if args.profile == "full" else f"_{args.profile}")
-    pdf = build_pdf(answers, ctx, out / f"{stem}.pdf", names=args.names, selected_all=not args.only,
-                    run_seconds=time.perf_counter() - t0)
-    print(f"report: {pdf}")
+    stem = _outputs(args, names)
+    left_out = [q for q in experiments.QUESTIONS if q not in {s.id for s in selected}]
+    render = dict(names=parse_names(args.names) if args.names else None, selected_all=not args.only,
+                  left_out=left_out, run_seconds=time.perf_counter() - t0)
+    written = None
+    if not args.no_pdf:
+        written = build_pdf(answers, ctx, out / f"{stem}.pdf", **render)
+        print(f"report: {written}")
+    if args.html:
+        html = build_html(answers, ctx, out / f"{stem}.html", **render)
+        print(f"report (HTML): {html}")
+        written = written or html
     print(f"tables: {write_tables(answers, out / 'tables' / args.profile)}")
     if args.zip:
-        z = build_zip(pdf, Path(__file__).resolve().parent, out / f"{stem}.zip")
+        z = build_zip(written, Path(__file__).resolve().parent, out / f"{stem}.zip")
         print(f"hand-in archive: {z}")
-    return pdf
+    return written
 
 
 def main(argv: list[str] | None = None) -> int:

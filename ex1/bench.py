@@ -26,23 +26,9 @@ import time
 import numpy as np
 import pandas as pd
 
+from .flops import forward_flops, run_flops
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-
-def forward_flops(model) -> int:
-    """Multiply-adds x 2 of the convolutions and dense layers, from their shapes."""
-    from keras import layers
-
-    total = 0
-    for layer in model.layers:
-        if isinstance(layer, layers.Conv2D):
-            kh, kw = layer.kernel_size
-            cin = int(layer.input.shape[-1])
-            _, h, w, cout = (int(d) if d is not None else 1 for d in layer.output.shape)
-            total += 2 * kh * kw * cin * cout * h * w
-        elif isinstance(layer, layers.Dense):
-            total += 2 * int(layer.input.shape[-1]) * layer.units
-    return total
 
 
 def matmul_peak(dtype: str, n: int = 4096, repeats: int = 5) -> float:
@@ -156,14 +142,11 @@ def budget(store_root, peak_gflops: float, profile: str = "full") -> pd.DataFram
         fwd = fwd_cache[key]
         cfg = train.TrainConfig(**{**r.config, "lr_boundaries": tuple(r.config["lr_boundaries"]),
                                    "lr_values": tuple(r.config["lr_values"])})
-        points = len(cfg.eval_steps())
-        n_train_eval = min(cfg.train_eval_size or r.train_examples, r.train_examples)
         # A validation hold-out (Bonn's sweep) replaces the test set at every evaluation.
         validation = getattr(r, "validation", None)
         # MNIST, CIFAR-10 and the two-digit pairs all test on 10,000 images.
-        n_test = cfg.test_size or (int(validation) if pd.notna(validation) else 10000)
-        train_flop = cfg.steps * min(cfg.batch_size, r.train_examples) * 3 * fwd
-        eval_flop = points * (n_train_eval + n_test) * fwd
+        n_test = int(validation) if pd.notna(validation) else 10000
+        train_flop, eval_flop = run_flops(fwd, cfg, r.train_examples, n_test)
         rows.append({"question": r.question, "run": r.label, "model": r.model, "steps": cfg.steps,
                      "train_tflop": train_flop / 1e12, "eval_tflop": eval_flop / 1e12,
                      "floor_s": (train_flop + eval_flop) / (peak_gflops * 1e9),

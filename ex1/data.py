@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import pickle
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,8 +62,9 @@ def _sources_hint(spec: DatasetSpec) -> str:
     return (
         f"To supply the data, put {spec.filename} (arrays x_train, y_train, x_test, y_test as in "
         f"keras.datasets.{spec.name}.load_data()) in a directory and pass --data-dir DIR or set "
-        f"{ENV_VAR}=DIR; or make TensorFlow Datasets able to load '{spec.tfds_name}' (network access "
-        f"or a prepared ~/tensorflow_datasets)."
+        f"{ENV_VAR}=DIR; or run keras.datasets.{spec.name}.load_data() once, which fills Keras's cache; "
+        f"or make TensorFlow Datasets able to load '{spec.tfds_name}' (network access or a prepared "
+        f"~/tensorflow_datasets)."
     )
 
 
@@ -146,6 +148,70 @@ def _load_npz(spec: DatasetSpec, path: Path) -> dict[str, np.ndarray]:
     arrays = _normalise_labels(arrays)
     _validate(spec, arrays, str(path))
     return arrays
+
+
+def keras_cache_dir() -> Path:
+    """Where keras.datasets.<name>.load_data() leaves its downloads: $KERAS_HOME/datasets or ~/.keras/datasets."""
+    home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+    return Path(home) / "datasets"
+
+
+class _BatchUnpickler(pickle.Unpickler):
+    """Reads CIFAR-10's python batches (dicts of numpy arrays and lists) and refuses every other object,
+    so that a tampered file cannot run code."""
+
+    _ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+                ("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.multiarray", "scalar"),
+                ("numpy._core.multiarray", "scalar"), ("_codecs", "encode")}
+
+    def find_class(self, module, name):
+        if (module, name) not in self._ALLOWED:
+            raise pickle.UnpicklingError(f"{module}.{name} is not allowed in a CIFAR-10 batch")
+        if name in ("_reconstruct", "scalar"):
+            core = np._core if hasattr(np, "_core") else np.core   # numpy 2 renamed numpy.core
+            return getattr(core.multiarray, name)
+        if module == "_codecs":
+            import codecs
+
+            return codecs.encode
+        return getattr(np, name)
+
+
+def _cifar_batches(folder: Path) -> dict[str, np.ndarray]:
+    """Keras's CIFAR-10 cache (data_batch_1..5, test_batch) in load_data() layout: NHWC uint8, labels (N,)."""
+
+    def batch(name: str) -> tuple[np.ndarray, np.ndarray]:
+        with open(folder / name, "rb") as f:
+            d = _BatchUnpickler(f, encoding="bytes").load()
+        d = {(k.decode() if isinstance(k, bytes) else k): v for k, v in d.items()}
+        x = np.asarray(d["data"], dtype=np.uint8).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
+        return x, np.asarray(d["labels"], dtype=np.uint8)
+
+    parts = [batch(f"data_batch_{i}") for i in range(1, 6)]
+    x_test, y_test = batch("test_batch")
+    return {"x_train": np.concatenate([p[0] for p in parts]), "y_train": np.concatenate([p[1] for p in parts]),
+            "x_test": x_test, "y_test": y_test}
+
+
+def _load_keras_cache(spec: DatasetSpec) -> tuple[dict[str, np.ndarray] | None, str]:
+    """(arrays, source) from Keras's download cache, or (None, why not) when it holds no copy."""
+    cache = keras_cache_dir()
+    if spec.name == "mnist":
+        path = cache / "mnist.npz"
+        if not path.is_file():
+            return None, f"Keras's cache: no {path}"
+        return _load_npz(spec, path), f"Keras's cache {path}"
+    # Keras 3.4+ extracts into cifar-10-batches-py-target/, earlier versions straight into datasets/.
+    for folder in (cache / "cifar-10-batches-py-target" / "cifar-10-batches-py", cache / "cifar-10-batches-py"):
+        if (folder / "test_batch").is_file():
+            try:
+                arrays = _cifar_batches(folder)
+            except (OSError, ValueError, KeyError, EOFError, pickle.UnpicklingError) as e:
+                raise DataError(f"{folder} is malformed (not CIFAR-10's python batches: {e}). "
+                                f"{_sources_hint(spec)}") from e
+            _validate(spec, arrays, str(folder))
+            return arrays, f"Keras's cache {folder}"
+    return None, f"Keras's cache: no cifar-10-batches-py in {cache}"
 
 
 class _TfdsUnavailable(Exception):
@@ -255,6 +321,9 @@ def load(name: str, data_dir: str | os.PathLike | None = None, use_tfds: bool = 
         arrays, source = _load_npz(spec, path), f"file {path}"
     else:
         tried.append(f"data directory: none given (--data-dir or {ENV_VAR})")
+        arrays, source = _load_keras_cache(spec)
+        if arrays is None:
+            tried.append(source)
     if arrays is None and use_tfds:
         try:
             arrays, source = _load_tfds(spec), f"TensorFlow Datasets '{spec.tfds_name}'"

@@ -40,11 +40,47 @@ def has_native_bf16() -> bool:
     return bool({"avx512_bf16", "amx_bf16"} & cpu_flags())
 
 
+PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
+
+
+def cpu_flags_known() -> bool:
+    """Whether this OS tells the CPU's instruction sets (Linux's /proc/cpuinfo); macOS and Windows do not here."""
+    return bool(cpu_flags())
+
+
+def gpu_compute_capability() -> tuple[int, int] | None:
+    """The compute capability of the first GPU TensorFlow sees, or None (no GPU, or not a CUDA one)."""
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if not gpus:
+        return None
+    cc = tf.config.experimental.get_device_details(gpus[0]).get("compute_capability")
+    return tuple(cc) if cc else None
+
+
+def auto_precision() -> tuple[str, str]:
+    """(precision, why) for --precision auto: the fastest one that trains to float32's accuracy here."""
+    cc = gpu_compute_capability()
+    if cc is not None:
+        if cc >= (8, 0):
+            return "mixed_bfloat16", f"a GPU of compute capability {cc[0]}.{cc[1]} runs bfloat16 natively"
+        if cc >= (7, 0):
+            return "mixed_float16", (f"a GPU of compute capability {cc[0]}.{cc[1]} has float16 tensor cores and no "
+                                     "bfloat16; the loss is scaled so that small gradients survive")
+        return "float32", f"a GPU of compute capability {cc[0]}.{cc[1]} has no fast half precision"
+    if has_native_bf16():
+        return "mixed_bfloat16", "the CPU has native bfloat16 (AVX512_BF16 or AMX)"
+    if not cpu_flags_known():
+        return "float32", "this OS does not tell the CPU's instruction sets; float32 is right everywhere"
+    return "float32", "this CPU has no native bfloat16 (AVX512_BF16 or AMX); emulated, it trains several times slower"
+
+
 def resolve_precision(precision: str) -> str:
     if precision == "auto":
-        return "mixed_bfloat16" if has_native_bf16() else "float32"
-    if precision not in ("float32", "mixed_bfloat16"):
-        raise ValueError(f"unknown precision {precision!r}; choose auto, float32 or mixed_bfloat16")
+        return auto_precision()[0]
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; choose auto, {', '.join(PRECISIONS)}")
     return precision
 
 

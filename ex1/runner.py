@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
-import inspect
 import shutil
-import sys
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -14,8 +11,8 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
+from . import codehash, models, train
 from . import data as data_mod
-from . import models, train
 from .store import Store, config_hash
 
 
@@ -63,13 +60,8 @@ def get_profile(name: str) -> Profile:
 
 
 def code_version(*objects) -> str:
-    """A hash of the source of the given modules or functions: results are recomputed when it changes."""
-    h = hashlib.sha256()
-    for o in objects:
-        if isinstance(o, str):
-            o = sys.modules[o]
-        h.update(inspect.getsource(o).encode())
-    return h.hexdigest()[:16]
+    """A hash of what the given modules or functions compute (comments, docstrings and layout aside)."""
+    return codehash.combined(codehash.code_versions(*objects))
 
 
 def hold_out(x: np.ndarray, y: np.ndarray, n: int):
@@ -79,8 +71,9 @@ def hold_out(x: np.ndarray, y: np.ndarray, n: int):
     return x[:-n], y[:-n], x[-n:], y[-n:]
 
 
-def run_code_version(model: str, pairs: bool = False, validation: bool = False) -> str:
-    """The code a training run depends on: the engine, the model's builder(s), the data preparation.
+def run_code_deps(model: str, pairs: bool = False, validation: bool = False) -> dict[str, str]:
+    """The code a training run depends on: the engine, the model's builder(s), the data preparation,
+    each with the hash of its normalised source.
 
     Only the builders a model goes through count, so adding a model to the zoo keeps other runs cached.
     """
@@ -89,8 +82,12 @@ def run_code_version(model: str, pairs: bool = False, validation: bool = False) 
         builders.append(models.huji_cnn)  # the thin variants delegate to it
     extra = [data_mod.make_pairs, PairSpec] if pairs else []
     extra += [hold_out] if validation else []
-    return code_version(train, models._pool, *builders, data_mod.to_float, data_mod.stratified_subset,
-                        data_mod.sample_indices, *extra)
+    return codehash.code_versions(train, models._pool, *builders, data_mod.to_float, data_mod.stratified_subset,
+                                  data_mod.sample_indices, *extra)
+
+
+def run_code_version(model: str, pairs: bool = False, validation: bool = False) -> str:
+    return codehash.combined(run_code_deps(model, pairs, validation))
 
 
 @dataclass(frozen=True)
@@ -194,6 +191,9 @@ class Context:
         return self.profile.train_config(sheet_steps, precision=self.precision, **kwargs)
 
     def run_key(self, spec: RunSpec) -> str:
+        return config_hash(self.run_payload(spec))
+
+    def run_payload(self, spec: RunSpec) -> dict:
         ds = self.dataset(spec.dataset)
         payload = {
             "model": spec.model, "model_kwargs": spec.full_model_kwargs(), "config": asdict(spec.config),
@@ -205,7 +205,7 @@ class Context:
             payload["pairs"] = asdict(spec.pairs)
         if spec.validation is not None:
             payload["validation"] = spec.validation
-        return config_hash(payload)
+        return payload
 
     def train(self, spec: RunSpec) -> Run:
         """Train spec (or reuse the stored run with the same key) and remember it for the report.
@@ -236,6 +236,16 @@ class Context:
             return None
         return entry
 
+    def code_facts(self, spec: RunSpec) -> dict:
+        """What a later version needs to tell whether this run is stale, and why: the run's identity
+        (its key without the code) and the hash of each code dependency."""
+        payload = self.run_payload(spec)
+        payload.pop("code")
+        return {"identity": config_hash(payload), "code_deps": run_code_deps(
+            spec.model, pairs=spec.pairs is not None, validation=spec.validation is not None),
+            "code_inputs": {"model": spec.model, "pairs": spec.pairs is not None,
+                            "validation": spec.validation is not None}}
+
     def _train_now(self, spec: RunSpec, key: str) -> Run:
         ds = self.dataset(spec.dataset)
         x_train, y_train, x_test, y_test = ds.x_train, ds.y_train, ds.x_test, ds.y_test
@@ -263,6 +273,7 @@ class Context:
             "label": spec.label, "train_seconds": res.train_seconds, "validation": spec.validation,
             "images_per_second": res.images_per_second, "resumed_from": res.resumed_from,
             "wall_seconds": float(res.history["wall_s"].iloc[-1]), "started": started, "finished": time.time(),
+            **self.code_facts(spec),
         }
         weights = [np.asarray(v.numpy()) for v in res.model.variables]
         params = models.param_table(res.model)
@@ -296,4 +307,5 @@ def run_summary(run: Run) -> dict[str, Any]:
         "images_per_second": r["images_per_second"], "cache_hit": run.cache_hit,
         "final_step": int(f["step"]), "final_train_accuracy": float(f["train_accuracy"]),
         "final_test_accuracy": float(f["test_accuracy"]),
+        **{k: r[k] for k in ("identity", "code_deps", "code_inputs") if k in r},
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 from dataclasses import asdict, dataclass, field
@@ -41,8 +42,8 @@ class TrainConfig:
             raise ValueError(f"optimizer must be 'adam', 'sgd' or 'momentum', not {self.optimizer!r}")
         if self.lr_values and len(self.lr_values) != len(self.lr_boundaries) + 1:
             raise ValueError("lr_values needs exactly one more entry than lr_boundaries")
-        if self.precision not in ("float32", "mixed_bfloat16"):
-            raise ValueError(f"precision must be 'float32' or 'mixed_bfloat16', not {self.precision!r}")
+        if self.precision not in ("float32", "mixed_bfloat16", "mixed_float16"):
+            raise ValueError(f"precision must be 'float32', 'mixed_bfloat16' or 'mixed_float16', not {self.precision!r}")
 
     def learning_rate_at(self, step: int) -> float:
         if not self.lr_values:
@@ -91,10 +92,13 @@ def _make_optimizer(cfg: TrainConfig):
     else:
         lr = cfg.learning_rate
     if cfg.optimizer == "adam":
-        return keras.optimizers.Adam(lr)
-    if cfg.optimizer == "momentum":
-        return keras.optimizers.SGD(lr, momentum=cfg.momentum)
-    return keras.optimizers.SGD(lr)
+        opt = keras.optimizers.Adam(lr)
+    elif cfg.optimizer == "momentum":
+        opt = keras.optimizers.SGD(lr, momentum=cfg.momentum)
+    else:
+        opt = keras.optimizers.SGD(lr)
+    # float16's small range loses small gradients: scale the loss up, and the gradients back down.
+    return keras.optimizers.LossScaleOptimizer(opt) if cfg.precision == "mixed_float16" else opt
 
 
 class _Checkpoint:
@@ -151,6 +155,20 @@ class _Checkpoint:
         self.path.unlink(missing_ok=True)
 
 
+class _NotRetracing(logging.Filter):
+    """Drops TensorFlow's "triggered tf.function retracing" warning. Every run compiles its own step
+    function once (its own model and optimizer), which TensorFlow counts as retracing the same code."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "triggered tf.function retracing" not in record.getMessage()
+
+
+def _quiet_retracing_warning() -> None:
+    log = logging.getLogger("tensorflow")
+    if not any(isinstance(f, _NotRetracing) for f in log.filters):
+        log.addFilter(_NotRetracing())
+
+
 def _fmt_seconds(s: float) -> str:
     s = int(round(s))
     return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
@@ -197,7 +215,10 @@ def train(
     kernels = [v for v in model.trainable_variables if v.path.endswith("kernel")]
     loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
-    @tf.function
+    _quiet_retracing_warning()
+
+    # Fixed signatures: one trace per run, whatever the length of a block or of the last evaluation batch.
+    @tf.function(input_signature=[tf.TensorSpec([None, min(cfg.batch_size, len(x_train))], tf.int32)])
     def train_block(order):
         # Many steps in one call: the Python loop costs nothing per step.
         for i in tf.range(tf.shape(order)[0]):
@@ -208,11 +229,12 @@ def train(
                 loss = loss_fn(yb, tf.cast(logits, tf.float32))
                 if cfg.weight_decay:
                     loss += cfg.weight_decay * tf.add_n([tf.reduce_sum(tf.square(k)) for k in kernels])
-            grads = tape.gradient(loss, model.trainable_variables)
+                scaled = optimizer.scale_loss(loss) if hasattr(optimizer, "scale_loss") else loss
+            grads = tape.gradient(scaled, model.trainable_variables)
             optimizer.apply_gradients(zip(grads, model.trainable_variables))
         return optimizer.iterations
 
-    @tf.function(reduce_retracing=True)
+    @tf.function(input_signature=[tf.TensorSpec([None, *x_train.shape[1:]], tf.float32)])
     def logits_of(xb):
         return tf.cast(model(xb, training=False), tf.float32)
 

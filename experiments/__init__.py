@@ -3,7 +3,8 @@
 # Registering order is report order: the HUJI sheet first, then Tuebingen, ETH and Bonn.
 from . import huji, huji_depth, huji_overfit, huji_sum, huji_theory  # noqa: F401,I001
 from . import tuebingen, eth, bonn, bonn_practical  # noqa: F401,E401
-from .registry import QUESTIONS, Answer, Question, UnknownQuestion, execute, preflight, select, sheets
+from .registry import (QUESTIONS, Answer, NotStored, Question, UnknownQuestion, execute, out_of_date, preflight,
+                       select, sheets, stored)
 
 # Questions of DESIGN.md that this version does not answer yet; the report lists them openly.
 PLANNED = {
@@ -19,5 +20,6 @@ def not_yet_answered() -> list[str]:
     return [q for ids in PLANNED.values() for q in ids if q not in QUESTIONS]
 
 
-__all__ = ["QUESTIONS", "Answer", "Question", "UnknownQuestion", "execute", "preflight", "select", "sheets",
+__all__ = ["QUESTIONS", "Answer", "NotStored", "Question", "UnknownQuestion", "execute", "out_of_date", "preflight",
+           "select", "sheets", "stored",
            "not_yet_answered"]

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import json
+import sys
 import time
 from dataclasses import asdict, dataclass, is_dataclass
+from pathlib import Path
 from typing import Any, Callable
 
 import pandas as pd
 
+from ex1 import codehash, models, runner, theory, train
 from ex1 import data as data_mod
-from ex1 import models, runner, theory, train
 from ex1.result import Result
-from ex1.runner import Context, code_version, run_summary
+from ex1.runner import Context, run_summary
 
 
 @dataclass(frozen=True)
@@ -101,19 +104,88 @@ def _config_dict(cfg) -> Any:
 
 
 def question_key(q: Question, cfg, ctx: Context) -> tuple[str, dict]:
-    import sys
-
     from ex1.store import config_hash
 
     payload = {
         "question": q.id, "profile": asdict(ctx.profile), "config": _config_dict(cfg),
         "precision": ctx.precision,
         "data": {d: ctx.dataset(d).fingerprint for d in q.datasets},
-        # Whole modules: an engine change re-assembles every answer, while the runs themselves,
-        # keyed by the exact code they use, stay cached where that code did not change.
-        "code": code_version(sys.modules[q.fn.__module__], train, models, data_mod, runner, theory),
+        "code": codehash.combined(question_code_deps(q)),
     }
     return config_hash(payload), payload
+
+
+def question_code_deps(q: Question) -> dict[str, str]:
+    # Whole modules: an engine change re-assembles every answer, while the runs themselves,
+    # keyed by the exact code they use, stay cached where that code did not change.
+    return codehash.code_versions(sys.modules[q.fn.__module__], train, models, data_mod, runner, theory)
+
+
+def _newest_record(folder: Path, profile: str) -> dict | None:
+    """The record of the newest stored answer in folder computed in this profile (unreadable ones skipped)."""
+    best, best_time = None, -1.0
+    for p in folder.glob("*/record.json"):
+        try:
+            rec = json.loads(p.read_text())["record"]
+            t = p.stat().st_mtime
+            if rec["key_payload"]["profile"]["name"] == profile and t > best_time:
+                best, best_time = rec, t
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return best
+
+
+def out_of_date(questions: list[Question], ctx: Context) -> str | None:
+    """One line for answers that the store holds only for older code or settings: which dependency
+    changed and how many stored training runs will therefore train again; None when nothing is stale."""
+    stale, deps, runs = [], set(), set()
+    for q in questions:
+        key, _ = question_key(q, q.config(ctx), ctx)
+        folder = ctx.store.root / "questions" / q.id
+        if (folder / key).is_dir() or not folder.is_dir():
+            continue
+        old = _newest_record(folder, ctx.profile.name)
+        if old is None:
+            continue
+        stale.append(q.id)
+        if "code_deps" in old:
+            deps.update(codehash.changed(old["code_deps"], question_code_deps(q)))
+        else:
+            deps.add("the code (stored by a version that did not record its dependencies)")
+        for r in old.get("runs", []):
+            if "code_inputs" in r:
+                ch = codehash.changed(r.get("code_deps"), runner.run_code_deps(**r["code_inputs"]))
+                ident = r.get("identity")
+            else:
+                ch, ident = ["the code"], json.dumps([r.get("model"), r.get("config")], sort_keys=True)
+            if ch:
+                runs.add(ident)
+                deps.update(d for d in ch if d != "the code")
+    if not stale:
+        return None
+    what = ", ".join(sorted(deps)) if deps else "their settings or data"
+    ids = ", ".join(stale) if len(stale) <= 6 else ", ".join(stale[:6]) + ", ..."
+    return (f"stored answers out of date for {len(stale)} question{'s' if len(stale) != 1 else ''} ({ids}): "
+            f"{what} changed since they were computed; {len(runs)} stored training run"
+            f"{'s' if len(runs) != 1 else ''} will train again")
+
+
+class NotStored(LookupError):
+    """The store holds no answer to a question for these settings; the message names the command."""
+
+
+def stored(q: Question, ctx: Context) -> Answer:
+    """The stored answer to q, without computing anything: NotStored when there is none."""
+    key, _ = question_key(q, q.config(ctx), ctx)
+    entry = ctx.store.load(f"questions/{q.id}", key)
+    if entry is None:
+        profile = "" if ctx.profile.name == "full" else f" --profile {ctx.profile.name}"
+        raise NotStored(f"the answer to {q.id} is not in the store at {ctx.store.root} for the {ctx.profile.name} "
+                        f"profile; compute it with: python Ex1_main.py --only {q.id}{profile} --out "
+                        f"{ctx.store.root.parent} (or pass compute=True, which may train for minutes or hours)")
+    rec = dict(entry.record)
+    rec["cache_hit"] = True
+    return Answer(q, Result(entry.tables, rec["facts"], rec["notes"]), rec)
 
 
 def execute(q: Question, ctx: Context) -> Answer:
@@ -136,14 +208,14 @@ def execute(q: Question, ctx: Context) -> Answer:
 
 def _compute(q: Question, cfg, key: str, payload: dict, ctx: Context) -> Answer:
     kind = f"questions/{q.id}"
-    ctx.log(f"== {q.id}: {q.title}")
     ctx.runs = []
     t0 = time.perf_counter()
     result = q.fn(cfg, ctx)
     wall = time.perf_counter() - t0
     runs = [run_summary(r) for r in ctx.runs]
     record = {
-        "question": q.id, "key_payload": payload, "facts": result.facts, "notes": result.notes,
+        "question": q.id, "key_payload": payload, "code_deps": question_code_deps(q),
+        "facts": result.facts, "notes": result.notes,
         "wall_seconds": wall, "runs": runs,
         "trained_seconds": sum(r["train_seconds"] for r in runs if not r["cache_hit"]),
         # The time the reused runs took when they were trained, so a question's cost is never shown as 0.

@@ -66,8 +66,8 @@ def _provenance(answers) -> list[dict]:
     return rows
 
 
-def render_html(answers, ctx, names: str | None = None, selected_all: bool = True,
-                run_seconds: float = 0.0) -> str:
+def render_html(answers, ctx, names: list[str] | None = None, selected_all: bool = True,
+                run_seconds: float = 0.0, left_out: list[str] | None = None) -> str:
     import experiments
 
     env = _env()
@@ -100,17 +100,11 @@ def render_html(answers, ctx, names: str | None = None, selected_all: bool = Tru
     if ctx.profile.name != "full":
         css += QUICK_CSS
     all_runs = [r for a in answers for r in a.record.get("runs", [])]
-    native = machine.has_native_bf16()
-    precision_reason = {
-        ("mixed_bfloat16", True): "the CPU has native bfloat16; that it trains to float32's accuracy is "
-                                  "measured by python -m ex1.precision_check",
-        ("mixed_bfloat16", False): "asked for with --precision: this CPU emulates bfloat16, several times slower",
-        ("float32", True): "asked for with --precision: the CPU has native bfloat16, which would be faster",
-        ("float32", False): "this CPU has no native bfloat16 (AVX512_BF16 or AMX); emulated, it trains "
-                            "several times slower",
-    }[(ctx.precision, native)]
+    auto, why = machine.auto_precision()
+    precision_reason = (f"chosen by --precision auto: {why}" if ctx.precision == auto
+                        else f"asked for with --precision; auto would have chosen {auto}: {why}")
     return env.get_template("report.html.j2").render(
-        title="Assignment 1: Convolutional Neural Networks", names=names, css=Markup(css),
+        title="Assignment 1: Convolutional Neural Networks", names=names, css=Markup(css), left_out=left_out or [],
         is_full=ctx.profile.name == "full", profile=ctx.profile, answers=answers,
         included={a.question.id for a in answers},
         sheets=[SHEET_TITLES[s].split(",")[0] for s in grouped], sections=sheet_sections, toc=toc,
@@ -121,6 +115,34 @@ def render_html(answers, ctx, names: str | None = None, selected_all: bool = Tru
         cache_hits=sum(1 for a in answers if a.record["cache_hit"]),
         damaged=[f"{k} ({why})" for k, why in ctx.store.damaged], run_seconds=run_seconds,
     )
+
+
+class PdfEngineMissing(RuntimeError):
+    """WeasyPrint cannot run here: the system library it needs (Pango) is missing."""
+
+
+PANGO_INSTALL = ("Debian/Ubuntu: sudo apt install libpango-1.0-0 libpangoft2-1.0-0; Fedora: sudo dnf install pango; "
+                 "macOS: brew install pango; Windows: install MSYS2, then pacman -S mingw-w64-x86_64-pango "
+                 "(README, System requirements)")
+
+
+def check_pdf_engine() -> None:
+    """Render a one-line document, so that a missing library shows before any training, not after it."""
+    try:
+        from weasyprint import HTML
+
+        HTML(string="<p>ex1</p>").write_pdf()
+    except Exception as e:  # OSError from the library loader, ImportError, and what WeasyPrint raises
+        reason = (str(e).strip().splitlines() or [type(e).__name__])[0][:160]
+        raise PdfEngineMissing(f"the PDF engine (WeasyPrint) cannot run on this machine ({reason}). Install Pango: "
+                               f"{PANGO_INSTALL}; or run with --html --no-pdf for the report as one HTML file") from e
+
+
+def build_html(answers, ctx, path: Path, **kwargs) -> Path:
+    """The report as one self-contained HTML file: styles, figures (SVG) and formulas all inline."""
+    with interrupt_guard():
+        html = render_html(answers, ctx, **kwargs)
+        return write_atomically(Path(path), lambda tmp: tmp.write_text(html, encoding="utf-8"), "the HTML report")
 
 
 def write_pdf(html: str, path: Path) -> Path:

@@ -5,13 +5,15 @@ from __future__ import annotations
 import io
 import zlib
 
+import functools
+
 import matplotlib
+import pandas as pd
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-
-plt.rcParams.update({
+# The report's style, applied while a figure is drawn and saved (matplotlib.rc_context): importing this
+# module or drawing a figure leaves the caller's backend and rcParams (a notebook's) as they were.
+STYLE = {
     "svg.fonttype": "none",        # text stays text: searchable in the PDF, checked by tests
     "svg.hashsalt": "ex1",         # stable ids inside the SVG: the same table gives the same bytes
     "font.size": 9,
@@ -20,7 +22,22 @@ plt.rcParams.update({
     "axes.spines.top": False,
     "axes.spines.right": False,
     "figure.dpi": 100,
-})
+}
+
+
+def _styled(draw):
+    @functools.wraps(draw)
+    def wrapper(*args, **kwargs):
+        with matplotlib.rc_context(STYLE):
+            return draw(*args, **kwargs)
+    return wrapper
+
+
+def _subplots(*args, **kwargs):
+    """pyplot.subplots without pyplot: the figure belongs to no backend and needs no closing."""
+    figsize = kwargs.pop("figsize", None)
+    fig = Figure(figsize=figsize)
+    return fig, fig.subplots(*args, **kwargs)
 
 # One colour per model across every figure of the report.
 _PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2",
@@ -39,8 +56,8 @@ def color_for(label: str) -> str:
 
 def to_svg(fig) -> str:
     buf = io.StringIO()
-    fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
-    plt.close(fig)
+    with matplotlib.rc_context(STYLE):
+        fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
     return buf.getvalue()
 
 
@@ -55,10 +72,11 @@ def _train_test(ax, x, train, test, color: str, label: str) -> None:
     ax.plot(x, test, "-", color=color, lw=1.6, label=f"{label}: test")
 
 
+@_styled
 def accuracy_curves(histories: dict[str, pd.DataFrame], zoom_from: float | None = 97.0):
     """Train (dashed) and test (solid) accuracy in % against steps; a second panel zooms on the top."""
     panels = 2 if zoom_applies(histories, zoom_from) else 1
-    fig, axes = plt.subplots(1, panels, figsize=(7.2 if panels == 2 else 4.8, 3.0), squeeze=False)
+    fig, axes = _subplots(1, panels, figsize=(7.2 if panels == 2 else 4.8, 3.0), squeeze=False)
     for ax in axes[0]:
         for label, h in histories.items():
             _train_test(ax, h["step"], 100 * h["train_accuracy"], 100 * h["test_accuracy"], color_for(label), label)
@@ -76,9 +94,10 @@ def accuracy_curves(histories: dict[str, pd.DataFrame], zoom_from: float | None 
     return fig
 
 
+@_styled
 def loss_curves(histories: dict[str, pd.DataFrame]):
     """Train (dashed) and test (solid) cross-entropy loss against steps, log scale."""
-    fig, ax = plt.subplots(figsize=(4.8, 3.0))
+    fig, ax = _subplots(figsize=(4.8, 3.0))
     for label, h in histories.items():
         _train_test(ax, h["step"], h["train_loss"], h["test_loss"], color_for(label), label)
     ax.set_yscale("log")
@@ -89,9 +108,10 @@ def loss_curves(histories: dict[str, pd.DataFrame]):
     return fig
 
 
+@_styled
 def param_bars(tables: dict[str, pd.DataFrame]):
     """Parameters per layer (log scale) for several readings of an architecture."""
-    fig, ax = plt.subplots(figsize=(5.6, 2.6))
+    fig, ax = _subplots(figsize=(5.6, 2.6))
     width = 0.8 / max(1, len(tables))
     for i, (label, t) in enumerate(tables.items()):
         t = t[t["params"] > 0].reset_index(drop=True)
@@ -106,9 +126,10 @@ def param_bars(tables: dict[str, pd.DataFrame]):
     return fig
 
 
+@_styled
 def frontier(sweeps: dict[str, pd.DataFrame], target: float, chosen: dict[str, str | None]):
     """Test accuracy against parameters (log scale) for each sweep; the frontier joined, the choice ringed."""
-    fig, ax = plt.subplots(figsize=(6.0, 3.2))
+    fig, ax = _subplots(figsize=(6.0, 3.2))
     for family, t in sweeps.items():
         c = color_for(family)
         ax.scatter(t["params"], 100 * t["test_accuracy"], color=c, s=18, label=f"{family}: candidates", zorder=3)
@@ -131,9 +152,10 @@ def frontier(sweeps: dict[str, pd.DataFrame], target: float, chosen: dict[str, s
     return fig
 
 
+@_styled
 def accuracy_against(histories: dict[str, pd.DataFrame], x: str, xlabel: str, level: float | None = None):
     """Test accuracy against steps or seconds for several runs; an optional level line."""
-    fig, ax = plt.subplots(figsize=(4.8, 2.8))
+    fig, ax = _subplots(figsize=(4.8, 2.8))
     for label, h in histories.items():
         ax.plot(h[x], 100 * h["test_accuracy"], "-", color=color_for(label), lw=1.4, label=label)
     if level is not None:
@@ -147,9 +169,10 @@ def accuracy_against(histories: dict[str, pd.DataFrame], x: str, xlabel: str, le
     return fig
 
 
+@_styled
 def overfitting_curves(curves: pd.DataFrame):
     """Left: train (dashed) and test (solid) accuracy; right: their ratio test/train; one colour per data set."""
-    fig, (a, b) = plt.subplots(1, 2, figsize=(7.2, 3.0))
+    fig, (a, b) = _subplots(1, 2, figsize=(7.2, 3.0))
     for data, h in curves.groupby("data", sort=False):
         c = color_for(data)
         a.plot(h["step"], 100 * h["train_accuracy"], "--", color=c, lw=1.2, label=f"{data}: train")
@@ -165,9 +188,10 @@ def overfitting_curves(curves: pd.DataFrame):
     return fig
 
 
+@_styled
 def sweep_errorbars(summary: pd.DataFrame, x: str, xlabel: str, log_x: bool = False):
     """Mean test accuracy and mean ratio with one-std error bars against a swept setting."""
-    fig, (a, b) = plt.subplots(1, 2, figsize=(7.2, 2.8))
+    fig, (a, b) = _subplots(1, 2, figsize=(7.2, 2.8))
     a.errorbar(summary[x], 100 * summary["test_mean"], yerr=100 * summary["test_std"].fillna(0), fmt="o-",
                color="#1f77b4", capsize=3, lw=1.2, ms=4)
     b.errorbar(summary[x], summary["ratio_mean"], yerr=summary["ratio_std"].fillna(0), fmt="o-",
@@ -182,10 +206,11 @@ def sweep_errorbars(summary: pd.DataFrame, x: str, xlabel: str, log_x: bool = Fa
     return fig
 
 
+@_styled
 def error_curves(histories: dict[str, pd.DataFrame], boundaries: tuple[int, ...] = (),
                  colors: dict[str, str] | None = None):
     """Train (dashed) and test (solid) error in % against steps, log scale; learning-rate drops dotted."""
-    fig, ax = plt.subplots(figsize=(5.6, 3.0))
+    fig, ax = _subplots(figsize=(5.6, 3.0))
     for label, h in histories.items():
         h = h[h["step"] > 0]   # the untrained network's ~90% would squash the scale
         _train_test(ax, h["step"], 100 * (1 - h["train_accuracy"]), 100 * (1 - h["test_accuracy"]),
@@ -202,12 +227,13 @@ def error_curves(histories: dict[str, pd.DataFrame], boundaries: tuple[int, ...]
     return fig
 
 
+@_styled
 def learning_rate_sweep(curves: pd.DataFrame, chosen: str):
     """Validation error (left) and training-sample loss (right) against steps, one colour per rate."""
-    fig, (a, b) = plt.subplots(1, 2, figsize=(7.2, 3.0))
+    fig, (a, b) = _subplots(1, 2, figsize=(7.2, 3.0))
     curves = curves.assign(run=[f"{float(r):g}" for r in curves["run"]])   # CSV turns "0.01" into 0.01
     rates = list(dict.fromkeys(curves["run"]))
-    cmap = plt.get_cmap("viridis")
+    cmap = matplotlib.colormaps["viridis"]
     for i, rate in enumerate(rates):
         h = curves[(curves["run"] == rate) & (curves["step"] > 0)]
         c = cmap(0.9 * i / max(1, len(rates) - 1))   # the palest end of viridis is unreadable on white
@@ -225,6 +251,7 @@ def learning_rate_sweep(curves: pd.DataFrame, chosen: str):
     return fig
 
 
+@_styled
 def confusion_matrix(confusion: pd.DataFrame):
     """Row-normalised confusion matrix in %: rows the true class, columns the predicted one."""
     import numpy as np
@@ -232,7 +259,7 @@ def confusion_matrix(confusion: pd.DataFrame):
     m = confusion.to_numpy(dtype=float)
     m = 100 * m / np.maximum(m.sum(axis=1, keepdims=True), 1)
     names = list(confusion.columns)
-    fig, ax = plt.subplots(figsize=(5.4, 4.6))
+    fig, ax = _subplots(figsize=(5.4, 4.6))
     ax.imshow(m, cmap="Blues", vmin=0, vmax=100)
     ax.grid(False)
     for i in range(len(names)):

@@ -16,7 +16,7 @@ def test_list_prints_every_id_with_its_title(capsys):
     code, out, _ = run_cli(["--list"], capsys)
     assert code == 0
     lines = out.strip().splitlines()
-    assert [l.split()[0] for l in lines] == list(experiments.QUESTIONS)
+    assert [l.split()[0] for l in lines[1:]] == list(experiments.QUESTIONS)
     assert "huji.1.1" in out and "Free parameters" in out
 
 
@@ -34,18 +34,40 @@ def test_unknown_id_fails_listing_the_valid_ones(capsys, tmp_path):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--profile", "huge"], "unknown profile 'huge'; choose one of: full, quick"),
     (["--data-dir", "/no/such/dir"], "data directory /no/such/dir does not exist"),
     (["--names", "Robert'); DROP TABLE/.."], "cannot make a safe file name"),
     (["--names", "A B, C D, E F"], "one or two names"),
     (["--zip"], "--zip needs --names"),
-    (["--precision", "fp8"], "unknown precision 'fp8'"),
+    (["--no-pdf"], "--no-pdf leaves nothing to write"),
 ])
 def test_bad_input_is_one_line_with_exit_code_2(capsys, tmp_path, args, message):
     code, out, err = run_cli(args + ["--out", str(tmp_path / "o")], capsys)
     assert code == 2 and message in err
     assert len(err.strip().splitlines()) == 1
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--profile", "huge"], "argument --profile: invalid choice: 'huge' (choose from"),
+    (["--precision", "fp8"], "argument --precision: invalid choice: 'fp8' (choose from"),
+])
+def test_choices_are_checked_by_argparse(capsys, tmp_path, args, message):
+    with pytest.raises(SystemExit) as e:
+        Ex1_main.main(args + ["--out", str(tmp_path / "o")])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and message in err and err.startswith("usage: ex1")
+    assert not (tmp_path / "o").exists()
+
+
+def test_version_and_help_name_the_command(capsys):
+    with pytest.raises(SystemExit):
+        Ex1_main.main(["--version"])
+    from ex1 import __version__
+
+    assert capsys.readouterr().out.strip() == f"ex1 {__version__}"
+    with pytest.raises(SystemExit):
+        Ex1_main.main(["--help"])
+    assert capsys.readouterr().out.startswith("usage: ex1 ")
 
 
 def test_unwritable_output_directory(capsys, tmp_path):

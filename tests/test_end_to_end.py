@@ -1,5 +1,8 @@
 """The quick profile end to end: a PDF with every answered question; a second run trains nothing."""
 
+import os
+from pathlib import Path
+
 import pytest
 from pypdf import PdfReader
 
@@ -69,17 +72,83 @@ def test_one_function_per_answer_is_callable_from_python(quick_run, data_dir):
     assert fig.axes and fig.axes[0].get_xlabel() == "training step (mini-batches)"
 
 
-def test_hand_in_pdf_and_zip_are_named_after_the_students(quick_run):
-    import zipfile
+def test_the_pdf_is_named_after_the_students_who_are_on_its_cover(quick_run):
+    out, args = quick_run
+    assert Ex1_main.main(args + ["--names", "Yann LeCun, Alex Krizhevsky"]) == 0
+    pdf = out / "Ex1_YannLeCun_AlexKrizhevsky_quick.pdf"
+    assert "Yann LeCun · Alex Krizhevsky" in pdf_text(pdf)
+
+
+def test_progress_lines_count_the_questions_and_list_shows_what_is_stored(quick_run, capsys):
+    out, args = quick_run
+    capsys.readouterr()
+    assert Ex1_main.main(args) == 0
+    printed = capsys.readouterr().out
+    n = len(experiments.QUESTIONS)
+    assert f"[1/{n}] huji.1.1:" in printed and f"[{n}/{n}] bonn.p4:" in printed
+    assert Ex1_main.main(["--list", "--profile", "quick", "--out", str(out)] + args[3:5]) == 0
+    listed = capsys.readouterr().out.strip().splitlines()
+    rows = [line.split() for line in listed[1:]]
+    assert [r[0] for r in rows] == list(experiments.QUESTIONS) and all(r[1] == "yes" for r in rows)
+
+
+def test_list_estimates_minutes_for_an_empty_store(tmp_path, data_dir, capsys):
+    assert Ex1_main.main(["--list", "--profile", "quick", "--data-dir", str(data_dir), "--out", str(tmp_path)]) == 0
+    rows = {line.split()[0]: line.split() for line in capsys.readouterr().out.strip().splitlines()[1:]}
+    assert rows["huji.1.2"][1] == "no" and float(rows["huji.1.2"][2]) > 0
+    assert float(rows["huji.1.1"][2]) == 0                      # counting parameters trains nothing
+
+
+def test_the_html_report_is_one_self_contained_file_with_every_section_and_figure(quick_run):
+    from html.parser import HTMLParser
 
     out, args = quick_run
-    assert Ex1_main.main(args + ["--names", "Yann LeCun, Alex Krizhevsky", "--zip"]) == 0
-    pdf, archive = out / "Ex1_YannLeCun_AlexKrizhevsky.pdf", out / "Ex1_YannLeCun_AlexKrizhevsky.zip"
-    assert "Yann LeCun, Alex Krizhevsky" in pdf_text(pdf)
-    names = zipfile.ZipFile(archive).namelist()
-    assert "Ex1_main.py" in names and "ex1/train.py" in names and pdf.name in names
-    assert all(n.endswith((".py", ".j2", ".css")) or n in ("pyproject.toml", "README.md") for n in names if n != pdf.name)
-    assert not any(n.startswith((".venv/", "out/")) or "__pycache__" in n for n in names)
+    assert Ex1_main.main(args + ["--html", "--no-pdf"]) == 0
+
+    class Parser(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.ids, self.figures, self.images, self.links = set(), [], [], []
+
+        def handle_starttag(self, tag, attrs):
+            a = dict(attrs)
+            if "id" in a:
+                self.ids.add(a["id"])
+            if tag == "figure":
+                self.figures.append(a.get("id"))
+            if tag == "img":
+                self.images.append(a.get("src", ""))
+            if tag in ("a", "link", "script"):
+                self.links.append(a.get("href") or a.get("src") or "")
+
+    p = Parser()
+    p.feed((out / "Ex1_report_quick.html").read_text(encoding="utf-8"))
+    for q in experiments.QUESTIONS:
+        assert "q-" + q.replace(".", "-") in p.ids, q
+    assert len(p.figures) >= 20 and len(p.images) >= len(p.figures)
+    assert all(src.startswith("data:image/svg+xml;base64,") for src in p.images)
+    assert all(link.startswith("#") for link in p.links), [x for x in p.links if not x.startswith("#")]
+
+
+def test_the_example_notebook_runs_on_the_stored_answers(quick_run, data_dir):
+    import nbformat
+    from nbclient import NotebookClient
+
+    out, _ = quick_run
+    nb = nbformat.read(Path(__file__).resolve().parents[1] / "docs" / "example.ipynb", as_version=4)
+    env = {"EX1_PROFILE": "quick", "EX1_OUT": str(out), "EX1_DATA_DIR": str(data_dir)}
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        NotebookClient(nb, timeout=300, kernel_name="python3").execute()
+    finally:
+        for k, v in old.items():
+            os.environ.pop(k) if v is None else os.environ.__setitem__(k, v)
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+    assert not [o for o in outputs if o.output_type == "error"]
+    assert sum("image/png" in o.get("data", {}) for o in outputs) >= 4        # the figures, inline
+    assert sum("text/html" in o.get("data", {}) for o in outputs) >= 5        # the tables
+    assert any("python Ex1_main.py --only huji.1.2" in o.get("text", "") for o in outputs)
 
 
 EXPECTED_COLUMNS = {

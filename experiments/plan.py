@@ -1,0 +1,207 @@
+"""What a command will cost before it runs: the training runs each question would start, their FLOPs,
+and minutes at a measured rate. Used for the progress line ([k/N], time left) and for --list.
+
+A question is planned by running its function against a context that records each training run
+instead of training it (a placeholder result stands in); the first use of a trained model ends the
+plan of that question, since every question trains before it evaluates.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ex1 import models
+from ex1.flops import forward_flops, run_flops
+from ex1.runner import Context, Run, RunSpec
+from ex1.train import HISTORY_COLUMNS
+
+from .registry import Question, question_key
+
+
+class _NeedsTrainedModel(Exception):
+    pass
+
+
+class _PlaceholderRun(Run):
+    def model(self):
+        raise _NeedsTrainedModel
+
+    def predict(self, x, batch: int = 1000):
+        raise _NeedsTrainedModel
+
+
+def _placeholder(spec: RunSpec) -> Run:
+    steps = spec.config.eval_steps()
+    history = pd.DataFrame({c: np.zeros(len(steps)) for c in HISTORY_COLUMNS})
+    history["step"] = steps
+    history[["train_accuracy", "test_accuracy"]] = 1.0
+    params = pd.DataFrame({"layer": ["input"], "type": ["InputLayer"], "output_shape": [""], "params": [0]})
+    record = {"train_seconds": 0.0, "wall_seconds": 0.0, "images_per_second": 0.0, "model_kwargs": {},
+              "config": {}, "dataset": spec.dataset, "train_examples": 0}
+    return _PlaceholderRun(spec, history, params, record, [], cache_hit=True)
+
+
+@dataclass
+class _PlanContext(Context):
+    planned: list[RunSpec] = field(default_factory=list)
+
+    def train(self, spec: RunSpec) -> Run:
+        self.planned.append(spec)
+        run = _placeholder(spec)
+        self.runs.append(run)
+        return run
+
+
+@dataclass
+class Estimate:
+    question: str
+    stored: bool                    # the answer is in the store: nothing to train
+    runs: int                       # training runs it would start that the store does not hold
+    gflop: float                    # their FLOPs (training and evaluation)
+    known: bool = True              # False when the question could not be planned
+
+
+_FWD: dict[str, int] = {}
+
+
+def _forward(spec: RunSpec) -> int:
+    key = json.dumps([spec.model, spec.full_model_kwargs()], sort_keys=True, default=str)
+    if key not in _FWD:
+        _FWD[key] = forward_flops(models.create_model(spec.model, **spec.build_kwargs()))
+    return _FWD[key]
+
+
+def _examples(spec: RunSpec, ctx: Context) -> tuple[int, int]:
+    """(training examples, test examples) of a run, without building its data."""
+    ds = ctx.dataset(spec.dataset)
+    n_train, n_test = len(ds.y_train), len(ds.y_test)
+    if spec.pairs is not None:
+        n_train, n_test = spec.pairs.train_pairs, spec.pairs.test_pairs
+    if spec.per_class is not None:
+        n_train = spec.per_class * ds.num_classes
+    if spec.validation is not None:
+        n_train, n_test = n_train - spec.validation, spec.validation
+    return n_train, n_test
+
+
+def estimate(questions: list[Question], ctx: Context) -> list[Estimate]:
+    """The cost of each question that the store does not answer yet; a run shared by several
+    questions counts in the first one only, as it is trained once."""
+    seen: set[str] = set()
+    out = []
+    for q in questions:
+        key, _ = question_key(q, q.config(ctx), ctx)
+        if ctx.store.path(f"questions/{q.id}", key).is_dir():
+            out.append(Estimate(q.id, True, 0, 0.0))
+            continue
+        if not q.datasets:      # the theory questions train nothing
+            out.append(Estimate(q.id, False, 0, 0.0))
+            continue
+        plan = _PlanContext(ctx.profile, ctx.store, ctx.data_dir, ctx.precision, log=lambda s: None)
+        try:
+            q.fn(q.config(plan), plan)
+        except _NeedsTrainedModel:
+            pass
+        except Exception:  # a question the placeholders cannot carry through: its cost is unknown
+            out.append(Estimate(q.id, False, 0, 0.0, known=False))
+            continue
+        runs, gflop = 0, 0.0
+        for spec in plan.planned:
+            rkey = ctx.run_key(spec)
+            if rkey in seen or ctx.store.path("runs", rkey).is_dir():
+                continue
+            seen.add(rkey)
+            train_f, eval_f = run_flops(_forward(spec), spec.config, *_examples(spec, ctx))
+            runs, gflop = runs + 1, gflop + (train_f + eval_f) / 1e9
+        out.append(Estimate(q.id, False, runs, gflop))
+    return out
+
+
+# ---------------------------------------------------------------- the rate: measured, remembered, or guessed
+
+def _rate_file(ctx: Context) -> Path:
+    return ctx.store.root / "rate.json"
+
+
+def remembered_rate(ctx: Context) -> float | None:
+    """GFLOP/s that training reached on this machine and precision in an earlier command, if any."""
+    from ex1 import machine
+
+    try:
+        doc = json.loads(_rate_file(ctx).read_text())
+        entry = doc.get(f"{machine.cpu_description()} | {ctx.precision}")
+        return float(entry) if entry else None
+    except (OSError, ValueError, TypeError, AttributeError):
+        return None
+
+
+def remember_rate(ctx: Context, gflops: float) -> None:
+    from ex1 import machine
+    from ex1.fsutil import write_atomically
+
+    try:
+        doc = json.loads(_rate_file(ctx).read_text())
+        doc = doc if isinstance(doc, dict) else {}
+    except (OSError, ValueError):
+        doc = {}
+    doc[f"{machine.cpu_description()} | {ctx.precision}"] = round(gflops, 2)
+    try:
+        write_atomically(_rate_file(ctx), lambda tmp: tmp.write_text(json.dumps(doc, indent=1)), "a rate")
+    except Exception:  # an estimate is not worth failing a command for
+        pass
+
+
+def guessed_rate(precision: str) -> float:
+    """Half the matmul peak measured in about a second: the big networks train at 0.4-0.7 of it here."""
+    import tensorflow as tf
+
+    dtype = tf.bfloat16 if precision == "mixed_bfloat16" else tf.float32
+    n = 1024
+    a = tf.random.normal((n, n), dtype=tf.float32)
+    a = tf.cast(a, dtype)
+    tf.linalg.matmul(a, a)  # warm-up
+    t, reps = time.perf_counter(), 0
+    while time.perf_counter() - t < 0.5:
+        tf.linalg.matmul(a, a).numpy()
+        reps += 1
+    return 0.5 * 2 * n ** 3 * reps / (time.perf_counter() - t) / 1e9
+
+
+class Progress:
+    """The '[k/N, about M min left]' prefix: FLOPs still to train over the rate measured so far, plus a
+    fixed cost per run (building the model, tracing its step, evaluating, storing), which dominates
+    the small runs of the sweeps and of the quick profile."""
+
+    RUN_OVERHEAD_S = 1.5
+
+    def __init__(self, estimates: list[Estimate], rate_gflops: float):
+        self.estimates = {e.question: e for e in estimates}
+        self.order = [e.question for e in estimates]
+        self.rate = rate_gflops
+        self.done_gflop, self.done_s = 0.0, 0.0
+
+    def measured(self, gflop: float, seconds: float, runs: int) -> None:
+        if gflop > 0 and seconds > 0:
+            self.done_gflop += gflop
+            self.done_s += max(seconds - runs * self.RUN_OVERHEAD_S, 0.2 * seconds)
+            self.rate = self.done_gflop / self.done_s
+
+    def prefix(self, qid: str) -> str:
+        k = self.order.index(qid)
+        rest = [self.estimates[q] for q in self.order[k:]]
+        left = sum(e.gflop for e in rest) / self.rate + sum(e.runs for e in rest) * self.RUN_OVERHEAD_S
+        unknown = any(not e.known for e in rest)
+        when = "" if left <= 0 and not unknown else f", about {_minutes(left)} left" + (
+            " (and questions not estimated)" if unknown else "")
+        return f"[{k + 1}/{len(self.order)}{when}]"
+
+
+def _minutes(seconds: float) -> str:
+    m = seconds / 60
+    return f"{m:.0f} min" if m >= 10 else f"{m:.1f} min" if m >= 0.1 else "<0.1 min"
