@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .stats import mean_difference
+from .stats import welch
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -65,7 +65,7 @@ def specs(recipe: Recipe, profile, seeds: int):
 
 def summarise(runs: pd.DataFrame) -> pd.DataFrame:
     """Per precision: n, mean and std of the final test accuracy; then bfloat16 minus float32, its
-    standard error (Welch), and whether the difference is within two standard errors."""
+    standard error, Welch's 95% interval and p-value, and whether the interval includes zero."""
     g = runs.groupby("precision", sort=False)["test_accuracy"]
     rows = [{"precision": p, "n": int(s.count()), "mean_test_accuracy": float(s.mean()),
              "std_test_accuracy": float(s.std(ddof=1)) if s.count() > 1 else float("nan"),
@@ -74,13 +74,13 @@ def summarise(runs: pd.DataFrame) -> pd.DataFrame:
     out = pd.DataFrame(rows)
     if set(out["precision"]) == set(PRECISIONS):
         a, b = (out.set_index("precision").loc[p] for p in PRECISIONS)
-        diff, se, significant = mean_difference(a["mean_test_accuracy"], a["std_test_accuracy"], a["n"],
-                                                b["mean_test_accuracy"], b["std_test_accuracy"], b["n"])
+        test = welch(a["mean_test_accuracy"], a["std_test_accuracy"], a["n"],
+                     b["mean_test_accuracy"], b["std_test_accuracy"], b["n"])
         # Same seed = same initial weights and batches: the per-seed difference isolates the precision.
         paired = runs.pivot(index="seed", columns="precision", values="test_accuracy").dropna()
         d = paired[PRECISIONS[1]] - paired[PRECISIONS[0]]
-        out.attrs.update(difference=diff, standard_error=se,
-                         within_seed_noise=not significant if math.isfinite(se) else None,
+        out.attrs.update(difference=test.diff, standard_error=test.se, interval=(test.low, test.high),
+                         p_value=test.p, within_seed_noise=not test.significant if test.measurable else None,
                          paired_seeds=len(d), paired_mean=float(d.mean()),
                          paired_max_abs=float(d.abs().max()) if len(d) else float("nan"))
     return out
@@ -134,8 +134,10 @@ def main(argv=None) -> int:
     if "difference" in summary.attrs:
         a = summary.attrs
         verdict = {True: "within", False: "NOT within", None: "no estimate of"}[a["within_seed_noise"]]
-        print(f"bfloat16 - float32: {100 * a['difference']:+.3f} points, standard error {100 * a['standard_error']:.3f}: "
-              f"{verdict} seed noise (|difference| <= 2 standard errors)")
+        low, high = a["interval"]
+        print(f"bfloat16 - float32: {100 * a['difference']:+.3f} points, 95% interval {100 * low:+.3f} to "
+              f"{100 * high:+.3f} (Welch's t-test, p = {a['p_value']:.2g}): {verdict} seed noise "
+              "(the interval includes zero)")
         print(f"same seed, bfloat16 - float32 ({a['paired_seeds']} seeds): mean {100 * a['paired_mean']:+.3f} points, "
               f"largest {100 * a['paired_max_abs']:.3f} points")
     dest = Path(args.out) / "bench"

@@ -1,16 +1,59 @@
-"""Comparing two groups of seeds: is a difference of means more than seed noise?"""
+"""Comparing two groups of seeds: Welch's t-test on the difference of their means."""
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+
+LEVEL = 0.95   # the confidence of every interval the report gives
 
 
-def mean_difference(mean_a: float, std_a: float, n_a: int, mean_b: float, std_b: float, n_b: int):
-    """(b - a, its standard error, whether |b - a| exceeds two standard errors).
+@dataclass(frozen=True)
+class Difference:
+    """b - a, with Welch's standard error, degrees of freedom, 95% interval and two-sided p-value."""
 
-    The standard error is Welch's, from the two sample standard deviations; with fewer than two
-    seeds on either side it is NaN and no difference counts as significant.
-    """
+    diff: float
+    se: float
+    df: float
+    low: float
+    high: float
+    p: float
+
+    @property
+    def measurable(self) -> bool:
+        """False with fewer than two seeds on a side: no spread, no test."""
+        return math.isfinite(self.p)
+
+    @property
+    def significant(self) -> bool:
+        """The 95% interval excludes zero (equivalently p < 0.05)."""
+        return self.measurable and self.p < 1 - LEVEL
+
+    def points(self) -> str:
+        """'+0.42 points (95% interval +0.10 to +0.74; Welch's t-test, 3.6 degrees of freedom, p = 0.02)'."""
+        if not self.measurable:
+            return f"{100 * self.diff:+.2f} points (one seed on a side: no interval)"
+        if self.se == 0:
+            return f"{100 * self.diff:+.2f} points (identical across seeds on both sides)"
+        return (f"{100 * self.diff:+.2f} points (95% interval {100 * self.low:+.2f} to {100 * self.high:+.2f}; "
+                f"Welch's t-test, {self.df:.1f} degrees of freedom, p = {self.p:.2g})")
+
+
+def welch(mean_a: float, std_a: float, n_a: int, mean_b: float, std_b: float, n_b: int) -> Difference:
+    """Welch's t-test of mean_b - mean_a from two samples' means, standard deviations (ddof=1) and sizes.
+
+    With fewer than two seeds on either side the interval and p-value are NaN: not measurable."""
+    from scipy import stats
+
     diff = mean_b - mean_a
-    se = math.sqrt(std_a ** 2 / n_a + std_b ** 2 / n_b) if min(n_a, n_b) > 1 else float("nan")
-    return diff, se, bool(math.isfinite(se) and abs(diff) > 2 * se)
+    nan = float("nan")
+    if min(n_a, n_b) < 2 or not (math.isfinite(std_a) and math.isfinite(std_b)):
+        return Difference(diff, nan, nan, nan, nan, nan)
+    va, vb = std_a ** 2 / n_a, std_b ** 2 / n_b
+    se = math.sqrt(va + vb)
+    if se == 0:  # every seed gave the same number on both sides
+        return Difference(diff, 0.0, nan, diff, diff, 0.0 if diff else 1.0)
+    df = (va + vb) ** 2 / (va ** 2 / (n_a - 1) + vb ** 2 / (n_b - 1))
+    t = stats.t.ppf(0.5 + LEVEL / 2, df)
+    p = float(2 * stats.t.sf(abs(diff) / se, df))
+    return Difference(diff, se, df, diff - t * se, diff + t * se, p)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import os
 import platform
 import zipfile
@@ -99,7 +100,9 @@ def render_html(answers, ctx, names: list[str] | None = None, selected_all: bool
     css = (Path(__file__).parent / "templates" / "style.css").read_text()
     if ctx.profile.name != "full":
         css += QUICK_CSS
-    all_runs = [r for a in answers for r in a.record.get("runs", [])]
+    # Each training run once, however many questions use it (the HUJI baseline serves several).
+    all_runs = list({json.dumps([r["model"], r["model_kwargs"], r["config"], r["dataset"], r["train_examples"]],
+                                sort_keys=True): r for a in answers for r in a.record.get("runs", [])}.values())
     auto, why = machine.auto_precision()
     precision_reason = (f"chosen by --precision auto: {why}" if ctx.precision == auto
                         else f"asked for with --precision; auto would have chosen {auto}: {why}")

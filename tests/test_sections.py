@@ -111,3 +111,26 @@ def test_regularisation_verdict_follows_the_seed_spread():
     assert not noise["significant"]
     assert worse["significant"] and worse["diff"] < 0
     assert "99.30 ± 0.10% (n=3)" == better["reg_pm"]
+
+
+def test_welch_matches_scipy_and_its_verdict_follows_the_spread():
+    import numpy as np
+    import pytest
+    from scipy import stats as sp
+
+    from ex1.stats import welch
+
+    for a, b in (([0.985, 0.986, 0.987], [0.992, 0.993, 0.994]), ([0.985, 0.989, 0.993], [0.986, 0.990, 0.994]),
+                 ([0.97, 0.98, 0.99], [0.9905, 0.9910, 0.9915])):
+        d = welch(np.mean(a), np.std(a, ddof=1), 3, np.mean(b), np.std(b, ddof=1), 3)
+        ref = sp.ttest_ind(b, a, equal_var=False)
+        assert d.p == pytest.approx(ref.pvalue) and d.df == pytest.approx(ref.df)
+        assert d.significant == (d.low > 0 or d.high < 0) == (ref.pvalue < 0.05)
+    # The same difference of means is a finding with a small spread and noise with a large one; two standard
+    # errors (the old rule) would call the third case significant, Welch's 2.0 degrees of freedom do not.
+    tight = welch(0.980, 0.001, 3, 0.985, 0.001, 3)
+    wide = welch(0.980, 0.004, 3, 0.985, 0.004, 3)
+    few_df = welch(0.980, 0.0001, 3, 0.9870, 0.0030, 3)
+    assert tight.significant and not wide.significant
+    assert abs(few_df.diff) > 2 * few_df.se and not few_df.significant
+    assert not welch(0.98, float("nan"), 1, 0.99, 0.001, 3).measurable
