@@ -124,8 +124,12 @@ def stored_runs(store_root, profile: str = "full") -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def budget(store_root, peak_gflops: float, profile: str = "full") -> pd.DataFrame:
-    """FLOPs and floor time of every stored run of a profile, next to the time it really took."""
+def budget(store_root, peak_gflops: float | dict[str, float], profile: str = "full") -> pd.DataFrame:
+    """FLOPs and floor time of every stored run of a profile, next to the time it really took.
+
+    peak_gflops: one matmul peak for every run, or one per precision ({"float32": ..., "mixed_bfloat16": ...}):
+    each run is then priced at the peak of the precision it trained in."""
+    peaks = peak_gflops if isinstance(peak_gflops, dict) else {}
     from . import models, train
 
     runs = stored_runs(store_root, profile)
@@ -147,9 +151,11 @@ def budget(store_root, peak_gflops: float, profile: str = "full") -> pd.DataFram
         # MNIST, CIFAR-10 and the two-digit pairs all test on 10,000 images.
         n_test = int(validation) if pd.notna(validation) else 10000
         train_flop, eval_flop = run_flops(fwd, cfg, r.train_examples, n_test)
+        peak = peaks.get(cfg.precision, peaks.get("float32")) if peaks else peak_gflops
         rows.append({"question": r.question, "run": r.label, "model": r.model, "steps": cfg.steps,
+                     "precision": cfg.precision, "peak_gflops": peak,
                      "train_tflop": train_flop / 1e12, "eval_tflop": eval_flop / 1e12,
-                     "floor_s": (train_flop + eval_flop) / (peak_gflops * 1e9),
+                     "floor_s": (train_flop + eval_flop) / (peak * 1e9),
                      "measured_s": r.wall_seconds, "measured_images_per_s": r.images_per_second})
     return pd.DataFrame(rows)
 
@@ -159,15 +165,20 @@ def print_budget(out: str, csv: str) -> None:
 
     from . import machine
 
-    peak = matmul_peak("float32")
-    df = budget(Path(out) / "store", peak)
+    # Each precision's own peak: a bfloat16 run is priced at what bfloat16 matmuls reach here, not float32's.
+    peaks = {"float32": matmul_peak("float32"), "mixed_bfloat16": matmul_peak("bfloat16")}
+    peaks["mixed_float16"] = peaks["float32"]   # a CPU has no float16 matmul units; TF upcasts
+    df = budget(Path(out) / "store", peaks)
     per_q = df.groupby("question", sort=False).agg(runs=("run", "size"), train_tflop=("train_tflop", "sum"),
                                                    eval_tflop=("eval_tflop", "sum"), floor_min=("floor_s", "sum"),
                                                    measured_min=("measured_s", "sum"))
     per_q[["floor_min", "measured_min"]] /= 60
     total = per_q.sum()
-    print(f"machine: {machine.cpu_description()}; matmul 4096^2 fp32 {peak:.0f} GFLOP/s (measured now)")
-    print("full profile, every distinct training run of the stored answers, priced at that peak:")
+    used = ", ".join(f"{p}: {n} runs" for p, n in df["precision"].value_counts().items())
+    print(f"machine: {machine.cpu_description()}; matmul 4096^2 peaks measured now: float32 {peaks['float32']:.0f} "
+          f"GFLOP/s, bfloat16 {peaks['mixed_bfloat16']:.0f} GFLOP/s")
+    print(f"full profile, every distinct training run of the stored answers, each priced at the peak of the "
+          f"precision it trained in ({used}):")
     print(per_q.round(2).to_string())
     print(f"total: {int(total['runs'])} runs, {total['train_tflop']:.0f} TFLOP training + "
           f"{total['eval_tflop']:.0f} TFLOP evaluation; floor {total['floor_min']:.1f} min at 100% of the peak, "

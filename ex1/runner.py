@@ -102,7 +102,9 @@ class PairSpec:
 
     def build(self, ds: data_mod.Dataset, test_size: int | None = None):
         xtr, dtr = data_mod.make_pairs(ds.x_train, ds.y_train, self.train_pairs, self.seed, exclude=self.exclude)
-        xte, dte = data_mod.make_pairs(ds.x_test, ds.y_test, self.test_pairs, self.seed + 1)
+        # Test pairs of the combinations seen in training, like the training pairs: the held-out combinations
+        # are measured apart, so that a model that cannot handle them is not compared on them unawares.
+        xte, dte = data_mod.make_pairs(ds.x_test, ds.y_test, self.test_pairs, self.seed + 1, exclude=self.exclude)
         return xtr, self.labels(dtr), xte, self.labels(dte)
 
     def labels(self, digits: np.ndarray) -> np.ndarray:

@@ -171,17 +171,21 @@ def accuracy_against(histories: dict[str, pd.DataFrame], x: str, xlabel: str, le
 
 @_styled
 def overfitting_curves(curves: pd.DataFrame):
-    """Left: train (dashed) and test (solid) accuracy; right: their ratio test/train; one colour per data set."""
+    """Left: train (dashed) and test (solid) accuracy; right: their ratio test/train; one colour per data set,
+    against epochs on a log scale (the full set's 17 epochs and the 250 examples' 200 share one axis)."""
     fig, (a, b) = _subplots(1, 2, figsize=(7.2, 3.0))
     for data, h in curves.groupby("data", sort=False):
         c = color_for(data)
-        a.plot(h["step"], 100 * h["train_accuracy"], "--", color=c, lw=1.2, label=f"{data}: train")
-        a.plot(h["step"], 100 * h["test_accuracy"], "-", color=c, lw=1.6, label=f"{data}: test")
-        b.plot(h["step"], h["ratio"], "-", color=c, lw=1.6, label=data)
+        h = h[h["step"] > 0]
+        marker = "o" if len(h) < 10 else None
+        a.plot(h["epoch"], 100 * h["train_accuracy"], "--", color=c, lw=1.2, marker=marker, ms=3, label=f"{data}: train")
+        a.plot(h["epoch"], 100 * h["test_accuracy"], "-", color=c, lw=1.6, marker=marker, ms=3, label=f"{data}: test")
+        b.plot(h["epoch"], h["ratio"], "-", color=c, lw=1.6, marker=marker, ms=3, label=data)
     a.set_ylabel("accuracy (%)")
     b.set_ylabel("test accuracy / train accuracy")
     for ax in (a, b):
-        ax.set_xlabel("training step (mini-batches)")
+        ax.set_xscale("log")
+        ax.set_xlabel("epochs (log scale)")
     a.legend(fontsize=7, loc="lower right")
     b.legend(fontsize=7, loc="lower right")
     fig.tight_layout()

@@ -11,6 +11,7 @@ from typing import Callable
 import pandas as pd
 
 from ex1.stats import welch
+from experiments import huji_sum
 
 from . import figures
 from .figures import to_svg
@@ -491,8 +492,44 @@ def huji_5_2(result, record) -> dict:
     ctx = _pair_training("huji.5.2", result, record, "two-digit network",
                          "accuracy of the predicted pair (both digits right)")
     ev = result.tables["evaluation"]
-    ctx["test"] = ev[ev["split"] == "test pairs"].iloc[0]
+    ctx["test"] = ev[ev["split"] == huji_sum.SEEN].iloc[0]
     return ctx
+
+
+def _binomial_se(p: float, n: float) -> float:
+    return (p * (1 - p) / n) ** 0.5 if n else float("nan")
+
+
+def _interval(diff: float, se: float) -> str:
+    return f"{100 * diff:+.2f} points (95% interval {100 * (diff - 1.96 * se):+.2f} to {100 * (diff + 1.96 * se):+.2f})"
+
+
+def pair_error_sentence(d) -> str:
+    """Both digits right against p², the rate if the two heads erred independently, with the direction
+    chosen by the numbers: errors on the same pairs (positively correlated) push it above p²."""
+    both, p2, n = float(d.both_digits_accuracy), float(d.digit_accuracy_squared), float(d.pairs)
+    diff, se = both - p2, _binomial_se(both, n)
+    head = (f"Both digits are right for {pct(both)} of the pairs, against {pct(d.digit_accuracy)}² = {pct(p2)} if the "
+            f"two heads erred independently: a difference of {_interval(diff, se)}")
+    if diff - 1.96 * se > 0:
+        return head + "; the two heads tend to fail on the same pairs (positively correlated errors)."
+    if diff + 1.96 * se < 0:
+        return head + "; the two heads fail on different pairs more often than chance (negatively correlated errors)."
+    return head + "; the data cannot tell it from independent errors."
+
+
+def overfit_sentence(gaps: dict[str, tuple[float, float]]) -> str:
+    """Which model's train-minus-test gap is larger, if the binomial interval of the difference says so.
+    gaps: model -> (gap, its standard error)."""
+    (gs, ss), (gd, sd) = gaps["sum classifier"], gaps["two-digit network"]
+    diff, se = gs - gd, (ss ** 2 + sd ** 2) ** 0.5
+    head = (f"Training-sample accuracy ends {100 * gs:.2f} points above test accuracy for the sum classifier and "
+            f"{100 * gd:.2f} points for the two-digit network, a difference of {_interval(diff, se)}")
+    if diff - 1.96 * se > 0:
+        return head + ": the sum classifier overfits more."
+    if diff + 1.96 * se < 0:
+        return head + ": the two-digit network overfits more."
+    return head + ": the two gaps are not distinguishable."
 
 
 @section("huji.5.3")
@@ -500,41 +537,62 @@ def huji_5_3(result, record) -> dict:
     ev, curves = result.tables["evaluation"], result.tables["curves"]
     hist = {m: g.reset_index(drop=True) for m, g in curves.groupby("model", sort=False)}
     get = {(r.model, r.split): r for r in ev.itertuples()}
-    s_t, d_t = get[("sum classifier", "test pairs")], get[("two-digit network", "test pairs")]
-    s_h, d_h = get[("sum classifier", "held-out combinations")], get[("two-digit network", "held-out combinations")]
-    table = Table(slug("huji.5.3", "eval"), "Sum accuracy of both models on the test pairs and on test pairs made "
-                  "only of the combinations held out of training; per-digit accuracy of the two-digit network.",
-                  ["model", "pairs", "sum accuracy", "digit accuracy", "(digit accuracy)²", "both digits right"],
-                  [[r.model + ", " + r.split, num(r.pairs), pct(r.sum_accuracy),
+    s_t, d_t = get[("sum classifier", huji_sum.SEEN)], get[("two-digit network", huji_sum.SEEN)]
+    s_h, d_h = get[("sum classifier", huji_sum.HELD)], get[("two-digit network", huji_sum.HELD)]
+    table = Table(slug("huji.5.3", "eval"), "Sum accuracy of both models on test pairs of the digit combinations seen "
+                  "in training and, apart, on test pairs of the combinations held out of training; per-digit and "
+                  "both-digits accuracy of the two-digit network. Test pairs are drawn from the 10,000 test images only.",
+                  ["model", "test pairs", "pairs", "sum accuracy", "digit accuracy", "(digit accuracy)²",
+                   "both digits right"],
+                  [[r.model, r.split, num(r.pairs), pct(r.sum_accuracy),
                     pct(r.digit_accuracy) if r.digit_accuracy == r.digit_accuracy else "—",
                     pct(r.digit_accuracy_squared) if r.digit_accuracy_squared == r.digit_accuracy_squared else "—",
                     pct(r.both_digits_accuracy) if r.both_digits_accuracy == r.both_digits_accuracy else "—"]
-                   for r in ev.itertuples()], ["l", "r", "r", "r", "r", "r"])
+                   for r in ev.itertuples()], ["l", "l", "r", "r", "r", "r", "r"])
     fig = Figure(slug("huji.5.3", "acc"), to_svg(figures.accuracy_curves(hist, zoom_from=95.0)),
-                 "Both models on one plot: test accuracy of the sum classifier's sum and of the two-digit network's "
-                 "pair (both digits right), same steps and optimiser.")
+                 "Both models on one plot: accuracy of the sum classifier's sum and of the two-digit network's "
+                 "pair (both digits right), on training pairs (dashed) and on test pairs of the combinations seen in "
+                 "training (solid); same steps and optimiser.")
     better = "two-digit network" if d_t.sum_accuracy > s_t.sum_accuracy else "sum classifier"
-    diff = abs(d_t.sum_accuracy - s_t.sum_accuracy)
-    se = (2 * s_t.sum_accuracy * (1 - s_t.sum_accuracy) / s_t.pairs) ** 0.5
-    if diff <= 2 * se:
-        verdict = (f"On the test pairs the two strategies are level: {pct(d_t.sum_accuracy)} against "
-                   f"{pct(s_t.sum_accuracy)}, a difference within two standard errors ({100 * 2 * se:.2f} points).")
+    diff = d_t.sum_accuracy - s_t.sum_accuracy
+    # Two accuracies on the same pairs: the binomial standard error of their difference (independence assumed,
+    # which overstates it when the two models err on the same pairs, so the verdict errs towards "level").
+    se = (_binomial_se(s_t.sum_accuracy, s_t.pairs) ** 2 + _binomial_se(d_t.sum_accuracy, d_t.pairs) ** 2) ** 0.5
+    if abs(diff) <= 1.96 * se:
+        verdict = (f"On test pairs of the combinations seen in training the two strategies are level: "
+                   f"{pct(d_t.sum_accuracy)} for the two-digit network against {pct(s_t.sum_accuracy)}, a difference "
+                   f"of {_interval(diff, se)}.")
     else:
-        verdict = (f"On the test pairs the {better} works better: a sum accuracy of "
-                   f"{pct(max(d_t.sum_accuracy, s_t.sum_accuracy))} against {pct(min(d_t.sum_accuracy, s_t.sum_accuracy))}.")
-    square_gap = d_t.sum_accuracy - d_t.digit_accuracy_squared
-    held_gap = s_h.sum_accuracy - s_t.sum_accuracy
-    held_digits_gap = d_h.sum_accuracy - d_t.sum_accuracy
-    gaps = {m: float(h["train_accuracy"].iloc[-1] - h["test_accuracy"].iloc[-1]) for m, h in hist.items()}
+        verdict = (f"On test pairs of the combinations seen in training the {better} works better: a sum accuracy of "
+                   f"{pct(max(d_t.sum_accuracy, s_t.sum_accuracy))} against "
+                   f"{pct(min(d_t.sum_accuracy, s_t.sum_accuracy))}, a difference of {_interval(abs(diff), se)}.")
+    gaps = {}
+    for r in record.get("runs", []):
+        h = hist.get(r["label"])
+        if h is not None:
+            n_train = min(r["config"]["train_eval_size"] or r["train_examples"], r["train_examples"])
+            n_test = r["config"]["test_size"] or int(result.facts.get("test_pairs", s_t.pairs))
+            tr, te = float(h["train_accuracy"].iloc[-1]), float(h["test_accuracy"].iloc[-1])
+            gaps[r["label"]] = (tr - te, (_binomial_se(tr, n_train) ** 2 + _binomial_se(te, n_test) ** 2) ** 0.5)
+    held_se = {m: _binomial_se(get[(m, huji_sum.HELD)].sum_accuracy, get[(m, huji_sum.HELD)].pairs)
+               for m in ("sum classifier", "two-digit network")}
     return {"table": table, "fig": fig, "verdict": verdict, "d_t": d_t, "s_t": s_t, "d_h": d_h, "s_h": s_h,
-            "gap_sum": gaps.get("sum classifier", float("nan")), "gap_digits": gaps.get("two-digit network", float("nan")),
-            "square_gap": square_gap, "held_gap": held_gap, "held_digits_gap": held_digits_gap,
+            "pair_errors": pair_error_sentence(d_t),
+            "overfit": overfit_sentence(gaps) if len(gaps) == 2 else "",
+            "held_gap": s_h.sum_accuracy - s_t.sum_accuracy, "held_digits_gap": d_h.sum_accuracy - d_t.sum_accuracy,
             "held_out": _held_out_text(result.facts), "facts": result.facts,
-            "sum_generalises": s_h.sum_accuracy >= s_t.sum_accuracy - 2 * se,
-            "digits_generalise": d_h.sum_accuracy >= d_t.sum_accuracy - 2 * se}
+            "sum_generalises": s_h.sum_accuracy >= s_t.sum_accuracy - 1.96 * (held_se["sum classifier"] ** 2 + _binomial_se(
+                s_t.sum_accuracy, s_t.pairs) ** 2) ** 0.5,
+            "digits_generalise": d_h.sum_accuracy >= d_t.sum_accuracy - 1.96 * (held_se["two-digit network"] ** 2 + _binomial_se(
+                d_t.sum_accuracy, d_t.pairs) ** 2) ** 0.5}
 
 
 # ----------------------------------------------------------------------------- HUJI 4
+
+def _run(record, label: str) -> dict:
+    """The run of a question with this label (its role), whatever its position among the question's runs."""
+    return next(r for r in record["runs"] if r["label"] == label)
+
 
 def pm(mean: float, std: float, n: int, scale: float = 100.0, digits: int = 2) -> str:
     s = 0.0 if std != std else std
@@ -588,7 +646,10 @@ def huji_4(result, record) -> dict:
                      total=["total"] + [num(totals[w]) for w in widths])
     fig_curves = Figure(slug("huji.4", "curves"), to_svg(figures.overfitting_curves(curves)),
                         "The original network without dropout on all 60,000 training examples and on 250 of them: "
-                        "train (dashed) and test (solid) accuracy, and their ratio test/train (right).")
+                        "accuracy on the training examples (dashed; a fixed sample of "
+                        f"{num(_run(record, 'all 60,000 examples')['config']['train_eval_size'] or 60000)} for the full "
+                        "set, all 250 for the small one) and on the test set (solid), and their ratio test/train "
+                        "(right), against epochs; the first evaluation (step 0) is left out.")
     fig_size = Figure(slug("huji.4", "size-fig"), to_svg(figures.sweep_errorbars(size, "params", "parameters (log scale)",
                       log_x=True)), "Smaller networks on 250 examples: mean test accuracy and ratio, ±1 std over seeds.")
     fig_drop = Figure(slug("huji.4", "drop-fig"), to_svg(figures.sweep_errorbars(drop, "setting", "keep probability")),
@@ -598,7 +659,7 @@ def huji_4(result, record) -> dict:
             "best_ratio_drop": best_ratio_drop, "gain_size": gain(best_size), "gain_drop": gain(best_drop),
             "test_size": against_base(best_size), "test_drop": against_base(best_drop),
             "fig_curves": fig_curves, "fig_size": fig_size, "fig_drop": fig_drop,
-            "run_full": record["runs"][0], "run_small": record["runs"][1]}
+            "run_full": _run(record, "all 60,000 examples"), "run_small": _run(record, "250 examples")}
 
 
 # ----------------------------------------------------------------------------- Tuebingen, ETH, Bonn theory

@@ -61,6 +61,24 @@ def test_a_tables_folder_that_cannot_be_written_after_the_pdf(tmp_path, capsys):
     assert not partial_files(out)
 
 
+def test_a_tables_folder_without_write_permission(tmp_path, capsys, monkeypatch):
+    # chmod cannot stop root (CI runs as root): the refusal a user without permission gets is raised instead.
+    out = tmp_path / "o"
+    real = Path.mkdir
+
+    def refused(self, *a, **k):
+        if str(self).startswith(str(out / "tables")):
+            raise PermissionError(errno.EACCES, "Permission denied", str(self))
+        return real(self, *a, **k)
+
+    monkeypatch.setattr(Path, "mkdir", refused)
+    code, _, err = run_cli(THEORY + ["--out", str(out)], capsys)
+    line = one_line(err)
+    assert code == 1 and "could not write the tables" in line and "Permission denied" in line
+    assert "writable or choose another --out" in line
+    assert (out / "Ex1_report_quick_partial.pdf").is_file() and not partial_files(out)
+
+
 def test_a_full_disk_while_writing_the_pdf(tmp_path, capsys, monkeypatch):
     import weasyprint
 

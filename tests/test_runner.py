@@ -33,3 +33,20 @@ def test_a_cifar_spec_builds_with_three_channels():
     assert spec.build_kwargs()["input_shape"] == (32, 32, 3)
     assert spec.full_model_kwargs()["input_shape"] == (32, 32, 3)
     assert "input_shape" not in RunSpec("bonn_cnn", TrainConfig(steps=10)).build_kwargs()
+
+
+def test_the_floor_prices_each_run_at_the_peak_of_its_own_precision(monkeypatch):
+    import pandas as pd
+
+    from ex1 import bench
+
+    cfg = {**TrainConfig(steps=100, eval_every=50).__dict__}
+    runs = pd.DataFrame([{"question": "q", "label": p, "model": "softmax_regression", "model_kwargs": {},
+                          "config": {**cfg, "precision": p, "lr_boundaries": [], "lr_values": []},
+                          "train_examples": 60000, "validation": None, "wall_seconds": 1.0,
+                          "images_per_second": 1.0} for p in ("float32", "mixed_bfloat16")])
+    monkeypatch.setattr(bench, "stored_runs", lambda root, profile: runs)
+    df = bench.budget("unused", {"float32": 50.0, "mixed_bfloat16": 200.0}).set_index("run")
+    assert df.loc["float32", "train_tflop"] == df.loc["mixed_bfloat16", "train_tflop"]
+    assert df.loc["float32", "floor_s"] == pytest.approx(4 * df.loc["mixed_bfloat16", "floor_s"])
+    assert list(df["peak_gflops"]) == [50.0, 200.0]

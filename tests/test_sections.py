@@ -42,19 +42,22 @@ def test_generalisation_gap_sentence_follows_the_gap():
     assert "Test accuracy ends 4.90 points above" in inverted
 
 
-def answer_5_3(sum_acc: float, digits_sum_acc: float) -> Answer:
+def answer_5_3(sum_acc: float, digits_sum_acc: float, both: float = 0.98, gap_sum: float = 0.0) -> Answer:
+    from experiments.huji_sum import HELD, SEEN
+
+    digits = {"digit_accuracy": 0.99, "both_digits_accuracy": both, "digit_accuracy_squared": 0.9801}
     ev = pd.DataFrame([
-        {"model": "sum classifier", "split": "test pairs", "pairs": 10000, "sum_accuracy": sum_acc},
-        {"model": "sum classifier", "split": "held-out combinations", "pairs": 2000, "sum_accuracy": sum_acc - 0.1},
-        {"model": "two-digit network", "split": "test pairs", "pairs": 10000, "sum_accuracy": digits_sum_acc,
-         "digit_accuracy": 0.99, "both_digits_accuracy": 0.98, "digit_accuracy_squared": 0.9801},
-        {"model": "two-digit network", "split": "held-out combinations", "pairs": 2000,
-         "sum_accuracy": digits_sum_acc, "digit_accuracy": 0.99, "both_digits_accuracy": 0.98,
-         "digit_accuracy_squared": 0.9801},
+        {"model": "sum classifier", "split": SEEN, "pairs": 10000, "sum_accuracy": sum_acc},
+        {"model": "sum classifier", "split": HELD, "pairs": 2000, "sum_accuracy": sum_acc - 0.1},
+        {"model": "two-digit network", "split": SEEN, "pairs": 10000, "sum_accuracy": digits_sum_acc, **digits},
+        {"model": "two-digit network", "split": HELD, "pairs": 2000, "sum_accuracy": digits_sum_acc, **digits},
     ])
-    curves = pd.concat([history(sum_acc, sum_acc).assign(model="sum classifier"),
+    curves = pd.concat([history(sum_acc, sum_acc + gap_sum).assign(model="sum classifier"),
                         history(digits_sum_acc, digits_sum_acc).assign(model="two-digit network")])
-    return Answer(QUESTIONS["huji.5.3"], Result({"evaluation": ev, "curves": curves}, {"held_out": [[0, 9]]}), {})
+    runs = [{"label": m, "train_examples": 60000, "config": {"train_eval_size": 10000, "test_size": None}}
+            for m in ("sum classifier", "two-digit network")]
+    return Answer(QUESTIONS["huji.5.3"], Result({"evaluation": ev, "curves": curves},
+                                                {"held_out": [[0, 9]], "test_pairs": 10000}), {"runs": runs})
 
 
 def test_which_strategy_wins_is_decided_by_the_table():
@@ -63,6 +66,16 @@ def test_which_strategy_wins_is_decided_by_the_table():
     assert "are level" in sections.build(answer_5_3(0.981, 0.980))["verdict"]
     flipped = sections.build(answer_5_3(0.90, 0.98))
     assert flipped["digits_generalise"] and not flipped["sum_generalises"]
+
+
+def test_pair_errors_and_overfitting_sentences_follow_their_intervals():
+    above = sections.build(answer_5_3(0.97, 0.98, both=0.9850))["pair_errors"]      # p² = 98.01%
+    level = sections.build(answer_5_3(0.97, 0.98, both=0.9805))["pair_errors"]
+    below = sections.build(answer_5_3(0.97, 0.98, both=0.9750))["pair_errors"]
+    assert "positively correlated" in above and "independent errors" in level and "negatively correlated" in below
+    more = sections.build(answer_5_3(0.97, 0.98, gap_sum=0.02))["overfit"]
+    same = sections.build(answer_5_3(0.97, 0.98, gap_sum=0.001))["overfit"]
+    assert "the sum classifier overfits more" in more and "not distinguishable" in same
 
 
 def test_bonn_rule_picks_the_lowest_recent_validation_error_and_never_a_diverged_rate():
