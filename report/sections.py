@@ -589,6 +589,18 @@ def huji_5_3(result, record) -> dict:
 
 # ----------------------------------------------------------------------------- HUJI 4
 
+def drop_vs_size_sentence(size, drop) -> str:
+    """Best dropout against best smaller network on test accuracy, decided by Welch's interval."""
+    d = welch(size.test_mean, size.test_std, size.n, drop.test_mean, drop.test_std, drop.n)
+    head = f"Test accuracy of the best dropout minus that of the best smaller network: {d.points()}"
+    if d.significant and d.diff > 0:
+        return head + "; on these 250 examples dropout helps more: it keeps the capacity but stops units from relying " \
+                      "on each other."
+    if d.significant:
+        return head + "; on these 250 examples shrinking the network helps more."
+    return head + "; neither can be said to help more."
+
+
 def _run(record, label: str) -> dict:
     """The run of a question with this label (its role), whatever its position among the question's runs."""
     return next(r for r in record["runs"] if r["label"] == label)
@@ -658,6 +670,7 @@ def huji_4(result, record) -> dict:
             "best_size": best_size, "best_ratio_size": best_ratio_size, "best_drop": best_drop,
             "best_ratio_drop": best_ratio_drop, "gain_size": gain(best_size), "gain_drop": gain(best_drop),
             "test_size": against_base(best_size), "test_drop": against_base(best_drop),
+            "drop_vs_size": drop_vs_size_sentence(best_size, best_drop),
             "fig_curves": fig_curves, "fig_size": fig_size, "fig_drop": fig_drop,
             "run_full": _run(record, "all 60,000 examples"), "run_small": _run(record, "250 examples")}
 

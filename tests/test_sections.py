@@ -147,3 +147,13 @@ def test_welch_matches_scipy_and_its_verdict_follows_the_spread():
     assert tight.significant and not wide.significant
     assert abs(few_df.diff) > 2 * few_df.se and not few_df.significant
     assert not welch(0.98, float("nan"), 1, 0.99, 0.001, 3).measurable
+
+
+def test_dropout_against_size_follows_welchs_interval():
+    from types import SimpleNamespace as R
+
+    size = R(test_mean=0.80, test_std=0.005, n=3)
+    assert "dropout helps more" in sections.drop_vs_size_sentence(size, R(test_mean=0.85, test_std=0.005, n=3))
+    assert "shrinking the network helps more" in sections.drop_vs_size_sentence(
+        size, R(test_mean=0.75, test_std=0.005, n=3))
+    assert "neither can be said" in sections.drop_vs_size_sentence(size, R(test_mean=0.81, test_std=0.03, n=3))
