@@ -99,7 +99,8 @@ def run(steps: int, precision: str) -> pd.DataFrame:
                      "fraction_fp32_peak": round(achieved / peak32, 3),
                      "fraction_bf16_peak": round(achieved / peak16, 3)})
     df = pd.DataFrame(rows)
-    df.attrs.update(machine=machine.cpu_description(), fp32_peak=peak32, bf16_peak=peak16)
+    df.attrs.update(machine=f"{machine.cpu_description()}, {machine.kernels_description()}",
+                    fp32_peak=peak32, bf16_peak=peak16)
     return df
 
 
@@ -175,7 +176,7 @@ def print_budget(out: str, csv: str) -> None:
     per_q[["floor_min", "measured_min"]] /= 60
     total = per_q.sum()
     used = ", ".join(f"{p}: {n} runs" for p, n in df["precision"].value_counts().items())
-    print(f"machine: {machine.cpu_description()}; matmul 4096^2 peaks measured now: float32 {peaks['float32']:.0f} "
+    print(f"machine: {machine.cpu_description()}, {machine.kernels_description()}; matmul 4096^2 peaks measured now: float32 {peaks['float32']:.0f} "
           f"GFLOP/s, bfloat16 {peaks['mixed_bfloat16']:.0f} GFLOP/s")
     print(f"full profile, every distinct training run of the stored answers, each priced at the peak of the "
           f"precision it trained in ({used}):")

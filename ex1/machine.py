@@ -35,6 +35,12 @@ def cpu_description() -> str:
     return f"{name}, {os.cpu_count()} logical cores" + (f", {' '.join(simd)}" if simd else "")
 
 
+def kernels_description() -> str:
+    """Which CPU kernels TensorFlow trains with, for the provenance appendix and the benchmarks."""
+    on = onednn_enabled()
+    return {True: "oneDNN kernels", False: "Eigen kernels (oneDNN off)", None: "TensorFlow's default kernels"}[on]
+
+
 def has_native_bf16() -> bool:
     """bfloat16 matmuls run natively (AVX512_BF16 or AMX); elsewhere oneDNN emulates them, slowly."""
     return bool({"avx512_bf16", "amx_bf16"} & cpu_flags())
@@ -46,6 +52,17 @@ PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
 def cpu_flags_known() -> bool:
     """Whether this OS tells the CPU's instruction sets (Linux's /proc/cpuinfo); macOS and Windows do not here."""
     return bool(cpu_flags())
+
+
+def onednn_enabled() -> bool | None:
+    """Whether TensorFlow runs its oneDNN CPU kernels in this process (None: this build does not say)."""
+    import tensorflow  # noqa: F401  (the flag is read when TensorFlow loads)
+
+    try:
+        from tensorflow.python.util import _pywrap_util_port
+        return bool(_pywrap_util_port.IsMklEnabled())
+    except (ImportError, AttributeError):
+        return None
 
 
 def gpu_compute_capability() -> tuple[int, int] | None:

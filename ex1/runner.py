@@ -11,7 +11,7 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from . import codehash, models, train
+from . import codehash, machine, models, train
 from . import data as data_mod
 from .store import Store, config_hash
 
@@ -202,6 +202,7 @@ class Context:
             "dataset": ds.fingerprint, "per_class": spec.per_class, "subset_seed": spec.subset_seed,
             "code": run_code_version(spec.model, pairs=spec.pairs is not None,
                                      validation=spec.validation is not None), "tf": _tf_version(),
+            "onednn": machine.onednn_enabled(),
         }
         if spec.pairs is not None:  # only when set, so the keys of plain runs stay as they were
             payload["pairs"] = asdict(spec.pairs)

@@ -1,6 +1,8 @@
 """Run specs: the validation hold-out, and cache keys that change exactly when the run would."""
 
+import os
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -50,3 +52,32 @@ def test_the_floor_prices_each_run_at_the_peak_of_its_own_precision(monkeypatch)
     assert df.loc["float32", "train_tflop"] == df.loc["mixed_bfloat16", "train_tflop"]
     assert df.loc["float32", "floor_s"] == pytest.approx(4 * df.loc["mixed_bfloat16", "floor_s"])
     assert list(df["peak_gflops"]) == [50.0, 200.0]
+
+
+def test_keys_record_which_cpu_kernels_train_the_run(tmp_path, data_dir, monkeypatch):
+    """oneDNN and Eigen kernels differ in the last bits: a store never mixes runs of the two."""
+    import os
+
+    from ex1 import machine
+
+    ctx = Context(get_profile("quick"), Store(tmp_path / "store"), data_dir=str(data_dir))
+    spec = RunSpec("bonn_cnn", TrainConfig(steps=10))
+    keys = set()
+    for on in (True, False):
+        monkeypatch.setattr(machine, "onednn_enabled", lambda on=on: on)
+        keys.add(ctx.run_key(spec))
+    assert len(keys) == 2
+
+
+def test_importing_ex1_turns_onednn_on_unless_the_user_chose(tmp_path):
+    import subprocess
+    import sys
+
+    code = ("import ex1, tensorflow\nfrom ex1 import machine\nprint(machine.onednn_enabled())")
+    env = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}
+    root = str(Path(__file__).resolve().parents[1])
+    default = subprocess.run([sys.executable, "-c", code], env=env, cwd=root, capture_output=True, text=True)
+    off = subprocess.run([sys.executable, "-c", code], env={**env, "TF_ENABLE_ONEDNN_OPTS": "0"}, cwd=root,
+                         capture_output=True, text=True)
+    assert default.stdout.split()[-1] == "True", default.stderr[-2000:]
+    assert off.stdout.split()[-1] == "False", off.stderr[-2000:]
