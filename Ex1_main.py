@@ -133,7 +133,7 @@ def q2_accuracy_plot(**ctx_kwargs):
 
 
 def q3_1_sweep_table(**ctx_kwargs):
-    """HUJI 3.1.1: every shallow candidate, its parameters and test accuracy, the frontier marked."""
+    """HUJI 3.1.1: every shallow candidate, its parameters and validation accuracy over seeds, the frontier marked."""
     return _tables("huji.3.1", **ctx_kwargs)["sweep"]
 
 
@@ -141,11 +141,12 @@ def q3_1_loss_plot(**ctx_kwargs):
     """HUJI 3.1.2: the loss during training of the smallest shallow network reaching 95%."""
     from report import figures
 
-    return figures.loss_curves({"shallow": _tables("huji.3.1", **ctx_kwargs)["chosen_history"]})
+    return figures.loss_curves({"shallow": _tables("huji.3.1", **ctx_kwargs)["chosen_history"]},
+                               held_out="validation")
 
 
 def q3_2_sweep_table(**ctx_kwargs):
-    """HUJI 3.2.1: every reduced deep candidate, its parameters and test accuracy."""
+    """HUJI 3.2.1: every reduced deep candidate, its parameters and validation accuracy over seeds."""
     return _tables("huji.3.2", **ctx_kwargs)["sweep"]
 
 
@@ -153,20 +154,22 @@ def q3_2_training_plot(**ctx_kwargs):
     """HUJI 3.2.2: the training of the smallest reduced deep network reaching 95%."""
     from report import figures
 
-    return figures.accuracy_curves({"deep": _tables("huji.3.2", **ctx_kwargs)["chosen_history"]}, zoom_from=90.0)
+    return figures.accuracy_curves({"deep": _tables("huji.3.2", **ctx_kwargs)["chosen_history"]}, zoom_from=90.0,
+                                   held_out="validation")
 
 
 def q3_frontier_plot(**ctx_kwargs):
-    """HUJI 3.1-3.2: test accuracy against parameters for both sweeps."""
+    """HUJI 3.1-3.2: validation accuracy against parameters for both sweeps, every seed and the mean."""
     from report import figures
 
     a, b = answer("huji.3.1", **ctx_kwargs).result, answer("huji.3.2", **ctx_kwargs).result
     return figures.frontier({"shallow": a.tables["sweep"], "deep": b.tables["sweep"]}, a.facts["target"],
-                            {"shallow": a.facts["chosen"], "deep": b.facts["chosen"]})
+                            {"shallow": a.facts["chosen"], "deep": b.facts["chosen"]},
+                            per_seed={"shallow": a.tables["sweep_seeds"], "deep": b.tables["sweep_seeds"]})
 
 
 def q3_3_convergence_table(**ctx_kwargs):
-    """HUJI 3.3: steps and seconds to 95% and to the plateau, shallow against deep."""
+    """HUJI 3.3: per seed, steps and seconds to 99% of the final accuracy and to a common level, shallow and deep."""
     return _tables("huji.3.3", **ctx_kwargs)["speed"]
 
 

@@ -1,25 +1,37 @@
-"""HUJI 67103, Assignment 1, question 3: deep versus shallow, the smallest networks reaching 95%."""
+"""HUJI 67103, Assignment 1, question 3: deep versus shallow, the smallest networks reaching 95%.
+
+Every candidate trains with several seeds on the training images less a validation hold-out; a
+candidate counts when every seed reaches the threshold on the hold-out, so the choice never looks at
+the test set, which measures the chosen network once. Question 3.3 retrains the two chosen networks
+on all training images, evaluated often enough to time their convergence over the same seeds.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+import numpy as np
 import pandas as pd
 
+from ex1 import data as data_mod
 from ex1.result import Result
-from ex1.runner import Context, Run, RunSpec
+from ex1.runner import Context, Run, RunSpec, with_seed
 from ex1.train import TrainConfig
 
 from .registry import question
 
-SWEEP_STEPS = 10000   # per candidate: 8.3 epochs of 50-image batches, enough for these small nets
+SWEEP_STEPS = 10000   # per candidate: 9 epochs of 50-image batches, enough for these small nets
 TARGET = 0.95         # the sheet's accuracy threshold
+VALIDATION = 5000     # the last 5,000 training images: the choice never looks at the test set
 
-# (filters, kernel, stride, pool): one convolution, max pooling, one dense layer to the logits.
-SHALLOW = ((1, 5, 1, 4), (2, 5, 1, 6), (2, 7, 1, 4), (2, 5, 1, 4), (4, 5, 1, 6), (3, 7, 1, 4),
-           (2, 5, 2, 2), (6, 5, 1, 6), (3, 5, 1, 4), (4, 7, 1, 4), (8, 5, 1, 6), (3, 5, 1, 3))
+# (filters, kernel, stride, pool): one convolution, max pooling, one dense layer to the logits. Spaced so that
+# consecutive sizes differ by at most about a quarter: whichever candidate is chosen, a slightly smaller one
+# shows where the threshold is crossed.
+SHALLOW = ((2, 5, 1, 6), (1, 5, 1, 4), (2, 7, 1, 5), (4, 5, 1, 8), (3, 5, 1, 6), (2, 7, 1, 4), (4, 5, 1, 6),
+           (2, 5, 1, 4), (2, 5, 2, 2), (3, 7, 1, 4), (6, 5, 1, 6), (3, 5, 1, 4), (4, 7, 1, 4), (8, 5, 1, 6),
+           (3, 5, 1, 3))
 # (filters1, filters2, dense units): the original two conv + two dense structure, 5x5 kernels.
-DEEP = ((1, 2, 8), (2, 2, 8), (2, 4, 4), (2, 3, 8), (2, 4, 8), (1, 4, 10), (3, 4, 8), (3, 6, 8),
+DEEP = ((1, 2, 8), (2, 2, 8), (2, 4, 4), (2, 3, 8), (2, 4, 8), (1, 4, 10), (3, 4, 8), (3, 5, 8), (3, 6, 8),
         (2, 4, 16), (4, 8, 8))
 
 
@@ -28,6 +40,8 @@ class SweepConfig:
     family: str                       # "shallow" or "deep"
     candidates: tuple[tuple[int, ...], ...]
     train: TrainConfig
+    seeds: tuple[int, ...]
+    validation: int
     target: float = TARGET
 
 
@@ -38,61 +52,113 @@ def sweep_train_config(ctx: Context) -> TrainConfig:
                             lr_values=(1e-3, 1e-4), batch_size=50, seed=0)
 
 
-def candidate_run(family: str, c: tuple[int, ...], train: TrainConfig) -> RunSpec:
+def sweep_config(family: str, ctx: Context) -> SweepConfig:
+    candidates = SHALLOW if family == "shallow" else DEEP
+    return SweepConfig(family, ctx.profile.sweep(candidates), sweep_train_config(ctx),
+                       seeds=tuple(range(ctx.profile.seeds)),
+                       validation=VALIDATION if ctx.profile.max_steps is None else 1000)
+
+
+def enough_for_hold_out(cfg, ctx: Context) -> str | None:
+    sweep = cfg if isinstance(cfg, SweepConfig) else cfg.shallow
+    n = len(ctx.dataset("mnist").y_train)
+    if n <= sweep.validation + sweep.train.batch_size:
+        return (f"holds out the last {sweep.validation:,} training images to choose the network and trains on "
+                f"the rest, but the training set has only {n:,}")
+    return None
+
+
+def candidate_label(family: str, c: tuple[int, ...]) -> str:
+    if family == "shallow":
+        f, k, s, p = c
+        return f"shallow {f}x{k}x{k}/s{s}, pool {p}"
+    f1, f2, h = c
+    return f"deep {f1}-{f2}-{h}"
+
+
+def candidate_run(family: str, c: tuple[int, ...], train: TrainConfig, validation: int | None) -> RunSpec:
+    label = candidate_label(family, c)
     if family == "shallow":
         f, k, s, p = c
         return RunSpec("shallow_cnn", train, {"filters": f, "kernel_size": k, "strides": s, "pool": p},
-                       label=f"shallow {f}x{k}x{k}/s{s}, pool {p}")
+                       label=label, validation=validation)
     f1, f2, h = c
     return RunSpec("huji_cnn", train, {"filters": (f1, f2), "dense_units": h, "dropout": 0.0},
-                   label=f"deep {f1}-{f2}-{h}")
+                   label=label, validation=validation)
 
 
-def sweep(cfg: SweepConfig, ctx: Context) -> tuple[pd.DataFrame, list[Run]]:
-    runs = [ctx.train(candidate_run(cfg.family, c, cfg.train)) for c in cfg.candidates]
-    rows = []
-    for c, run in zip(cfg.candidates, runs):
-        rows.append({"label": run.spec.label, **{k: str(v) for k, v in run.spec.model_kwargs.items()},
-                     "params": int(run.params["params"].sum()),
-                     "test_accuracy": float(run.final["test_accuracy"]),
-                     "train_accuracy": float(run.final["train_accuracy"]),
-                     "train_seconds": float(run.record["train_seconds"])})
-    table = pd.DataFrame(rows).sort_values(["params", "test_accuracy"], ascending=[True, False])
-    best = table["test_accuracy"].cummax()
-    # The Pareto frontier: no smaller network is at least as accurate.
-    table["frontier"] = table["test_accuracy"] >= best
-    table["reaches_target"] = table["test_accuracy"] >= cfg.target
-    return table.reset_index(drop=True), runs
+def sweep(cfg: SweepConfig, ctx: Context) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, list[Run]]]:
+    """(one row per candidate, one row per candidate and seed, the runs of each candidate by label)."""
+    runs = {candidate_label(cfg.family, c): [ctx.train(candidate_run(cfg.family, c, with_seed(cfg.train, s),
+                                                                     cfg.validation)) for s in cfg.seeds]
+            for c in cfg.candidates}
+    per_seed = pd.DataFrame([{"label": label, "seed": r.spec.config.seed, "params": int(r.params["params"].sum()),
+                              "validation_accuracy": float(r.final["test_accuracy"]),
+                              "train_accuracy": float(r.final["train_accuracy"]),
+                              "train_seconds": float(r.record["train_seconds"])}
+                             for label, rs in runs.items() for r in rs])
+    g = per_seed.groupby("label", sort=False)
+    table = pd.DataFrame({
+        "params": g["params"].first(), "seeds": g["seed"].count(),
+        "validation_mean": g["validation_accuracy"].mean(), "validation_std": g["validation_accuracy"].std(),
+        "validation_min": g["validation_accuracy"].min(), "train_mean": g["train_accuracy"].mean(),
+        "train_seconds": g["train_seconds"].mean()}).reset_index()
+    table = table.sort_values(["params", "validation_mean"], ascending=[True, False]).reset_index(drop=True)
+    # The Pareto frontier on the mean over seeds: no smaller network is at least as accurate.
+    table["frontier"] = table["validation_mean"] >= table["validation_mean"].cummax()
+    table["every_seed_reaches"] = table["validation_min"] >= cfg.target
+    return table, per_seed, runs
 
 
-def candidate_layers(runs: list[Run]) -> pd.DataFrame:
+def smallest_reaching(table: pd.DataFrame) -> pd.Series | None:
+    hit = table[table["every_seed_reaches"]]
+    return None if hit.empty else hit.iloc[0]
+
+
+def bracket(table: pd.DataFrame, chosen: pd.Series) -> pd.Series | None:
+    """The largest candidate smaller than the chosen one that misses the threshold on some seed."""
+    below = table[(table["params"] < chosen["params"]) & ~table["every_seed_reaches"]]
+    return None if below.empty else below.sort_values("params").iloc[-1]
+
+
+def candidate_layers(runs: dict[str, list[Run]]) -> pd.DataFrame:
     """Every candidate layer by layer (output shape, parameters): the architectures the sweep trained."""
-    return pd.concat([r.params[["layer", "type", "output_shape", "params"]].assign(label=r.spec.label) for r in runs],
-                     ignore_index=True)
+    return pd.concat([rs[0].params[["layer", "type", "output_shape", "params"]].assign(label=label)
+                      for label, rs in runs.items()], ignore_index=True)
 
 
-def smallest_reaching(table: pd.DataFrame, runs: list[Run]) -> Run | None:
-    hit = table[table["reaches_target"]]
-    if hit.empty:
-        return None
-    label = hit.iloc[0]["label"]
-    return next(r for r in runs if r.spec.label == label)
+def test_accuracies(runs: list[Run], ctx: Context) -> pd.DataFrame:
+    """Each seed of the chosen network on the test set, measured once, after the choice."""
+    ds = ctx.dataset("mnist")
+    x, y = data_mod.to_float(ds.x_test), ds.y_test
+    rows = []
+    for r in runs:
+        hits = r.predict(x).argmax(axis=-1) == y
+        rows.append({"seed": r.spec.config.seed, "validation_accuracy": float(r.final["test_accuracy"]),
+                     "test_accuracy": float(hits.mean()), "test_images": len(y)})
+    return pd.DataFrame(rows)
 
 
 def sweep_result(cfg: SweepConfig, ctx: Context) -> Result:
-    table, runs = sweep(cfg, ctx)
-    chosen = smallest_reaching(table, runs)
-    tables = {"sweep": table, "candidate_layers": candidate_layers(runs)}
-    facts = {"target": cfg.target, "family": cfg.family, "chosen": None}
+    table, per_seed, runs = sweep(cfg, ctx)
+    chosen = smallest_reaching(table)
+    tables = {"sweep": table, "sweep_seeds": per_seed, "candidate_layers": candidate_layers(runs)}
+    facts = {"target": cfg.target, "family": cfg.family, "chosen": None, "validation": cfg.validation,
+             "seeds": len(cfg.seeds), "bracket": None}
     if chosen is not None:
-        tables["chosen_history"] = chosen.history
-        tables["chosen_params"] = chosen.params
-        facts["chosen"] = chosen.spec.label
+        chosen_runs = runs[chosen["label"]]
+        tables["chosen_history"] = chosen_runs[0].history
+        tables["chosen_params"] = chosen_runs[0].params
+        tables["chosen_test"] = test_accuracies(chosen_runs, ctx)
+        facts["chosen"] = chosen["label"]
+        miss = bracket(table, chosen)
+        if miss is not None:
+            facts["bracket"] = miss["label"]
     return Result(tables=tables, facts=facts)
 
 
 @question("huji.3.1", "Shallow network: the smallest reaching 95%",
-          config=lambda ctx: SweepConfig("shallow", ctx.profile.sweep(SHALLOW), sweep_train_config(ctx)))
+          config=lambda ctx: sweep_config("shallow", ctx), requires=enough_for_hold_out)
 def shallow(cfg: SweepConfig, ctx: Context) -> Result:
     """3.1 Construct a shallow CNN consisting of a single convolutional layer, followed by a fully
     connected layer, such that it is able to achieve accuracy above 95% using the smallest number of
@@ -102,7 +168,7 @@ def shallow(cfg: SweepConfig, ctx: Context) -> Result:
 
 
 @question("huji.3.2", "Reduced deep network: the smallest reaching 95%",
-          config=lambda ctx: SweepConfig("deep", ctx.profile.sweep(DEEP), sweep_train_config(ctx)))
+          config=lambda ctx: sweep_config("deep", ctx), requires=enough_for_hold_out)
 def reduced_deep(cfg: SweepConfig, ctx: Context) -> Result:
     """3.2 Reduce the number of parameters of the original deeper network as much as you can, while
     still being able to achieve 95% accuracy. 3.2.1 How many parameters does this network have?
@@ -114,55 +180,62 @@ def reduced_deep(cfg: SweepConfig, ctx: Context) -> Result:
 class SpeedConfig:
     shallow: SweepConfig
     deep: SweepConfig
-    level: float = TARGET            # convergence, part 1: first step at this test accuracy
-    plateau_gain: float = 0.001      # part 2: gains below 0.1 point per window from then on
-    plateau_window: int = 1000       # steps per window (scaled down in the quick profile)
+    eval_every: int                  # steps between evaluations of the timed runs
+    relative: float = 0.99           # converged: at 99% of the run's own final accuracy
+    final_evaluations: int = 5       # the final accuracy is the mean of the last 5 evaluations
 
 
 def speed_config(ctx: Context) -> SpeedConfig:
-    train = sweep_train_config(ctx)
-    return SpeedConfig(SweepConfig("shallow", ctx.profile.sweep(SHALLOW), train),
-                       SweepConfig("deep", ctx.profile.sweep(DEEP), train),
-                       plateau_window=2 * train.eval_every)
+    return SpeedConfig(sweep_config("shallow", ctx), sweep_config("deep", ctx),
+                       eval_every=max(1, ctx.profile.eval_every // 5))
 
 
-def convergence(h: pd.DataFrame, level: float, gain: float, window: int) -> dict:
-    """First step at `level`, and the first step after which every `window` steps add < `gain`.
+def convergence(h: pd.DataFrame, final_evaluations: int, levels: dict[str, float]) -> dict:
+    """The run's final accuracy (mean of its last evaluations), and for each named level the first step,
+    and seconds of training, at which the accuracy reaches it.
 
-    Accuracies are smoothed over three evaluations first: single evaluations jitter by about
-    0.1 point on 10,000 test images, as much as the gain being measured.
+    Accuracies are smoothed over three evaluations first: single evaluations jitter by about 0.1 point
+    on 10,000 test images, as much as the last gains being timed.
     """
     acc = h["test_accuracy"].rolling(3, center=True, min_periods=1).mean().to_numpy()
-    steps = h["step"].to_numpy()
-    reach = next((i for i, a in enumerate(h["test_accuracy"]) if a >= level), None)
-    per = max(1, int(round(window / max(1, steps[1] - steps[0])))) if len(steps) > 1 else 1
-    gains = [acc[i + per] - acc[i] for i in range(len(acc) - per)]
-    plateau = next((i for i in range(len(gains)) if all(g < gain for g in gains[i:])), None)
-
-    def at(i):
-        return (None, None) if i is None else (int(steps[i]), float(h["train_s"].iloc[i]))
-
-    (rs, rt), (ps, pt) = at(reach), at(plateau)
-    return {"reach_step": rs, "reach_seconds": rt, "plateau_step": ps, "plateau_seconds": pt,
-            "final_accuracy": float(h["test_accuracy"].iloc[-1])}
+    out = {"final_accuracy": float(h["test_accuracy"].iloc[-final_evaluations:].mean())}
+    for name, level in levels.items():
+        level = level * out["final_accuracy"] if name == "own" else level
+        i = next((i for i, a in enumerate(acc) if a >= level), None)
+        out[f"{name}_step"] = None if i is None else int(h["step"].iloc[i])
+        out[f"{name}_seconds"] = None if i is None else float(h["train_s"].iloc[i])
+    return out
 
 
-@question("huji.3.3", "Training speed: shallow versus deep", config=speed_config)
+@question("huji.3.3", "Training speed: shallow versus deep", config=speed_config, requires=enough_for_hold_out)
 def training_speed(cfg: SpeedConfig, ctx: Context) -> Result:
     """3.3 Compare the training speed (time to convergence) of the two networks and explain your
     findings."""
-    rows, curves = [], []
+    timed: dict[str, list[Run]] = {}
     for family_cfg in (cfg.shallow, cfg.deep):
-        table, runs = sweep(family_cfg, ctx)   # reused from the store: 3.1 and 3.2 trained them
-        chosen = smallest_reaching(table, runs)
+        table, _, _ = sweep(family_cfg, ctx)   # reused from the store: 3.1 and 3.2 trained them
+        chosen = smallest_reaching(table)
         if chosen is None:
             continue
-        c = convergence(chosen.history, cfg.level, cfg.plateau_gain, cfg.plateau_window)
-        rows.append({"family": family_cfg.family, "label": chosen.spec.label,
-                     "params": int(chosen.params["params"].sum()),
-                     "images_per_second": float(chosen.record["images_per_second"]), **c})
-        curves.append(chosen.history.assign(label=chosen.spec.label, family=family_cfg.family))
-    return Result(tables={"speed": pd.DataFrame(rows),
-                          "curves": pd.concat(curves) if curves else pd.DataFrame()},
-                  facts={"level": cfg.level, "plateau_gain": cfg.plateau_gain,
-                         "plateau_window": cfg.plateau_window})
+        c = next(c for c in family_cfg.candidates if candidate_label(family_cfg.family, c) == chosen["label"])
+        train = replace(family_cfg.train, eval_every=min(cfg.eval_every, family_cfg.train.eval_every))
+        timed[family_cfg.family] = [ctx.train(candidate_run(family_cfg.family, c, with_seed(train, s), None))
+                                    for s in family_cfg.seeds]
+    if len(timed) < 2:
+        return Result(tables={"speed": pd.DataFrame(), "curves": pd.DataFrame()},
+                      facts={"relative": cfg.relative, "common": None, "missing": sorted({"shallow", "deep"} - set(timed))})
+    finals = {fam: np.mean([convergence(r.history, cfg.final_evaluations, {})["final_accuracy"] for r in rs])
+              for fam, rs in timed.items()}
+    # One level both networks clear with a margin: 99% of the lower of the two final accuracies.
+    common = cfg.relative * min(finals.values())
+    rows, curves = [], []
+    for fam, rs in timed.items():
+        for r in rs:
+            rows.append({"family": fam, "label": r.spec.label, "seed": r.spec.config.seed,
+                         "params": int(r.params["params"].sum()),
+                         "images_per_second": float(r.record["images_per_second"]),
+                         **convergence(r.history, cfg.final_evaluations, {"own": cfg.relative, "common": common})})
+            curves.append(r.history.assign(label=r.spec.label, family=fam, seed=r.spec.config.seed))
+    return Result(tables={"speed": pd.DataFrame(rows), "curves": pd.concat(curves, ignore_index=True)},
+                  facts={"relative": cfg.relative, "common": common, "final_evaluations": cfg.final_evaluations,
+                         "eval_every": cfg.eval_every, "seeds": len(cfg.shallow.seeds), "missing": []})

@@ -66,20 +66,22 @@ def zoom_applies(histories: dict[str, pd.DataFrame], zoom_from: float | None) ->
     return zoom_from is not None and any(100 * h["test_accuracy"].max() > zoom_from for h in histories.values())
 
 
-def _train_test(ax, x, train, test, color: str, label: str) -> None:
-    """The pair every training figure draws: train dashed and thinner, test solid, one colour per model."""
+def _train_test(ax, x, train, test, color: str, label: str, held_out: str = "test") -> None:
+    """The pair every training figure draws: train dashed and thinner, held-out (test or validation) solid,
+    one colour per model."""
     ax.plot(x, train, "--", color=color, lw=1.2, label=f"{label}: train")
-    ax.plot(x, test, "-", color=color, lw=1.6, label=f"{label}: test")
+    ax.plot(x, test, "-", color=color, lw=1.6, label=f"{label}: {held_out}")
 
 
 @_styled
-def accuracy_curves(histories: dict[str, pd.DataFrame], zoom_from: float | None = 97.0):
-    """Train (dashed) and test (solid) accuracy in % against steps; a second panel zooms on the top."""
+def accuracy_curves(histories: dict[str, pd.DataFrame], zoom_from: float | None = 97.0, held_out: str = "test"):
+    """Train (dashed) and held-out (solid) accuracy in % against steps; a second panel zooms on the top."""
     panels = 2 if zoom_applies(histories, zoom_from) else 1
     fig, axes = _subplots(1, panels, figsize=(7.2 if panels == 2 else 4.8, 3.0), squeeze=False)
     for ax in axes[0]:
         for label, h in histories.items():
-            _train_test(ax, h["step"], 100 * h["train_accuracy"], 100 * h["test_accuracy"], color_for(label), label)
+            _train_test(ax, h["step"], 100 * h["train_accuracy"], 100 * h["test_accuracy"], color_for(label), label,
+                        held_out)
         ax.set_xlabel("training step (mini-batches)")
         ax.set_ylabel("accuracy (%)")
     if panels == 2:
@@ -95,11 +97,11 @@ def accuracy_curves(histories: dict[str, pd.DataFrame], zoom_from: float | None 
 
 
 @_styled
-def loss_curves(histories: dict[str, pd.DataFrame]):
-    """Train (dashed) and test (solid) cross-entropy loss against steps, log scale."""
+def loss_curves(histories: dict[str, pd.DataFrame], held_out: str = "test"):
+    """Train (dashed) and held-out (solid) cross-entropy loss against steps, log scale."""
     fig, ax = _subplots(figsize=(4.8, 3.0))
     for label, h in histories.items():
-        _train_test(ax, h["step"], h["train_loss"], h["test_loss"], color_for(label), label)
+        _train_test(ax, h["step"], h["train_loss"], h["test_loss"], color_for(label), label, held_out)
     ax.set_yscale("log")
     ax.set_xlabel("training step (mini-batches)")
     ax.set_ylabel("cross-entropy loss (nats)")
@@ -127,25 +129,31 @@ def param_bars(tables: dict[str, pd.DataFrame]):
 
 
 @_styled
-def frontier(sweeps: dict[str, pd.DataFrame], target: float, chosen: dict[str, str | None]):
-    """Test accuracy against parameters (log scale) for each sweep; the frontier joined, the choice ringed."""
+def frontier(sweeps: dict[str, pd.DataFrame], target: float, chosen: dict[str, str | None],
+             per_seed: dict[str, pd.DataFrame]):
+    """Validation accuracy against parameters (log scale) for each sweep: every seed a dot, the mean a cross,
+    the frontier of the means joined, the choice ringed."""
     fig, ax = _subplots(figsize=(6.0, 3.2))
     for family, t in sweeps.items():
         c = color_for(family)
-        ax.scatter(t["params"], 100 * t["test_accuracy"], color=c, s=18, label=f"{family}: candidates", zorder=3)
+        seeds = per_seed[family]
+        ax.scatter(seeds["params"], 100 * seeds["validation_accuracy"], color=c, s=8, alpha=0.45,
+                   label=f"{family}: one seed", zorder=2)
+        ax.scatter(t["params"], 100 * t["validation_mean"], color=c, marker="x", s=28, label=f"{family}: mean",
+                   zorder=3)
         f = t[t["frontier"]]
-        ax.plot(f["params"], 100 * f["test_accuracy"], "-", color=c, lw=1.2, alpha=0.8, label=f"{family}: frontier")
+        ax.plot(f["params"], 100 * f["validation_mean"], "-", color=c, lw=1.2, alpha=0.8, label=f"{family}: frontier")
         pick = t[t["label"] == chosen.get(family)]
         if len(pick):
-            ax.scatter(pick["params"], 100 * pick["test_accuracy"], s=120, facecolors="none",
+            ax.scatter(pick["params"], 100 * pick["validation_mean"], s=120, facecolors="none",
                        edgecolors="black", lw=1.3, zorder=4)
-            ax.annotate(f"{int(pick['params'].iloc[0]):,}", (pick["params"].iloc[0], 100 * pick["test_accuracy"].iloc[0]),
+            ax.annotate(f"{int(pick['params'].iloc[0]):,}", (pick["params"].iloc[0], 100 * pick["validation_mean"].iloc[0]),
                         textcoords="offset points", xytext=(6, -12), fontsize=8)
-    ax.axhline(100 * target, color="black", ls=":", lw=1, label=f"{100 * target:g}% target")
+    ax.axhline(100 * target, color="black", ls=":", lw=1, label=f"{100 * target:g}%, the sheet's threshold")
     ax.set_xscale("log")
     ax.set_xlabel("free parameters (log scale)")
-    ax.set_ylabel("test accuracy (%)")
-    lo = min(100 * t["test_accuracy"].min() for t in sweeps.values())
+    ax.set_ylabel("validation accuracy (%)")
+    lo = min(100 * s["validation_accuracy"].min() for s in per_seed.values())
     ax.set_ylim(max(lo - 1, 0), 100)
     ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()

@@ -334,21 +334,32 @@ def huji_2(result, record) -> dict:
 # ----------------------------------------------------------------------------- HUJI 3
 
 
+def mean_std_pct(values: pd.Series, seeds: bool = True) -> str:
+    """'95.80 ± 0.21%' (mean ± standard deviation over seeds), with the count of seeds unless a caption has it."""
+    s = values.std() if len(values) > 1 else float("nan")
+    text_ = f"{100 * values.mean():.2f} ± {100 * s:.2f}%" if s == s else f"{100 * values.mean():.2f}%"
+    return text_ + (f" ({len(values)} seeds)" if seeds else "")
+
 
 def _sweep_section(qid: str, result, record, what: str) -> dict:
-    t = result.tables["sweep"]
-    family, target = result.facts["family"], result.facts["target"]
-    chosen = result.facts["chosen"]
+    t, per_seed = result.tables["sweep"], result.tables["sweep_seeds"]
+    facts = result.facts
+    family, target, chosen, seeds = facts["family"], facts["target"], facts["chosen"], facts["seeds"]
     cfg = record["runs"][0]["config"] if record["runs"] else {}
-    sweep_t = Table(slug(qid, "sweep"), f"Every {what} trained, smallest first: final test accuracy after "
-                    f"{num(cfg.get('steps', 0))} steps; frontier = no smaller network is as accurate.",
-                    ["network", "parameters", "train accuracy", "test accuracy", "frontier", f"≥ {pct(target, 0)}"],
-                    [[r.label, num(r.params), pct(r.train_accuracy), pct(r.test_accuracy),
-                      "✓" if r.frontier else "", "✓" if r.reaches_target else ""] for r in t.itertuples()],
-                    ["l", "r", "r", "r", "l", "l"])
-    fig = Figure(slug(qid, "frontier"), to_svg(figures.frontier({family: t}, target, {family: chosen})),
-                 f"Test accuracy against parameters for every {what}; the line joins the frontier, the ring marks "
-                 f"the smallest network reaching {pct(target, 0)}.")
+    sweep_t = Table(slug(qid, "sweep"), f"Every {what} trained, smallest first: accuracy on the "
+                    f"{num(facts['validation'])} held-out validation images after {num(cfg.get('steps', 0))} steps, "
+                    f"over {seeds} seeds; frontier = no smaller network is as accurate on average.",
+                    ["network", "parameters", "train accuracy, mean", "validation accuracy, mean ± std",
+                     "lowest seed", "frontier", f"every seed ≥ {pct(target, 0)}"],
+                    [[r.label, num(r.params), pct(r.train_mean), f"{100 * r.validation_mean:.2f} ± {100 * r.validation_std:.2f}%",
+                      pct(r.validation_min), "✓" if r.frontier else "", "✓" if r.every_seed_reaches else ""]
+                     for r in t.itertuples()],
+                    ["l", "r", "r", "r", "r", "l", "l"])
+    fig = Figure(slug(qid, "frontier"), to_svg(figures.frontier({family: t}, target, {family: chosen},
+                                                                per_seed={family: per_seed})),
+                 f"Validation accuracy against parameters for every {what}: each seed a dot, the mean a cross; "
+                 f"the line joins the frontier of the means, the ring marks the smallest network whose every seed "
+                 f"reaches {pct(target, 0)}.")
     cl = result.tables["candidate_layers"]
     cl = cl[~cl["type"].isin(["InputLayer", "Flatten", "Dropout"])]
     layer_names = list(dict.fromkeys(cl["layer"]))
@@ -362,29 +373,54 @@ def _sweep_section(qid: str, result, record, what: str) -> dict:
                    "(pooling has none; flattening is left out).", ["network"] + layer_names, cand_rows,
                    ["l"] + ["r"] * len(layer_names))
     ctx = {"candidates": cand_t, "sweep": sweep_t, "frontier": fig, "chosen": chosen, "target": target, "n": len(t),
-           "hits": int(t["reaches_target"].sum()), "run": next((r for r in record["runs"] if r["label"] == chosen),
-                                                              record["runs"][0] if record["runs"] else None)}
+           "seeds": seeds, "validation": facts["validation"], "hits": int(t["every_seed_reaches"].sum()),
+           "run": next((r for r in record["runs"] if r["label"] == chosen),
+                       record["runs"][0] if record["runs"] else None)}
     if chosen is None:
-        ctx["best"] = t.sort_values("test_accuracy").iloc[-1]
+        ctx["best"] = t.sort_values("validation_mean").iloc[-1]
         return ctx
     row = t[t["label"] == chosen].iloc[0]
     params = result.tables["chosen_params"]
     nonzero = params[params["params"] > 0]
     h = result.tables["chosen_history"]
+    test = result.tables["chosen_test"]
+    test_t = Table(slug(qid, "test"), f"The chosen network ({chosen}) on the {num(test['test_images'].iloc[0])} test "
+                   "images, measured once per seed after the choice.",
+                   ["seed", "validation accuracy", "test accuracy"],
+                   [[str(int(r.seed)), pct(r.validation_accuracy), pct(r.test_accuracy)] for r in test.itertuples()],
+                   ["r", "r", "r"],
+                   total=["mean ± std", mean_std_pct(test["validation_accuracy"], seeds=False),
+                          mean_std_pct(test["test_accuracy"], seeds=False)])
+    miss = t[t["label"] == facts["bracket"]].iloc[0] if facts.get("bracket") else None
+    if miss is None:
+        boundary = (f"No smaller candidate was trained, so the sweep does not show where the threshold is crossed "
+                    f"below {num(row.params)} parameters.")
+    else:
+        failing = per_seed[(per_seed["label"] == miss.label) & (per_seed["validation_accuracy"] < target)]
+        boundary = (f"The threshold is crossed between {miss.label} ({num(miss.params)} parameters, "
+                    f"{(1 - miss.params / row.params):.0%} fewer), which misses it on {len(failing)} of "
+                    f"{int(miss.seeds)} seeds (lowest {pct(miss.validation_min)}), and the chosen network.")
+    test_all = bool((test["test_accuracy"] >= target).all())
     ctx.update({
-        "row": row, "params": int(row.params),
+        "row": row, "params": int(row.params), "test": test_t, "boundary": boundary,
+        "test_mean": mean_std_pct(test["test_accuracy"]), "validation_mean": mean_std_pct(test["validation_accuracy"]),
+        "test_sentence": (f"On the test set every seed of it is above {pct(target, 0)} as well."
+                          if test_all else
+                          f"On the test set {int((test['test_accuracy'] < target).sum())} of {len(test)} seeds fall "
+                          f"below {pct(target, 0)}: the validation images pick the network, but the margin above "
+                          "the threshold is within the spread between seeds and between the two image sets."),
         "table": param_table(qid, "params", params, f"Parameters of the chosen network ({chosen}), layer by layer."),
         "layers": [{"layer": r.layer, "tex": r.formula_tex, "params": int(r.params), "shape": r.output_shape,
                     "rule": text(r.size_rule)} for r in nonzero.itertuples()],
         "sum_tex": "N = " + " + ".join(f"{int(p):,}".replace(",", "{,}") for p in nonzero["params"])
                    + f" = {int(row.params):,}".replace(",", "{,}"),
-        "loss": Figure(slug(qid, "loss"), to_svg(figures.loss_curves({family: h})),
-                       f"Training of the chosen network ({chosen}): cross-entropy on the fixed training sample "
-                       "(dashed) and the test set (solid), log scale."),
-        "acc": Figure(slug(qid, "acc"), to_svg(figures.accuracy_curves({family: h}, zoom_from=90.0)),
-                      f"Train (dashed) and test (solid) accuracy of the chosen network ({chosen})."),
-        "smaller_miss": t[(t["params"] < row.params)].sort_values("test_accuracy").iloc[-1]
-        if (t["params"] < row.params).any() else None,
+        "loss": Figure(slug(qid, "loss"), to_svg(figures.loss_curves({family: h}, held_out="validation")),
+                       f"Training of the chosen network ({chosen}, seed {int(test['seed'].iloc[0])}): cross-entropy "
+                       "on the fixed training sample (dashed) and the validation images (solid), log scale."),
+        "acc": Figure(slug(qid, "acc"), to_svg(figures.accuracy_curves({family: h}, zoom_from=90.0,
+                                                                         held_out="validation")),
+                      f"Train (dashed) and validation (solid) accuracy of the chosen network ({chosen}, "
+                      f"seed {int(test['seed'].iloc[0])})."),
     })
     return ctx
 
@@ -399,71 +435,89 @@ def huji_3_2(result, record) -> dict:
     return _sweep_section("huji.3.2", result, record, "reduced deep candidate")
 
 
+def _convergence_sentence(level: str, unit: str, d: dict, fmt) -> str:
+    """Which network needs less `unit` to reach `level`, or that its seeds cannot tell the two apart."""
+    s, dp = d["shallow"], d["deep"]
+    diff = welch(s.mean(), s.std(), len(s), dp.mean(), dp.std(), len(dp))
+    both = f"shallow {fmt(s.mean())} ± {fmt(s.std())}, deep {fmt(dp.mean())} ± {fmt(dp.std())} {unit}"
+    if diff.significant:
+        first = "deep" if diff.diff < 0 else "shallow"
+        lo, hi = sorted((abs(diff.low), abs(diff.high)))
+        return (f"In {unit}, the {first} network reaches {level} first ({both}; the 95% interval of the "
+                f"difference, {fmt(lo)} to {fmt(hi)} {unit}, excludes zero).")
+    return (f"In {unit}, the two networks cannot be told apart at {level} ({both}; over {len(s)} seeds the "
+            "difference is within the spread between seeds" + (f", p = {diff.p:.2g}" if diff.measurable else "")
+            + ").")
+
+
 @section("huji.3.3")
 def huji_3_3(result, record) -> dict:
-    sp, curves = result.tables["speed"], result.tables["curves"]
-    facts = result.facts
+    sp, curves, facts = result.tables["speed"], result.tables["curves"], result.facts
     if sp.empty:
-        return {"empty": True}
-    hist = {fam: g.reset_index(drop=True) for fam, g in curves.groupby("family", sort=False)}
-    rows = sp.set_index("family")
+        return {"empty": True, "missing": facts.get("missing", [])}
+    rel, common = facts["relative"], facts["common"]
+    g = sp.groupby("family", sort=False)
 
-    def cell(v, fmt):
-        return "not reached" if v is None or v != v else fmt(v)
+    def mean_std(col, fmt, fam):
+        v = g.get_group(fam)[col]
+        if v.isna().any():
+            return f"not reached by {int(v.isna().sum())} of {len(v)} seeds"
+        return f"{fmt(v.mean())} ± {fmt(v.std())}"
 
-    table = Table(slug("huji.3.3", "speed"), "Convergence of the two chosen networks, in steps and in seconds of "
-                  "training (evaluations excluded).",
-                  ["network", "parameters", f"step at {pct(facts['level'], 0)}", "seconds", "plateau step",
-                   "seconds", "images/s", "final test accuracy"],
-                  [[r.label, num(r.params), cell(r.reach_step, num), cell(r.reach_seconds, secs),
-                    cell(r.plateau_step, num), cell(r.plateau_seconds, secs), num(r.images_per_second),
-                    pct(r.final_accuracy)] for fam, r in rows.iterrows()],
+    fams = list(g.groups)
+    first = {fam: g.get_group(fam).iloc[0] for fam in fams}
+    table = Table(slug("huji.3.3", "speed"), f"Convergence of the two chosen networks, mean ± standard deviation over "
+                  f"{facts['seeds']} seeds, each evaluated on the test set every {num(facts['eval_every'])} steps; "
+                  "seconds of training, evaluations excluded.",
+                  ["network", "parameters", f"steps to {rel:.0%} of own final", "seconds",
+                   f"steps to {pct(common)}", "seconds", "final test accuracy", "images/s"],
+                  [[first[f].label, num(first[f].params), mean_std("own_step", num, f),
+                    mean_std("own_seconds", lambda x: f"{x:.1f}", f), mean_std("common_step", num, f),
+                    mean_std("common_seconds", lambda x: f"{x:.1f}", f),
+                    mean_std_pct(g.get_group(f)["final_accuracy"], seeds=False),
+                    num(g.get_group(f)["images_per_second"].mean())] for f in fams],
                   ["l", "r", "r", "r", "r", "r", "r", "r"])
-    by_step = Figure(slug("huji.3.3", "steps"), to_svg(figures.accuracy_against(hist, "step", "training step "
-                     "(mini-batches)", facts["level"])), "Test accuracy of the two chosen networks against steps.")
-    by_time = Figure(slug("huji.3.3", "time"), to_svg(figures.accuracy_against(hist, "train_s", "training time (s)",
-                     facts["level"])), "The same runs against seconds of training on this machine.")
-    sentences = []
-    if {"shallow", "deep"} <= set(rows.index):
-        s, d = rows.loc["shallow"], rows.loc["deep"]
-        if s.reach_step == s.reach_step and d.reach_step == d.reach_step and s.reach_step is not None \
-                and d.reach_step is not None:
-            faster = "shallow" if s.reach_step < d.reach_step else "deep" if d.reach_step < s.reach_step else None
-            sentences.append(
-                f"In steps, the {faster} network reaches {pct(facts['level'], 0)} first "
-                f"({num(min(s.reach_step, d.reach_step))} against {num(max(s.reach_step, d.reach_step))})."
-                if faster else f"Both networks reach {pct(facts['level'], 0)} at the same step.")
-            fs = "shallow" if s.reach_seconds < d.reach_seconds else "deep"
-            sentences.append(f"In seconds the {fs} network is first "
-                             f"({secs(min(s.reach_seconds, d.reach_seconds))} against "
-                             f"{secs(max(s.reach_seconds, d.reach_seconds))}).")
-        ratio = s.images_per_second / d.images_per_second
-        sentences.append(f"One step of the shallow network costs {1 / ratio:.2f} times the time of one step of the "
-                         f"deep one ({num(s.images_per_second)} against {num(d.images_per_second)} images/s): "
-                         + ("it does fewer operations per image." if ratio > 1 else
-                            "its single convolution runs at full resolution over the image, while the deep "
-                            "network's second convolution sees a pooled, smaller map."))
-    why = ""
-    if {"shallow", "deep"} <= set(rows.index):
-        s, d = rows.loc["shallow"], rows.loc["deep"]
-        if d.reach_step is not None and (s.reach_step is None or d.reach_step < s.reach_step):
-            why = ("The deep network needs fewer steps: pooling twice lets each of its few parameters act on larger, "
+    mean_curves = {first[f].label: curves[curves["family"] == f].groupby("step", as_index=False)[
+        ["test_accuracy", "train_s"]].mean() for f in fams}
+    by_step = Figure(slug("huji.3.3", "steps"), to_svg(figures.accuracy_against(
+        mean_curves, "step", "training step (mini-batches)", common)),
+        f"Test accuracy of the two chosen networks against steps, mean of {facts['seeds']} seeds; the dotted line "
+        f"is the common level {pct(common)}.")
+    by_time = Figure(slug("huji.3.3", "time"), to_svg(figures.accuracy_against(
+        mean_curves, "train_s", "training time (s)", common)),
+        "The same runs against seconds of training on this machine (mean over seeds of each evaluation's time).")
+    reached = not sp[["own_step", "common_step"]].isna().any().any()
+    sentences, why = [], ""
+    if reached:
+        def by(col):
+            return {f: g.get_group(f)[col].astype(float) for f in fams}
+        sentences = [
+            _convergence_sentence(f"{rel:.0%} of its final accuracy", "steps", by("own_step"), num),
+            _convergence_sentence(f"the common level {pct(common)}", "steps", by("common_step"), num),
+            _convergence_sentence(f"{rel:.0%} of its final accuracy", "seconds", by("own_seconds"),
+                                  lambda x: f"{x:.1f}"),
+        ]
+        step_diff = welch(*(lambda s, d: (s.mean(), s.std(), len(s), d.mean(), d.std(), len(d)))(
+            by("own_step")["shallow"], by("own_step")["deep"]))
+        if step_diff.significant and step_diff.diff < 0:
+            why = ("A likely reason the deep network needs fewer steps: pooling twice lets each of its few parameters act on larger, "
                    "already-combined features, while the shallow network must separate the classes with one dense "
-                   "layer on a single level of features, and its last points of accuracy come slowly.")
-        elif s.reach_step is not None and (d.reach_step is None or s.reach_step < d.reach_step):
-            why = ("The shallow network needs fewer steps: the gradient reaches its single convolution directly, "
+                   "layer on a single level of features.")
+        elif step_diff.significant:
+            why = ("A likely reason the shallow network needs fewer steps: the gradient reaches its single convolution directly, "
                    "while the deep network's narrow layers are bottlenecks the signal must pass through twice.")
-    # Do the plateaus coincide with the learning-rate drop of the recipe?
+        ips = {f: g.get_group(f)["images_per_second"].mean() for f in fams}
+        ratio = ips["shallow"] / ips["deep"]
+        sentences.append(f"One step of the shallow network costs {1 / ratio:.2f} times the time of one step of the "
+                         f"deep one ({num(ips['shallow'])} against {num(ips['deep'])} images/s).")
     bounds = (record.get("runs") or [{}])[0].get("config", {}).get("lr_boundaries") or []
-    plateaus = [p for p in sp["plateau_step"] if p == p and p is not None]
-    at_drop = bool(bounds) and len(plateaus) == len(sp) and all(
-        abs(p - bounds[0]) <= facts["plateau_window"] for p in plateaus)
-    schedule = (f"Both plateaus come within {num(facts['plateau_window'])} steps of the tenfold learning-rate drop at "
-                f"step {num(bounds[0])}: in this recipe the schedule, more than the architecture, decides when "
-                "training stops improving." if at_drop else "")
-    return {"empty": False, "table": table, "by_step": by_step, "by_time": by_time, "sentences": sentences, "why": why,
-            "schedule": schedule,
-            "facts": facts}
+    window = 2 * (record.get("runs") or [{}])[0].get("config", {}).get("eval_every", 0) * 5
+    at_drop = reached and bool(bounds) and all(0 <= s - bounds[0] <= window for s in sp["own_step"])
+    schedule = (f"Every run reaches {rel:.0%} of its final accuracy within {num(window)} steps after the tenfold "
+                f"learning-rate drop at step {num(bounds[0])}: in this recipe the schedule, more than the "
+                "architecture, decides when training stops improving." if at_drop else "")
+    return {"empty": False, "table": table, "by_step": by_step, "by_time": by_time, "sentences": sentences,
+            "why": why, "schedule": schedule, "facts": facts, "reached": reached}
 
 
 # ----------------------------------------------------------------------------- HUJI 5

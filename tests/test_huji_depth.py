@@ -1,0 +1,88 @@
+"""Question 3: the smallest network is chosen on validation images over seeds, with a bracketed boundary, and
+the convergence comparison says only what its seeds support."""
+
+import numpy as np
+import pandas as pd
+
+from experiments import huji_depth
+from experiments.registry import QUESTIONS, Answer
+from ex1.result import Result
+from report import sections
+
+
+def sweep_table(rows):
+    """rows: (label, params, per-seed validation accuracies)."""
+    per_seed = pd.DataFrame([{"label": label, "seed": s, "params": p, "validation_accuracy": a, "train_accuracy": a,
+                              "train_seconds": 1.0} for label, p, accs in rows for s, a in enumerate(accs)])
+    g = per_seed.groupby("label", sort=False)
+    t = pd.DataFrame({"params": g["params"].first(), "seeds": g["seed"].count(),
+                      "validation_mean": g["validation_accuracy"].mean(),
+                      "validation_std": g["validation_accuracy"].std(),
+                      "validation_min": g["validation_accuracy"].min(), "train_mean": g["train_accuracy"].mean(),
+                      "train_seconds": 1.0}).reset_index().sort_values("params").reset_index(drop=True)
+    t["frontier"] = t["validation_mean"] >= t["validation_mean"].cummax()
+    t["every_seed_reaches"] = t["validation_min"] >= 0.95
+    return t, per_seed
+
+
+def test_the_smallest_network_is_the_one_whose_every_seed_reaches_and_the_boundary_is_the_largest_miss_below():
+    t, _ = sweep_table([("a", 400, [0.96, 0.96, 0.94]), ("b", 500, [0.949, 0.951, 0.952]),
+                        ("c", 600, [0.955, 0.96, 0.951]), ("d", 700, [0.97, 0.97, 0.97])])
+    chosen = huji_depth.smallest_reaching(t)
+    assert chosen["label"] == "c"        # a has the higher mean, but one seed misses
+    assert huji_depth.bracket(t, chosen)["label"] == "b"
+    t2, _ = sweep_table([("a", 400, [0.96, 0.97, 0.96])])
+    assert huji_depth.bracket(t2, huji_depth.smallest_reaching(t2)) is None
+    t3, _ = sweep_table([("a", 400, [0.90, 0.97, 0.96])])
+    assert huji_depth.smallest_reaching(t3) is None
+
+
+def test_consecutive_candidates_differ_by_at_most_thirty_percent_in_parameters():
+    from ex1 import models
+
+    for family, candidates in (("shallow", huji_depth.SHALLOW), ("deep", huji_depth.DEEP)):
+        sizes = []
+        for c in candidates:
+            spec = huji_depth.candidate_run(family, c, huji_depth.TrainConfig(steps=1), None)
+            sizes.append(models.create_model(spec.model, **spec.model_kwargs).count_params())
+        sizes = sorted(sizes)
+        assert all(small >= 0.7 * big for small, big in zip(sizes[:-1], sizes[1:])), (family, sizes)
+
+
+def speed_history(rise_at: int, final: float, steps=range(0, 2001, 100)) -> pd.DataFrame:
+    acc = [0.1 if s < rise_at else final for s in steps]
+    return pd.DataFrame({"step": list(steps), "test_accuracy": acc, "train_s": [s / 100 for s in steps]})
+
+
+def test_convergence_finds_the_own_and_the_common_level():
+    c = huji_depth.convergence(speed_history(700, 0.96), 5, {"own": 0.99, "common": 0.5})
+    # the three-evaluation average first clears 0.99 * 0.96 one evaluation after the jump
+    assert c["own_step"] == 800 and c["common_step"] == 700 and abs(c["final_accuracy"] - 0.96) < 1e-12
+    never = huji_depth.convergence(speed_history(700, 0.96), 5, {"common": 0.99})
+    assert never["common_step"] is None and never["common_seconds"] is None
+
+
+def answer_3_3(shallow_steps, deep_steps) -> Answer:
+    rows = []
+    for fam, steps in (("shallow", shallow_steps), ("deep", deep_steps)):
+        for seed, s in enumerate(steps):
+            rows.append({"family": fam, "label": f"{fam} net", "seed": seed, "params": 600,
+                         "images_per_second": 20000.0, "final_accuracy": 0.96, "own_step": s,
+                         "own_seconds": s / 1000, "common_step": s, "common_seconds": s / 1000})
+    curves = pd.concat([speed_history(700, 0.96).assign(family=f, label=f"{f} net", seed=0, train_accuracy=0.96)
+                        for f in ("shallow", "deep")])
+    facts = {"relative": 0.99, "common": 0.95, "final_evaluations": 5, "eval_every": 100, "seeds": 3, "missing": []}
+    run = {"config": {"lr_boundaries": [7500], "eval_every": 100}}
+    return Answer(QUESTIONS["huji.3.3"], Result({"speed": pd.DataFrame(rows), "curves": curves}, facts),
+                  {"runs": [run]})
+
+
+def test_which_network_converges_first_is_said_only_when_the_seeds_support_it():
+    deep_first = sections.build(answer_3_3([6000, 6100, 5900], [4000, 4100, 3900]))
+    assert deep_first["sentences"][0].startswith("In steps, the deep network reaches")
+    assert "reason the deep network needs fewer steps" in deep_first["why"]
+    alike = sections.build(answer_3_3([6000, 4000, 5000], [5500, 4500, 5100]))
+    assert "cannot be told apart at 99% of its final accuracy" in alike["sentences"][0] and alike["why"] == ""
+    shallow_first = sections.build(answer_3_3([3000, 3100, 2900], [4000, 4100, 3900]))
+    assert "the shallow network reaches" in shallow_first["sentences"][0]
+    assert "reason the shallow network needs fewer steps" in shallow_first["why"]
