@@ -11,7 +11,7 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from . import codehash, machine, models, train
+from . import codehash, machine, models, tfmemory, train
 from . import data as data_mod
 from .store import Store, config_hash
 
@@ -264,11 +264,15 @@ class Context:
                  f"on {len(x_train)} {spec.dataset} images ({spec.config.precision})")
         build_kwargs = spec.build_kwargs()
         started = time.time()
-        res = train.train(
-            lambda dtype: models.create_model(spec.model, **build_kwargs, **({"dtype": dtype} if dtype else {})),
-            data_mod.to_float(x_train), y_train, data_mod.to_float(x_test), y_test, spec.config,
-            checkpoint_dir=self.store.root / "checkpoints" / key, log=self.log, label=label,
-        )
+        with tfmemory.released_after_run():
+            res = train.train(
+                lambda dtype: models.create_model(spec.model, **build_kwargs, **({"dtype": dtype} if dtype else {})),
+                data_mod.to_float(x_train), y_train, data_mod.to_float(x_test), y_test, spec.config,
+                checkpoint_dir=self.store.root / "checkpoints" / key, log=self.log, label=label,
+            )
+            weights = [np.asarray(v.numpy()) for v in res.model.variables]
+            params = models.param_table(res.model)
+            res.model = None  # dies with the run, before the collection on leaving the block
         record = {
             "model": spec.model, "model_kwargs": spec.full_model_kwargs(), "config": asdict(spec.config),
             "dataset": spec.dataset, "data_source": ds.source, "data_fingerprint": ds.fingerprint,
@@ -278,8 +282,6 @@ class Context:
             "wall_seconds": float(res.history["wall_s"].iloc[-1]), "started": started, "finished": time.time(),
             **self.code_facts(spec),
         }
-        weights = [np.asarray(v.numpy()) for v in res.model.variables]
-        params = models.param_table(res.model)
         entry = self.store.save("runs", key, {"history": res.history, "params": params}, record,
                                 {f"w{i}": w for i, w in enumerate(weights)})
         train._Checkpoint(self.store.root / "checkpoints" / key).clear()

@@ -1,0 +1,42 @@
+"""Nothing of a finished run outlives it: resident memory stays flat over a sequence of training runs."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+from conftest import synthetic_images
+
+ROOT = Path(__file__).resolve().parents[1]
+
+WORKER = """
+import sys
+from ex1.runner import Context, RunSpec, get_profile
+from ex1.store import Store
+from ex1.train import TrainConfig
+
+def rss_mb():
+    with open("/proc/self/status") as f:
+        return next(int(l.split()[1]) for l in f if l.startswith("VmRSS")) / 1024
+
+ctx = Context(get_profile("quick"), Store(sys.argv[1]), data_dir=sys.argv[2], log=lambda s: None)
+for seed in range(6):
+    ctx.train(RunSpec("shallow_cnn", TrainConfig(steps=20, eval_every=10, train_eval_size=200, test_size=200,
+                                                 seed=seed)))
+    print(round(rss_mb()), flush=True)
+"""
+
+
+def test_resident_memory_stays_flat_over_training_runs(tmp_path):
+    # 40,000 training images are 125 MB as float32: a run that left its tensors behind would add that much.
+    data = tmp_path / "data"
+    data.mkdir()
+    (xtr, ytr), (xte, yte) = synthetic_images(40000, (28, 28), 1), synthetic_images(200, (28, 28), 2)
+    np.savez(data / "mnist.npz", x_train=xtr, y_train=ytr, x_test=xte, y_test=yte)  # uncompressed: quick to write
+    out = subprocess.run([sys.executable, "-c", WORKER, str(tmp_path / "store"), str(data)], cwd=ROOT,
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    rss = [int(line) for line in out.stdout.split()]
+    assert len(rss) == 6
+    # After the first two runs (imports, kernels and allocator pools warmed up) four more may not add a run's data.
+    assert rss[-1] - rss[1] < 60, rss
