@@ -16,6 +16,12 @@ from .registry import question
 
 SMALL_STEPS = 1000           # 200 epochs of 250 examples: training accuracy saturates long before
 CURVE_EVAL_EVERY = 50        # the 250-example curve: 21 evaluations (every 10 epochs) instead of 3
+# The narrower networks fit 250 examples more slowly: each trains until its training accuracy reaches FIT, read
+# at the first evaluation that does (every WIDTH_EVAL_EVERY steps), or for at most WIDTH_CAP_STEPS.
+FIT = 0.99
+WIDTH_CAP_STEPS = 5000       # 1,000 epochs of 250 examples
+WIDTH_EVAL_EVERY = 250
+FC1_UNITS = 64               # the first dense layer alone shrunk: it holds 94% of the network's parameters
 PER_CLASS = 25               # 250 unique examples, 25 of each digit
 WIDTHS = (1.0, 0.5, 0.25, 0.125, 0.0625)    # multiplies filters (32, 64) and dense units 1024
 KEEP_PROBS = (0.9, 0.75, 0.5, 0.35, 0.2)    # dropout after every hidden layer; Keras rate = 1 - keep
@@ -25,7 +31,10 @@ KEEP_PROBS = (0.9, 0.75, 0.5, 0.35, 0.2)    # dropout after every hidden layer; 
 class OverfitConfig:
     full: TrainConfig            # the complete training set, the sheet's 20,000 steps
     small: TrainConfig           # 250 examples
+    sized: TrainConfig           # the size variants: up to the cap, evaluated often enough to stop at FIT
     seeds: tuple[int, ...]
+    fit: float = FIT
+    fc1_units: int = FC1_UNITS
     per_class: int = PER_CLASS
     subset_seed: int = 0
     widths: tuple[float, ...] = WIDTHS
@@ -34,8 +43,10 @@ class OverfitConfig:
 
 def overfit_config(ctx: Context) -> OverfitConfig:
     recipe = {"optimizer": "adam", "learning_rate": 1e-4, "batch_size": 50}   # question 1's, dropout off
+    sized = ctx.train_config(WIDTH_CAP_STEPS, seed=0, **recipe)
     return OverfitConfig(full=ctx.train_config(SHEET_STEPS, seed=0, **recipe),
                          small=ctx.train_config(SMALL_STEPS, seed=0, **recipe),
+                         sized=replace(sized, eval_every=min(WIDTH_EVAL_EVERY, sized.eval_every)),
                          seeds=tuple(range(ctx.profile.seeds)), widths=ctx.profile.sweep(WIDTHS),
                          keep_probs=ctx.profile.sweep(KEEP_PROBS))
 
@@ -45,10 +56,8 @@ def width_kwargs(w: float) -> dict:
             "dropout": 0.0}
 
 
-def small_run(cfg: OverfitConfig, seed: int, label: str, **model_kwargs) -> RunSpec:
-    from dataclasses import replace
-
-    return RunSpec("huji_cnn", replace(cfg.small, seed=seed), model_kwargs, per_class=cfg.per_class,
+def small_run(cfg: OverfitConfig, seed: int, label: str, train: TrainConfig | None = None, **model_kwargs) -> RunSpec:
+    return RunSpec("huji_cnn", replace(train or cfg.small, seed=seed), model_kwargs, per_class=cfg.per_class,
                    subset_seed=cfg.subset_seed, label=label)
 
 
@@ -85,11 +94,18 @@ def overfitting(cfg: OverfitConfig, ctx: Context) -> Result:
     for w in cfg.widths:
         for seed in cfg.seeds:
             kw = width_kwargs(w)
-            run = ctx.train(small_run(cfg, seed, f"width {w:g}, seed {seed}", **kw))
+            run = ctx.train(small_run(cfg, seed, f"width {w:g}, seed {seed}", cfg.sized, **kw))
             if seed == cfg.seeds[0]:
                 layers.append(run.params.assign(width=w))
             rows.append({"experiment": "size", "setting": w, "seed": seed,
-                         "params": int(run.params["params"].sum()), **_final(run)})
+                         "params": int(run.params["params"].sum()), **_fitted(run, cfg.fit)})
+    for seed in cfg.seeds:
+        run = ctx.train(small_run(cfg, seed, f"fc1 {cfg.fc1_units} units, seed {seed}", cfg.sized,
+                                  dense_units=cfg.fc1_units, dropout=0.0))
+        if seed == cfg.seeds[0]:
+            layers.append(run.params.assign(width=f"fc1 {cfg.fc1_units}"))
+        rows.append({"experiment": "fc1", "setting": cfg.fc1_units, "seed": seed,
+                     "params": int(run.params["params"].sum()), **_fitted(run, cfg.fit)})
     for keep in cfg.keep_probs:
         for seed in cfg.seeds:
             run = ctx.train(small_run(cfg, seed, f"keep {keep:g}, seed {seed}", dropout=round(1 - keep, 6),
@@ -102,16 +118,29 @@ def overfitting(cfg: OverfitConfig, ctx: Context) -> Result:
                .agg(params=("params", "first"), n=("seed", "count"),
                     test_mean=("test_accuracy", "mean"), test_std=("test_accuracy", "std"),
                     train_mean=("train_accuracy", "mean"),
-                    ratio_mean=("ratio", "mean"), ratio_std=("ratio", "std"))
+                    ratio_mean=("ratio", "mean"), ratio_std=("ratio", "std"),
+                    stop_mean=("stop_step", "mean"), fitted=("fitted", "sum"))
                .reset_index())
     return Result(tables={"curves": curves, "per_seed": per_seed, "summary": summary,
                           "width_layers": layers[["width", "layer", "type", "output_shape", "params"]]},
                   facts={"per_class": cfg.per_class, "small_steps": cfg.small.steps, "full_steps": cfg.full.steps,
-                         "seeds": list(cfg.seeds)})
+                         "seeds": list(cfg.seeds), "fit": cfg.fit, "size_cap_steps": cfg.sized.steps,
+                         "size_eval_every": cfg.sized.eval_every, "fc1_units": cfg.fc1_units})
+
+
+def _row(run, f: pd.Series) -> dict:
+    return {"train_accuracy": float(f["train_accuracy"]), "test_accuracy": float(f["test_accuracy"]),
+            "ratio": float(f["test_accuracy"] / f["train_accuracy"]) if f["train_accuracy"] else np.nan,
+            "train_seconds": float(run.record["train_seconds"]), "stop_step": int(f["step"])}
 
 
 def _final(run) -> dict:
-    f = run.final
-    return {"train_accuracy": float(f["train_accuracy"]), "test_accuracy": float(f["test_accuracy"]),
-            "ratio": float(f["test_accuracy"] / f["train_accuracy"]) if f["train_accuracy"] else np.nan,
-            "train_seconds": float(run.record["train_seconds"])}
+    return {**_row(run, run.final), "fitted": False}
+
+
+def _fitted(run, fit: float) -> dict:
+    """The run as if stopped at its first evaluation with training accuracy >= fit (early stopping on the
+    training set, which the test set never informs), or at its last step when it never gets there."""
+    h = run.history
+    hit = h[(h["step"] > 0) & (h["train_accuracy"] >= fit)]
+    return {**_row(run, hit.iloc[0] if len(hit) else run.final), "fitted": bool(len(hit))}

@@ -665,6 +665,27 @@ def pm(mean: float, std: float, n: int, scale: float = 100.0, digits: int = 2) -
     return f"{scale * mean:.{digits}f} ± {scale * s:.{digits}f} (n={n})"
 
 
+def trained_until(r, facts) -> str:
+    """Where a size variant was read: at FIT training accuracy (mean step over its seeds) or at the cap."""
+    fit, n, hit = pct(facts["fit"], 0), int(r.n), int(r.fitted)
+    if hit == n:
+        return f"{fit} train, step {num(round(r.stop_mean))} (mean)"
+    if hit == 0:
+        return f"cap, {num(facts['size_cap_steps'])} steps"
+    return f"{fit} train on {hit} of {n} seeds, the cap on the rest"
+
+
+def fc1_sentence(base, fc1) -> str:
+    """The first dense layer alone shrunk, against the full-size network, decided by Welch's interval."""
+    d = welch(base.test_mean, base.test_std, base.n, fc1.test_mean, fc1.test_std, fc1.n)
+    verdict = ("a gain whose interval excludes zero" if d.significant and d.diff > 0 else
+               "a loss whose interval excludes zero" if d.significant else "not distinguishable from seed noise")
+    return (f"Shrinking only the first fully connected layer, which holds most of the parameters, to "
+            f"{int(fc1.setting)} units leaves {num(fc1.params)} parameters ({1 - fc1.params / base.params:.0%} fewer) "
+            f"and a test accuracy of {pct(fc1.test_mean)} against {pct(base.test_mean)} at full size: "
+            f"{d.points()}, {verdict}.")
+
+
 @section("huji.4")
 def huji_4(result, record) -> dict:
     curves, summary = result.tables["curves"], result.tables["summary"]
@@ -672,17 +693,22 @@ def huji_4(result, record) -> dict:
     full = curves[curves["data"] == "all 60,000 examples"].iloc[-1]
     small = curves[curves["data"] == "250 examples"].iloc[-1]
     size = summary[summary["experiment"] == "size"].sort_values("params").reset_index(drop=True)
+    fc1 = summary[summary["experiment"] == "fc1"].reset_index(drop=True)
     drop = summary[summary["experiment"] == "dropout"].sort_values("setting", ascending=False).reset_index(drop=True)
     base = size[size["setting"] == 1.0].iloc[0]
 
-    def rows(t, first):
+    def rows(t, first, trained=False):
         return [[first(r), num(r.params), pm(r.test_mean, r.test_std, r.n), pm(r.ratio_mean, r.ratio_std, r.n, 1, 3),
-                 pct(r.train_mean)] for r in t.itertuples()]
+                 pct(r.train_mean)] + ([trained_until(r, facts)] if trained else []) for r in t.itertuples()]
 
     size_t = Table(slug("huji.4", "size"), f"Smaller networks on the 250 examples, {len(facts['seeds'])} seeds each: "
-                   "test accuracy in % and test/train ratio, mean ± standard deviation.",
-                   ["width", "parameters", "test accuracy (%)", "ratio", "train accuracy"],
-                   rows(size, lambda r: f"×{r.setting:g}"), ["l", "r", "r", "r", "r"])
+                   "test accuracy in % and test/train ratio, mean ± standard deviation, read where each run first "
+                   f"reaches {pct(facts['fit'], 0)} training accuracy or at the cap of "
+                   f"{num(facts['size_cap_steps'])} steps.",
+                   ["network", "parameters", "test accuracy (%)", "ratio", "train accuracy", "read at"],
+                   rows(size, lambda r: f"width ×{r.setting:g}", True)
+                   + rows(fc1, lambda r: f"fc1 alone: {int(r.setting)} units", True),
+                   ["l", "r", "r", "r", "r", "l"])
     drop_t = Table(slug("huji.4", "dropout"), "Dropout after every hidden layer of the original network, on the 250 "
                    "examples: keep probability (Keras rate = 1 − keep), mean ± standard deviation over seeds.",
                    ["keep probability", "parameters", "test accuracy (%)", "ratio", "train accuracy"],
@@ -701,6 +727,13 @@ def huji_4(result, record) -> dict:
     wl = result.tables["width_layers"]
     wl = wl[wl["params"] > 0]
     widths = list(dict.fromkeys(wl["width"]))
+
+    def width_name(w):
+        try:
+            return f"×{float(w):g}"
+        except ValueError:  # the variant with only the first dense layer reduced
+            return str(w)
+
     layer_rows = []
     for layer, g in wl.groupby("layer", sort=False):
         g = g.set_index("width")
@@ -708,7 +741,7 @@ def huji_4(result, record) -> dict:
     totals = wl.groupby("width", sort=False)["params"].sum()
     layers_t = Table(slug("huji.4", "layers"), "The networks of the size experiment layer by layer: output shape "
                      "and parameters of each layer with parameters (pooling, flattening and dropout have none).",
-                     ["layer"] + [f"×{w:g}" for w in widths], layer_rows, ["l"] + ["r"] * len(widths),
+                     ["layer"] + [width_name(w) for w in widths], layer_rows, ["l"] + ["r"] * len(widths),
                      total=["total"] + [num(totals[w]) for w in widths])
     fig_curves = Figure(slug("huji.4", "curves"), to_svg(figures.overfitting_curves(curves)),
                         "The original network without dropout on all 60,000 training examples and on 250 of them: "
@@ -725,6 +758,7 @@ def huji_4(result, record) -> dict:
             "best_ratio_drop": best_ratio_drop, "gain_size": gain(best_size), "gain_drop": gain(best_drop),
             "test_size": against_base(best_size), "test_drop": against_base(best_drop),
             "drop_vs_size": drop_vs_size_sentence(best_size, best_drop),
+            "fc1": fc1_sentence(base, fc1.iloc[0]) if len(fc1) else "",
             "fig_curves": fig_curves, "fig_size": fig_size, "fig_drop": fig_drop,
             "run_full": _run(record, "all 60,000 examples"), "run_small": _run(record, "250 examples")}
 
