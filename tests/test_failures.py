@@ -137,10 +137,11 @@ def test_temporaries_of_killed_processes_are_cleaned_and_live_ones_kept(tmp_path
 def test_too_small_a_dataset_is_named_before_anything_trains(tmp_path, capsys):
     tiny = tmp_path / "tiny"
     write_npz(tiny, "mnist", 100, 100)          # 10 images of each digit
-    code, out, err = run_cli(["--only", "huji.4", "bonn.p1", "--profile", "quick", "--data-dir", str(tiny),
-                              "--out", str(tmp_path / "o")], capsys)
+    code, out, err = run_cli(["--only", "huji.3.1", "huji.4", "bonn.p1", "--profile", "quick", "--data-dir",
+                              str(tiny), "--out", str(tmp_path / "o")], capsys)
     line = one_line(err)
     assert code == 2 and "huji.4 draws 25 training images of every digit" in line and "only 10" in line
+    assert "huji.3.1 holds out the last 1,000 training images to choose the network" in line
     assert "bonn.p1 holds out the last 1,000 training images" in line and "only 100" in line
     assert "training" not in out
 
