@@ -435,7 +435,7 @@ def huji_3_2(result, record) -> dict:
     return _sweep_section("huji.3.2", result, record, "reduced deep candidate")
 
 
-def _convergence_sentence(level: str, unit: str, d: dict, fmt) -> str:
+def _convergence_sentence(level: str, unit: str, d: dict, fmt, level_both: str | None = None) -> str:
     """Which network needs less `unit` to reach `level`, or that its seeds cannot tell the two apart."""
     s, dp = d["shallow"], d["deep"]
     diff = welch(s.mean(), s.std(), len(s), dp.mean(), dp.std(), len(dp))
@@ -445,7 +445,7 @@ def _convergence_sentence(level: str, unit: str, d: dict, fmt) -> str:
         lo, hi = sorted((abs(diff.low), abs(diff.high)))
         return (f"In {unit}, the {first} network reaches {level} first ({both}; the 95% interval of the "
                 f"difference, {fmt(lo)} to {fmt(hi)} {unit}, excludes zero).")
-    return (f"In {unit}, the two networks cannot be told apart at {level} ({both}; over {len(s)} seeds the "
+    return (f"In {unit}, the two networks cannot be told apart in reaching {level_both or level} ({both}; over {len(s)} seeds the "
             "difference is within the spread between seeds" + (f", p = {diff.p:.2g}" if diff.measurable else "")
             + ").")
 
@@ -469,14 +469,13 @@ def huji_3_3(result, record) -> dict:
     table = Table(slug("huji.3.3", "speed"), f"Convergence of the two chosen networks, mean ± standard deviation over "
                   f"{facts['seeds']} seeds, each evaluated on the test set every {num(facts['eval_every'])} steps; "
                   "seconds of training, evaluations excluded.",
-                  ["network", "parameters", f"steps to {rel:.0%} of own final", "seconds",
-                   f"steps to {pct(common)}", "seconds", "final test accuracy", "images/s"],
+                  ["network", "parameters", f"steps to {rel:.0%} of final", "seconds", f"steps to {pct(common)}",
+                   "seconds", "final test accuracy"],
                   [[first[f].label, num(first[f].params), mean_std("own_step", num, f),
                     mean_std("own_seconds", lambda x: f"{x:.1f}", f), mean_std("common_step", num, f),
                     mean_std("common_seconds", lambda x: f"{x:.1f}", f),
-                    mean_std_pct(g.get_group(f)["final_accuracy"], seeds=False),
-                    num(g.get_group(f)["images_per_second"].mean())] for f in fams],
-                  ["l", "r", "r", "r", "r", "r", "r", "r"])
+                    mean_std_pct(g.get_group(f)["final_accuracy"], seeds=False)] for f in fams],
+                  ["l", "r", "r", "r", "r", "r", "r"])
     mean_curves = {first[f].label: curves[curves["family"] == f].groupby("step", as_index=False)[
         ["test_accuracy", "train_s"]].mean() for f in fams}
     by_step = Figure(slug("huji.3.3", "steps"), to_svg(figures.accuracy_against(
@@ -492,10 +491,11 @@ def huji_3_3(result, record) -> dict:
         def by(col):
             return {f: g.get_group(f)[col].astype(float) for f in fams}
         sentences = [
-            _convergence_sentence(f"{rel:.0%} of its final accuracy", "steps", by("own_step"), num),
+            _convergence_sentence(f"{rel:.0%} of its final accuracy", "steps", by("own_step"), num,
+                                  f"{rel:.0%} of their final accuracies"),
             _convergence_sentence(f"the common level {pct(common)}", "steps", by("common_step"), num),
             _convergence_sentence(f"{rel:.0%} of its final accuracy", "seconds", by("own_seconds"),
-                                  lambda x: f"{x:.1f}"),
+                                  lambda x: f"{x:.1f}", f"{rel:.0%} of their final accuracies"),
         ]
         step_diff = welch(*(lambda s, d: (s.mean(), s.std(), len(s), d.mean(), d.std(), len(d)))(
             by("own_step")["shallow"], by("own_step")["deep"]))
