@@ -207,6 +207,7 @@ def bonn_cnn(
     dense_units: int = 128,
     conv_dropout: float = 0.0,       # Keras rate after every pooling block (Bonn programming 3)
     dense_dropout: float = 0.0,      # Keras rate after the hidden dense layer
+    shift: int = 0,                  # training only: random shifts of up to this many pixels, and mirroring
     input_shape: tuple[int, ...] = (28, 28, 1),
     num_classes: int = 10,
     dtype: str | None = None,
@@ -214,12 +215,19 @@ def bonn_cnn(
 ):
     """The Bonn sheet's CNN: blocks of conv ('same') -> ReLU -> 2x2 max pool, stride 2; dense; dense.
 
-    The same builder serves MNIST and CIFAR-10 (input_shape (32, 32, 3)), as the sheet asks."""
+    The same builder serves MNIST and CIFAR-10 (input_shape (32, 32, 3)), as the sheet asks. With
+    shift > 0 the images are augmented while training (CIFAR-10 only: a mirrored digit is another symbol):
+    mirrored left-right with probability 1/2 and moved by up to `shift` pixels each way, the uncovered
+    border filled with zeros, as padding and random cropping do. Evaluation sees the images unchanged."""
     import keras
     from keras import layers
 
     inputs = keras.Input(shape=input_shape, name="image")
     x = inputs
+    if shift:
+        x = layers.RandomFlip("horizontal", name="mirror")(x)
+        f = shift / input_shape[0]
+        x = layers.RandomTranslation(f, f, fill_mode="constant", interpolation="nearest", name="shift")(x)
     for i, f in enumerate(filters, start=1):
         x = layers.Conv2D(f, kernel_size, padding="same", activation="relu", name=f"conv{i}", dtype=dtype)(x)
         x = layers.MaxPooling2D(2, strides=2, name=f"pool{i}")(x)
@@ -263,7 +271,7 @@ def layer_arithmetic(layer) -> tuple[int, str, str]:
         return n, f"{nin}*{layer.units} + {bias}", rf"{nin}\cdot{layer.units} + {bias}"
     parameter_free = (layers.InputLayer, layers.MaxPooling2D, layers.AveragePooling2D, layers.Flatten,
                       layers.Dropout, layers.GlobalAveragePooling2D, layers.Activation, layers.Concatenate,
-                      layers.Reshape, layers.Cropping2D, layers.Lambda)
+                      layers.Reshape, layers.Cropping2D, layers.Lambda, layers.RandomFlip, layers.RandomTranslation)
     if isinstance(layer, parameter_free):
         return 0, "0", "0"
     raise NotImplementedError(f"no parameter arithmetic for layer type {type(layer).__name__} ({layer.name})")

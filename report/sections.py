@@ -5,6 +5,7 @@ Sentences that compare numbers are chosen here by the comparison, never written 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -976,56 +977,74 @@ def bonn_p3(result, record) -> dict:
 @section("bonn.p4")
 def bonn_p4(result, record) -> dict:
     h, per_class, facts = result.tables["history"], result.tables["per_class"], result.facts
-    # The answer's run is the regularised one (the plain comparison run is trained after it).
-    run = next(r for r in record["runs"] if r["dataset"] == "cifar10" and r["model_kwargs"].get("conv_dropout"))
+    nets = result.tables["networks"].set_index("role")
+    labels = {"answer": "Bonn CNN on CIFAR-10", "augmented": "Bonn CNN on CIFAR-10, augmented",
+              "plain": "Bonn CNN on CIFAR-10, no regularisation"}
+    cifar_runs = [r for r in record["runs"] if r["dataset"] == "cifar10"]
+    run = next(r for r in cifar_runs if r["model_kwargs"].get("conv_dropout") and not r["model_kwargs"].get("shift"))
+    cfg = run["config"]
     final = h.iloc[-1]
-    test_acc, train_acc = float(final["test_accuracy"]), float(final["train_accuracy"])
-    label, plain_label = "Bonn CNN on CIFAR-10", "Bonn CNN on CIFAR-10, no regularisation"
+    answer, aug, plain = (nets.loc[k].to_dict() for k in ("answer", "augmented", "plain"))
     curves = result.tables["curves"]
-    hist = {label: curves[curves["network"] == "regularised"], plain_label: curves[curves["network"] == "plain"]}
+    hist = {labels[k]: curves[curves["network"] == k] for k in labels}
     acc = Figure(slug("bonn.p4", "acc"), to_svg(figures.accuracy_curves(hist, zoom_from=None)),
-                 f"CIFAR-10, both networks: training-sample (dashed, {num(run['config']['train_eval_size'])} images) "
-                 f"and test (solid, {num(run['config']['test_size'] or facts['test_examples'])} images) accuracy "
-                 f"every {run['config']['eval_every']} steps; the learning rate drops tenfold at step "
-                 f"{num(run['config']['lr_boundaries'][0])}.")
+                 f"CIFAR-10, the three networks of the table below: accuracy on a fixed sample of "
+                 f"{num(cfg['train_eval_size'])} training images (dashed) and on the "
+                 f"{num(cfg['test_size'] or facts['test_examples'])} test images (solid), every "
+                 f"{num(cfg['eval_every'])} steps; the learning rate drops tenfold after step "
+                 f"{num(cfg['lr_boundaries'][0])}.")
     loss = Figure(slug("bonn.p4", "loss"), to_svg(figures.loss_curves(hist)),
-                  "CIFAR-10, both networks: training-sample (dashed) and test (solid) loss, log scale.")
-    nets = result.tables["networks"]
-    nets_t = Table(slug("bonn.p4", "networks"), "The answer (exercise 3's network) and exercise 2's network without "
-                   "regularisation, same recipe and steps.",
-                   ["network", "training-sample accuracy", "test accuracy", "best test accuracy", "wall time",
-                    "images/s"],
-                   [[r.network, pct(r.train_accuracy), pct(r.test_accuracy), pct(r.best_test_accuracy),
-                     secs(r.wall_seconds), num(r.images_per_second)] for r in nets.itertuples()],
-                   ["l", "r", "r", "r", "r", "r"])
-    plain = nets[~nets["regularised"]].iloc[0].to_dict()
-    plain["gap"] = plain["train_accuracy"] - plain["test_accuracy"]
+                  "CIFAR-10, the same three networks: training-sample (dashed) and test (solid) loss, log scale.")
+    within = facts["flat_within"]
+    nets_t = Table(slug("bonn.p4", "networks"),
+                   f"Exercise 3's network (the answer), the same network trained on mirrored and shifted images, and "
+                   f"exercise 2's network without dropout and weight decay; one recipe, seed 0. \"last "
+                   f"{facts['flat_last']}\": the spread of the last {facts['flat_last']} test accuracies.",
+                   ["network", "epochs", "training-sample accuracy", "test accuracy", "best test accuracy",
+                    f"last {facts['flat_last']}", "wall time"],
+                   [[r["network"], f"{r['epochs']:g} ({num(r['steps'])} steps)", pct(r["train_accuracy"]),
+                     pct(r["test_accuracy"]), pct(r["best_test_accuracy"]), "–" if math.isnan(r["final_spread"]) else f"{100 * r['final_spread']:.2f} points",
+                     secs(r["wall_seconds"])] for r in (answer, aug, plain)],
+                   ["l", "r", "r", "r", "r", "r", "r"])
+    n_test = facts["test_examples"] if cfg["test_size"] is None else cfg["test_size"]
+    se = lambda p: _binomial_se(p, n_test)   # noqa: E731
+    aug_diff = aug["test_accuracy"] - answer["test_accuracy"]
+    aug_half = 1.96 * (se(aug["test_accuracy"]) ** 2 + se(answer["test_accuracy"]) ** 2) ** 0.5
+    aug_verdict = "higher" if aug_diff - aug_half > 0 else "lower" if aug_diff + aug_half < 0 else "indistinct"
     confusion = result.tables["confusion"].set_index("index")
     m = confusion.to_numpy()
     confusion_acc = float(m.trace() / m.sum())
     conf = Figure(slug("bonn.p4", "confusion"), to_svg(figures.confusion_matrix(confusion)),
-                  "Confusion matrix on the test set: row i shows, in %, how the test images of true class i "
-                  "were labelled (each row sums to 100%).")
+                  "The answer's confusion matrix on the test set: row i shows, in %, how the test images of true "
+                  "class i were labelled (each row sums to 100%).")
     pc = per_class.rename(columns={"class": "name"}).sort_values("error", ascending=False)
-    rows = [[r.name, pct(r.error, 1), r.most_confused_with, num(r.confused_count),
-             pct(r.error_without_regularisation, 1)] for r in pc.itertuples()]
-    table = Table(slug("bonn.p4", "classes"), f"Test error per class ({num(facts['test_examples'])} test images, "
-                  "hardest first), the class each is most often mistaken for and how often; last column: the same "
-                  "error for the network without regularisation.",
-                  ["class", "test error", "most often predicted instead", "how often", "without regularisation"],
-                  rows, ["l", "r", "l", "r", "r"])
-    minutes = facts["wall_seconds"] / 60
-    gap = train_acc - test_acc
-    best_step = int(h.loc[h["test_accuracy"].idxmax(), "step"])
+    rows = [[r.name, pct(r.error, 1), r.most_confused_with, num(r.confused_count), pct(r.error_augmented, 1),
+             pct(r.error_plain, 1)] for r in pc.itertuples()]
+    table = Table(slug("bonn.p4", "classes"), f"The answer's test error per class ({num(facts['test_examples'])} "
+                  "test images, hardest first), the class each is most often mistaken for and how often; last two "
+                  "columns: the same error for the network trained on augmented images and for the network without "
+                  "regularisation.",
+                  ["class", "test error", "most often predicted instead", "how often", "augmented", "no regularisation"],
+                  rows, ["l", "r", "l", "r", "r", "r"])
     params = param_table("bonn.p4", "params", result.tables["params"],
                          "The same CNN with 3 input channels on 32×32 images: only the first convolution and the "
                          "first dense layer change size.")
-    return {"run": run, "final": final, "test_acc": test_acc, "train_acc": train_acc, "gap": gap,
-            "acc": acc, "loss": loss, "conf": conf, "table": table, "facts": facts, "minutes": minutes,
-            "meets": test_acc >= facts["target"],
-            "gain": still_improving(h), "best_step": best_step, "best": float(h["test_accuracy"].max()),
+    evals = h[h["step"] > 0].tail(facts["flat_last"])
+    per_epoch = cfg["steps"] / answer["epochs"]
+    gap = answer["train_accuracy"] - answer["test_accuracy"]
+    plain_gap = plain["train_accuracy"] - plain["test_accuracy"]
+    return {"run": run, "final": final, "acc": acc, "loss": loss, "conf": conf, "table": table, "facts": facts,
+            "answer": answer, "aug": aug, "plain": plain, "params": params, "nets": nets_t,
+            "meets": answer["test_accuracy"] >= facts["target"],
+            "flat": None if math.isnan(answer["final_spread"]) else answer["final_spread"] <= within, "within": within,
+            "flat_from": evals["step"].iloc[0] / per_epoch, "flat_to": evals["step"].iloc[-1] / per_epoch,
+            "minutes": answer["wall_seconds"] / 60, "gap": gap, "fit": "overfits" if gap > 0.05 else "some" if gap > 0.02 else "none",
+            "plain_gap": plain_gap, "plain_overfits": plain_gap > 0.05,
+            "plain_diff": plain["test_accuracy"] - answer["test_accuracy"],
+            "aug_diff": aug_diff, "aug_half": aug_half, "aug_verdict": aug_verdict, "n_test": n_test,
+            "aug_flat": None if math.isnan(aug["final_spread"]) else aug["final_spread"] <= within,
+            "best_step": int(h.loc[h["test_accuracy"].idxmax(), "step"]),
             # plain dicts: a pandas row's .name is its index label, not the "name" column
-            "hardest": pc.iloc[0].to_dict(), "easiest": pc.iloc[-1].to_dict(), "params": params,
-            "test_loss_min_step": int(h.loc[h["test_loss"].idxmin(), "step"]),
-            "nets": nets_t, "plain": plain, "confusion_acc": confusion_acc, "same_test_set": run["config"]["test_size"] is None,
-            "consistent": abs(confusion_acc - test_acc) < 1e-3}
+            "hardest": pc.iloc[0].to_dict(), "easiest": pc.iloc[-1].to_dict(),
+            "confusion_acc": confusion_acc, "same_test_set": cfg["test_size"] is None,
+            "consistent": abs(confusion_acc - answer["test_accuracy"]) < 1e-3}

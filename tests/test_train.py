@@ -116,3 +116,30 @@ def test_two_heads_are_trained_and_scored_together(tiny):
 
     h = train.train(two_heads, xtr, y2tr, xte, y2te, CFG, log=lambda s: None).history
     assert 0.0 <= h["test_accuracy"].iloc[-1] <= 1.0 and h["test_loss"].iloc[-1] > 0
+
+
+def build_augmented(dtype):
+    return models.create_model("bonn_cnn", filters=(4,), dense_units=8, shift=3, input_shape=(28, 28, 1), dtype=dtype)
+
+
+def test_augmented_run_resumes_exactly_and_evaluates_unaugmented(tiny, tmp_path):
+    """The random mirror and shift draw from seed state that the checkpoint keeps: a resumed run sees the
+    same augmented batches; at evaluation the images pass unchanged."""
+    cfg = CFG
+    whole = train.train(build_augmented, *tiny, cfg, log=lambda s: None)
+
+    def kill(line):
+        if "step     40/" in line:
+            raise Interrupt
+
+    with pytest.raises(Interrupt):
+        train.train(build_augmented, *tiny, cfg, checkpoint_dir=tmp_path, log=kill)
+    resumed = train.train(build_augmented, *tiny, cfg, checkpoint_dir=tmp_path, log=lambda s: None)
+    assert resumed.resumed_from == 20
+    np.testing.assert_allclose(resumed.history[MEASURED].to_numpy(), whole.history[MEASURED].to_numpy(),
+                               rtol=1e-5, atol=1e-6)
+    m = whole.model
+    x = tiny[2][:8]
+    np.testing.assert_array_equal(m(x, training=False).numpy(), m(x, training=False).numpy())
+    assert not np.allclose(m(x, training=True).numpy(), m(x, training=False).numpy())
+    assert (models.param_table(m)["params"].sum()) == m.count_params()
