@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import json
 import os
 import platform
 import zipfile
@@ -15,6 +14,7 @@ from markupsafe import Markup
 from ex1 import machine
 from ex1.fsutil import interrupt_guard, write_atomically, write_error
 
+from . import appendix as appendix_mod
 from . import sections
 from .mathsvg import tex
 
@@ -89,7 +89,9 @@ def render_html(answers, ctx, names: list[str] | None = None, selected_all: bool
     pending = experiments.not_yet_answered() if selected_all else []
     if pending:
         toc.append({"level": 1, "id": "pending", "title": "Questions not answered by this version"})
-    toc.append({"level": 1, "id": "provenance", "title": "Appendix: provenance"})
+    for anchor, heading in (*appendix_mod.KINDS.values(), appendix_mod.RUNS, appendix_mod.CODE,
+                            appendix_mod.PROVENANCE):
+        toc.append({"level": 1, "id": anchor, "title": heading})
 
     used = sorted({d for a in answers for d in a.question.datasets})
     datasets = []
@@ -101,8 +103,7 @@ def render_html(answers, ctx, names: list[str] | None = None, selected_all: bool
     if ctx.profile.name != "full":
         css += QUICK_CSS
     # Each training run once, however many questions use it (the HUJI baseline serves several).
-    all_runs = list({json.dumps([r["model"], r["model_kwargs"], r["config"], r["dataset"], r["train_examples"]],
-                                sort_keys=True): r for a in answers for r in a.record.get("runs", [])}.values())
+    all_runs, runs_of = appendix_mod.distinct_runs(answers)
     auto, why = machine.auto_precision()
     precision_reason = (f"chosen by --precision auto: {why}" if ctx.precision == auto
                         else f"asked for with --precision; auto would have chosen {auto}: {why}")
@@ -118,6 +119,9 @@ def render_html(answers, ctx, names: list[str] | None = None, selected_all: bool
         provenance=_provenance(answers), total_train_seconds=sum(r["train_seconds"] for r in all_runs),
         cache_hits=sum(1 for a in answers if a.record["cache_hit"]),
         damaged=[f"{k} ({why})" for k, why in ctx.store.damaged], run_seconds=run_seconds,
+        appendix=appendix_mod.Appendix(), kinds=appendix_mod.KINDS, all_runs=all_runs, runs_of=runs_of,
+        run_ranges=appendix_mod.ranges, code_map=appendix_mod.code_map(answers, Path(__file__).resolve().parents[1]),
+        appx_runs=appendix_mod.RUNS, appx_code=appendix_mod.CODE, appx_provenance=appendix_mod.PROVENANCE,
     )
 
 

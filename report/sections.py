@@ -6,6 +6,7 @@ Sentences that compare numbers are chosen here by the comparison, never written 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -24,6 +25,12 @@ class Figure:
     svg: str
     caption: str
 
+    @property
+    def wide(self) -> bool:
+        """Two panels (wider than 6 in): a figure of the text's width; one panel sits beside the text."""
+        m = re.search(r'<svg[^>]*\bwidth="([0-9.]+)pt"', self.svg)
+        return m is None or float(m.group(1)) > 6 * 72
+
 
 @dataclass
 class Table:
@@ -33,6 +40,7 @@ class Table:
     rows: list[list[str]]
     align: list[str] = field(default_factory=list)  # "l" or "r" per column
     total: list[str] | None = None                  # an emphasised last row
+    kind: str = ""                                  # "architectures" or "checks": printed in that appendix
 
 
 _SECTIONS: dict[str, Callable] = {}
@@ -86,7 +94,7 @@ def param_table(qid: str, name: str, t: pd.DataFrame, caption: str) -> Table:
     return Table(id=slug(qid, name), caption=caption,
                  columns=["layer", "type", "output shape", "how the size follows", "parameters: formula", "count"],
                  rows=rows, align=["l", "l", "r", "l", "r", "r"],
-                 total=["total", "", "", "", "", num(t["params"].sum())])
+                 total=["total", "", "", "", "", num(t["params"].sum())], kind="architectures")
 
 
 def first_step_reaching(h: pd.DataFrame, column: str, level: float) -> int | None:
@@ -175,7 +183,8 @@ def sci(x: float) -> str:
     return f"{x:.1e}" if x else "0"
 
 
-def check_table(qid: str, name: str, df: pd.DataFrame, caption: str, error_cols: tuple[str, ...] = ()) -> Table:
+def check_table(qid: str, name: str, df: pd.DataFrame, caption: str, error_cols: tuple[str, ...] = (),
+                kind: str = "checks") -> Table:
     """A DataFrame as a report table; error columns in scientific notation."""
     rows = []
     for r in df.itertuples(index=False):
@@ -184,7 +193,7 @@ def check_table(qid: str, name: str, df: pd.DataFrame, caption: str, error_cols:
                            else (f"{v:.4g}" if isinstance(v, float) else str(v))) for c, v in zip(df.columns, r)])
     align = ["r" if pd.api.types.is_numeric_dtype(df[c]) else "l" for c in df.columns]
     return Table(id=slug(qid, name), caption=caption, columns=[c.replace("_", " ") for c in df.columns],
-                 rows=rows, align=align)
+                 rows=rows, align=align, kind=kind)
 
 
 TOLERANCE = 1e-9   # float64 checks
@@ -372,7 +381,7 @@ def _sweep_section(qid: str, result, record, what: str) -> dict:
                                     if n in g.index else "" for n in layer_names])
     cand_t = Table(slug(qid, "layers"), f"Every {what} layer by layer: output shape and, in brackets, parameters "
                    "(pooling has none; flattening is left out).", ["network"] + layer_names, cand_rows,
-                   ["l"] + ["r"] * len(layer_names))
+                   ["l"] + ["r"] * len(layer_names), kind="architectures")
     ctx = {"candidates": cand_t, "sweep": sweep_t, "frontier": fig, "chosen": chosen, "target": target, "n": len(t),
            "seeds": seeds, "validation": facts["validation"], "hits": int(t["every_seed_reaches"].sum()),
            "run": next((r for r in record["runs"] if r["label"] == chosen),
@@ -743,7 +752,7 @@ def huji_4(result, record) -> dict:
     layers_t = Table(slug("huji.4", "layers"), "The networks of the size experiment layer by layer: output shape "
                      "and parameters of each layer with parameters (pooling, flattening and dropout have none).",
                      ["layer"] + [width_name(w) for w in widths], layer_rows, ["l"] + ["r"] * len(widths),
-                     total=["total"] + [num(totals[w]) for w in widths])
+                     total=["total"] + [num(totals[w]) for w in widths], kind="architectures")
     fig_curves = Figure(slug("huji.4", "curves"), to_svg(figures.overfitting_curves(curves)),
                         "The original network without dropout on all 60,000 training examples and on 250 of them: "
                         "accuracy on the training examples (dashed; a fixed sample of "
@@ -766,16 +775,23 @@ def huji_4(result, record) -> dict:
 
 # ----------------------------------------------------------------------------- Tuebingen, ETH, Bonn theory
 
+CONV_BACKPROP = "tuebingen.2"   # the question whose sheet asks the convolution's gradients most fully: derived there
+CONV_BACKPROP_CHECKS = "conv-backprop-checks"
+
+
 def _checks(qid: str, result, caption: str, tol: float = TOLERANCE_32) -> dict:
     t = result.tables["checks"]
-    return {"checks": check_table(qid, "checks", t, caption, ("max_abs_error",)),
-            "ok": float(t["max_abs_error"].max()) < tol, "worst": sci(t["max_abs_error"].max())}
+    table = check_table(qid, "checks", t, caption, ("max_abs_error",))
+    # The three sheets' checks are one computation: one table, which every answer links to.
+    table.id = CONV_BACKPROP_CHECKS
+    return {"checks": table, "ok": float(t["max_abs_error"].max()) < tol, "worst": sci(t["max_abs_error"].max()),
+            "derivation": "q-" + CONV_BACKPROP.replace(".", "-")}
 
 
 for _qid in ("tuebingen.2", "eth.3", "bonn.t1"):
     section(_qid)(lambda result, record, _q=_qid: _checks(
-        _q, result, "The derived gradients against tf.GradientTape on a random image, kernel and upstream "
-                    "gradient (float64)."))
+        _q, result, "The derived gradients of a convolution (Tübingen 2, ETH 3, Bonn Theory 1) against "
+                    "tf.GradientTape on a random image, kernel and upstream gradient (float64)."))
 
 
 @section("tuebingen.3")

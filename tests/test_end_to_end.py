@@ -30,7 +30,7 @@ def test_quick_pdf_has_every_question_both_counts_and_the_banner(quick_run):
         assert q.title in text, q.id
     assert "1,111,946" in text and "3,274,634" in text
     assert "QUICK PROFILE" in text and "not results" in text
-    assert "Appendix: provenance" in text and "Contents" in text
+    assert "Appendix E: provenance" in text and "Contents" in text
     for pending in experiments.not_yet_answered():
         assert pending in text
 
@@ -257,3 +257,37 @@ def test_the_report_compares_only_with_the_sheets_and_published_results(quick_ru
     text = re.sub(r"<[^>]+>", " ", build.render_html(answers, ctx)).lower()
     for phrase in ("project's target", "this project's target", "budget", "results store", "reused from the store"):
         assert phrase not in text, phrase
+
+
+def test_layer_and_check_tables_and_runs_are_in_the_appendices_each_once(quick_run, data_dir):
+    """The answers link to their layer tables, checks and runs; each of those is printed once, after the answers."""
+    import re
+
+    from report import appendix, build, sections
+
+    out, _ = quick_run
+    ctx = Ex1_main.make_context("quick", str(data_dir), str(out))
+    answers = [experiments.execute(q, ctx) for q in experiments.QUESTIONS.values()]
+    html = build.render_html(answers, ctx)
+    body, appendices = html.split(f'id="{appendix.KINDS["architectures"][0]}"', 1)
+    assert "how the size follows" not in body and "max abs error" not in body
+    architectures = appendices.split(f'id="{appendix.KINDS["checks"][0]}"', 1)[0]
+    # both readings of 1.1, the linear network, softmax regression, the two sweeps' candidates, question 4's
+    # sizes, the networks of 5.1, 5.2, Tübingen 1 and Bonn (MNIST and CIFAR-10)
+    assert len(re.findall(r'<table id="[^"]+" class="data', architectures)) >= 12
+    assert appendices.count(f'<table id="{sections.CONV_BACKPROP_CHECKS}"') == 1
+    for qid in ("tuebingen.2", "eth.3", "bonn.t1"):   # one check table, linked from all three answers
+        answer = body.split(f'id="q-{qid.replace(".", "-")}"', 1)[1].split("</section>", 1)[0]
+        assert f'class="tabref" href="#{sections.CONV_BACKPROP_CHECKS}"' in answer
+    identities = {appendix.run_identity(r) for a in answers for r in a.record.get("runs", [])}
+    rows = re.findall(r'<tr id="run-(R\d+)"', appendices)
+    assert len(rows) == len(set(rows)) == len(identities)
+    assert len(identities) < sum(len(a.record.get("runs", [])) for a in answers)   # shared runs exist
+    for a in answers:
+        if a.record.get("runs"):
+            answer = body.split(f'id="q-{a.question.id.replace(".", "-")}"', 1)[1].split("</section>", 1)[0]
+            assert 'href="#run-R' in answer, a.question.id
+    code_map = appendices.split(f'id="{appendix.CODE[0]}"', 1)[1].split("</section>", 1)[0]
+    assert "q1_2_accuracy_table" in code_map and "experiments/huji.py" in code_map
+    for q in experiments.QUESTIONS.values():
+        assert f'href="#q-{q.id.replace(".", "-")}">{q.id}</a>' in code_map

@@ -1,0 +1,124 @@
+"""The appendices: material an answer moves out of its page, collected while the body renders.
+
+A question's template hands its layer tables and numerical-check tables to `Appendix.put` (through
+the `table` macro, by the table's kind); the report prints them after the last answer, each once,
+and ends every answer with links to what it moved there. Runs and the code map are built from the
+answers' records, each training run once however many questions use it.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# kind -> (anchor, heading); the order is the order of the appendices
+KINDS = {
+    "architectures": ("appendix-architectures", "Appendix A: architectures"),
+    "checks": ("appendix-checks", "Appendix B: numerical checks"),
+}
+RUNS = ("appendix-runs", "Appendix C: training runs")
+CODE = ("appendix-code", "Appendix D: code map")
+PROVENANCE = ("provenance", "Appendix E: provenance")
+
+
+@dataclass
+class Appendix:
+    items: dict[str, list] = field(default_factory=lambda: {k: [] for k in KINDS})
+    owners: dict[str, list[str]] = field(default_factory=dict)      # table id -> questions that use it
+    moved: dict[str, list[tuple[str, str]]] = field(default_factory=dict)  # question -> [(kind, table id)]
+    question: str = ""
+
+    def begin(self, qid: str) -> str:
+        self.question = qid
+        self.moved.setdefault(qid, [])
+        return ""
+
+    def put(self, kind: str, table) -> str:
+        """Keep `table` for appendix `kind`; a table with an id already kept (a shared check) is kept once."""
+        if table.id not in self.owners:
+            self.items[kind].append(table)
+            self.owners[table.id] = []
+        if self.question not in self.owners[table.id]:
+            self.owners[table.id].append(self.question)
+        if (kind, table.id) not in self.moved.setdefault(self.question, []):
+            self.moved[self.question].append((kind, table.id))
+        return ""
+
+    def of(self, qid: str, kind: str) -> list[str]:
+        return [tid for k, tid in self.moved.get(qid, []) if k == kind]
+
+
+def run_identity(run: dict) -> str:
+    """What the run computed (its store identity), not which question asked for it."""
+    if run.get("identity"):
+        return run["identity"]
+    return json.dumps([run["model"], run["model_kwargs"], run["config"], run["dataset"], run["train_examples"],
+                       run.get("validation"), run.get("pairs")], sort_keys=True, default=str)
+
+
+def distinct_runs(answers) -> tuple[list[dict], dict[str, list[str]]]:
+    """Every training run once, numbered R1, R2, ... in the order the report first uses them, and
+    for each question the numbers of its runs."""
+    ids: dict[str, str] = {}
+    runs: list[dict] = []
+    per_question: dict[str, list[str]] = {}
+    for a in answers:
+        mine = per_question.setdefault(a.question.id, [])
+        for r in a.record.get("runs", []):
+            key = run_identity(r)
+            if key not in ids:
+                ids[key] = f"R{len(runs) + 1}"
+                runs.append({**r, "rid": ids[key], "questions": []})
+            row = runs[int(ids[key][1:]) - 1]
+            if a.question.id not in row["questions"]:
+                row["questions"].append(a.question.id)
+            if ids[key] not in mine:
+                mine.append(ids[key])
+    return runs, per_question
+
+
+def ranges(rids: list[str]) -> str:
+    """['R3', 'R4', 'R5', 'R9'] -> 'R3–R5, R9'."""
+    nums = sorted(int(r[1:]) for r in rids)
+    out, start = [], None
+    for i, n in enumerate(nums):
+        if start is None:
+            start = n
+        if i + 1 == len(nums) or nums[i + 1] != n + 1:
+            out.append(f"R{start}" if start == n else f"R{start}–R{n}")
+            start = None
+    return ", ".join(out)
+
+
+def ex1_main_functions(path: Path, qids: list[str]) -> dict[str, list[str]]:
+    """For each question id, the functions of Ex1_main.py that name it (one per answer or plot)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found: dict[str, list[str]] = {q: [] for q in qids}
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef) and not node.name.startswith("_"):
+            named = {c.value for c in ast.walk(node) if isinstance(c, ast.Constant) and isinstance(c.value, str)}
+            for q in qids:
+                if q in named:
+                    found[q].append(node.name)
+    return found
+
+
+def code_map(answers, project_root: Path) -> list[dict]:
+    """Per answer: the Ex1_main function(s) that return it, the experiment function that computes it,
+    and the model builders and training engine behind its runs."""
+    qids = [a.question.id for a in answers]
+    main = project_root / "Ex1_main.py"
+    functions = ex1_main_functions(main, qids) if main.is_file() else {q: [] for q in qids}
+    rows = []
+    for a in answers:
+        q = a.question
+        runs = a.record.get("runs", [])
+        mine = functions[q.id] or ([f'theory_checks("{q.id}")'] if not runs else [f'answer("{q.id}")'])
+        builders = sorted({r["model"] for r in runs})
+        rows.append({"id": q.id, "main": mine,
+                     "experiment": f"{q.fn.__module__.replace('.', '/')}.py: {q.fn.__name__}",
+                     "trained_by": (f"ex1/models.py: {', '.join(builders)}; ex1/train.py: train" if runs
+                                    else "no training (ex1/theory.py computes the checks)")})
+    return rows
