@@ -797,9 +797,13 @@ for _qid in ("tuebingen.2", "eth.3", "bonn.t1"):
 @section("tuebingen.3")
 def tuebingen_3(result, record) -> dict:
     t = result.tables["sizes"]
-    table = Table(slug("tuebingen.3", "sizes"), "Each answer by formula and by building the layer in Keras.",
-                  ["part", "formula", "answer", "Keras"], t[["part", "formula", "by_formula", "keras"]].values.tolist(),
-                  ["l", "l", "r", "r"])
+    def cell(v) -> str:   # counts with thousands separators; shapes as they are
+        return num(int(v)) if str(v).isdigit() else str(v)
+
+    table = Table(slug("tuebingen.3", "sizes"), "Tübingen 3: each answer by formula and by building the layer in Keras.",
+                  ["part", "formula", "answer", "Keras"],
+                  [[r.part, r.formula, cell(r.by_formula), cell(r.keras)] for r in t.itertuples()],
+                  ["l", "l", "r", "r"], kind="checks")
     rows = {r.part[:3]: r for r in t.itertuples()}
     agree = all(str(r.by_formula) in str(r.keras) or str(r.keras).startswith(str(r.by_formula)) for r in t.itertuples())
     return {"table": table, "rows": rows, "ok": agree}
