@@ -17,10 +17,11 @@ from pathlib import Path
 KINDS = {
     "architectures": ("appendix-architectures", "Appendix A: architectures"),
     "checks": ("appendix-checks", "Appendix B: numerical checks"),
+    "figures": ("appendix-figures", "Appendix C: further figures"),
 }
-RUNS = ("appendix-runs", "Appendix C: training runs")
-CODE = ("appendix-code", "Appendix D: code map")
-PROVENANCE = ("provenance", "Appendix E: provenance")
+RUNS = ("appendix-runs", "Appendix D: training runs")
+CODE = ("appendix-code", "Appendix E: code map")
+PROVENANCE = ("provenance", "Appendix F: provenance")
 
 
 @dataclass
@@ -36,7 +37,7 @@ class Appendix:
         return ""
 
     def put(self, kind: str, table) -> str:
-        """Keep `table` for appendix `kind`; a table with an id already kept (a shared check) is kept once."""
+        """Keep `table` (or figure) for appendix `kind`; one with an id already kept (a shared check) is kept once."""
         if table.id not in self.owners:
             self.items[kind].append(table)
             self.owners[table.id] = []

@@ -67,11 +67,24 @@ def zoom_applies(histories: dict[str, pd.DataFrame], zoom_from: float | None) ->
     return zoom_from is not None and any(100 * h["test_accuracy"].max() > zoom_from for h in histories.values())
 
 
+def _marker(x) -> dict:
+    """A series of fewer than 10 points shows its points."""
+    return {"marker": "o", "ms": 3} if len(x) < 10 else {}
+
+
+def _legend_below(fig, ax, ncol: int = 2, **kwargs) -> None:
+    """The legend under the axes, where it can not cover a curve."""
+    handles, labels = ax.get_legend_handles_labels()
+    if handles:
+        fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=min(ncol, len(handles)),
+                   fontsize=7, frameon=False, **kwargs)
+
+
 def _train_test(ax, x, train, test, color: str, label: str, held_out: str = "test") -> None:
     """The pair every training figure draws: train dashed and thinner, held-out (test or validation) solid,
     one colour per model."""
-    ax.plot(x, train, "--", color=color, lw=1.2, label=f"{label}: train")
-    ax.plot(x, test, "-", color=color, lw=1.6, label=f"{label}: {held_out}")
+    ax.plot(x, train, "--", color=color, lw=1.2, label=f"{label}: train", **_marker(x))
+    ax.plot(x, test, "-", color=color, lw=1.6, label=f"{label}: {held_out}", **_marker(x))
 
 
 @_styled
@@ -86,14 +99,17 @@ def accuracy_curves(histories: dict[str, pd.DataFrame], zoom_from: float | None 
         ax.set_xlabel("training step (mini-batches)")
         ax.set_ylabel("accuracy (%)")
     if panels == 2:
-        axes[0][0].set_title("whole run")
-    axes[0][0].legend(loc="lower right", fontsize=8)
+        # The first evaluations hold the rise; a linear axis would show a step and then a flat line.
+        first = min(int(h.loc[h["step"] > 0, "step"].min()) for h in histories.values() if (h["step"] > 0).any())
+        axes[0][0].set_xscale("symlog", linthresh=first, linscale=0.5)
+        axes[0][0].set_title("whole run (steps on a log scale)")
+    fig.tight_layout()
+    _legend_below(fig, axes[0][0])
     if panels == 2:
         ax = axes[0][1]
         top = max(100 * h[["train_accuracy", "test_accuracy"]].max().max() for h in histories.values())
         ax.set_ylim(zoom_from, min(100.0, top + 0.3))
         ax.set_title(f"zoom: accuracy above {zoom_from:g}%")
-    fig.tight_layout()
     return fig
 
 
@@ -106,8 +122,8 @@ def loss_curves(histories: dict[str, pd.DataFrame], held_out: str = "test"):
     ax.set_yscale("log")
     ax.set_xlabel("training step (mini-batches)")
     ax.set_ylabel("cross-entropy loss (nats)")
-    ax.legend(fontsize=8)
     fig.tight_layout()
+    _legend_below(fig, ax)
     return fig
 
 
@@ -124,8 +140,8 @@ def param_bars(tables: dict[str, pd.DataFrame]):
         ax.set_xticks([j + width * (len(tables) - 1) / 2 for j in range(len(t))], t["layer"])
     ax.set_yscale("log")
     ax.set_ylabel("parameters (log scale)")
-    ax.legend(fontsize=8, loc="upper left")
     fig.tight_layout()
+    _legend_below(fig, ax)
     return fig
 
 
@@ -156,8 +172,8 @@ def frontier(sweeps: dict[str, pd.DataFrame], target: float, chosen: dict[str, s
     ax.set_ylabel("validation accuracy (%)")
     lo = min(100 * s["validation_accuracy"].min() for s in per_seed.values())
     ax.set_ylim(max(lo - 1, 0), 100)
-    ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
+    _legend_below(fig, ax, ncol=3)
     return fig
 
 
@@ -166,15 +182,15 @@ def accuracy_against(histories: dict[str, pd.DataFrame], x: str, xlabel: str, le
     """Test accuracy against steps or seconds for several runs; an optional level line."""
     fig, ax = _subplots(figsize=(4.8, 2.8))
     for label, h in histories.items():
-        ax.plot(h[x], 100 * h["test_accuracy"], "-", color=color_for(label), lw=1.4, label=label)
+        ax.plot(h[x], 100 * h["test_accuracy"], "-", color=color_for(label), lw=1.4, label=label, **_marker(h))
     if level is not None:
         ax.axhline(100 * level, color="black", ls=":", lw=1)
     ax.set_xlabel(xlabel)
     ax.set_ylabel("test accuracy (%)")
     top = max(100 * h["test_accuracy"].max() for h in histories.values())
     ax.set_ylim(max(0, min(90, top - 8)), min(100, top + 1))
-    ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
+    _legend_below(fig, ax)
     return fig
 
 
@@ -195,9 +211,8 @@ def overfitting_curves(curves: pd.DataFrame):
     for ax in (a, b):
         ax.set_xscale("log")
         ax.set_xlabel("epochs (log scale)")
-    a.legend(fontsize=7, loc="lower right")
-    b.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
+    _legend_below(fig, a)
     return fig
 
 
@@ -235,8 +250,8 @@ def error_curves(histories: dict[str, pd.DataFrame], boundaries: tuple[int, ...]
     ax.set_yscale("log")
     ax.set_xlabel("training step (mini-batches)")
     ax.set_ylabel("error (%, log scale)")
-    ax.legend(fontsize=8, loc="lower left")
     fig.tight_layout()
+    _legend_below(fig, ax)
     return fig
 
 
@@ -259,8 +274,8 @@ def learning_rate_sweep(curves: pd.DataFrame, chosen: str):
     for ax in (a, b):
         ax.set_yscale("log")
         ax.set_xlabel("training step (mini-batches)")
-    a.legend(fontsize=7, title="learning rate", title_fontsize=7, loc="upper right")
     fig.tight_layout()
+    _legend_below(fig, a, ncol=6, title="learning rate", title_fontsize=7)
     return fig
 
 

@@ -24,6 +24,7 @@ class Figure:
     id: str
     svg: str
     caption: str
+    kind: str = ""     # "figures": printed in the appendix of further figures, linked from the answer
 
     @property
     def wide(self) -> bool:
@@ -442,7 +443,10 @@ def huji_3_1(result, record) -> dict:
 
 @section("huji.3.2")
 def huji_3_2(result, record) -> dict:
-    return _sweep_section("huji.3.2", result, record, "reduced deep candidate")
+    ctx = _sweep_section("huji.3.2", result, record, "reduced deep candidate")
+    if "loss" in ctx:   # the frontier and the accuracy the sheet asks for stay on the page
+        ctx["loss"].kind = "figures"
+    return ctx
 
 
 def _convergence_sentence(level: str, unit: str, d: dict, fmt, level_both: str | None = None) -> str:
@@ -760,7 +764,8 @@ def huji_4(result, record) -> dict:
                         "set, all 250 for the small one) and on the test set (solid), and their ratio test/train "
                         "(right), against epochs; the first evaluation (step 0) is left out.")
     fig_size = Figure(slug("huji.4", "size-fig"), to_svg(figures.sweep_errorbars(size, "params", "parameters (log scale)",
-                      log_x=True)), "Smaller networks on 250 examples: mean test accuracy and ratio, ±1 std over seeds.")
+                      log_x=True)), "Smaller networks on 250 examples: mean test accuracy and ratio, ±1 std over seeds.",
+                      kind="figures")
     fig_drop = Figure(slug("huji.4", "drop-fig"), to_svg(figures.sweep_errorbars(drop, "setting", "keep probability")),
                       "Dropout on 250 examples: mean test accuracy and ratio against the keep probability, ±1 std.")
     return {"layers": layers_t, "full": full, "small": small, "size": size_t, "drop": drop_t, "base": base, "facts": facts,
@@ -1014,7 +1019,8 @@ def bonn_p4(result, record) -> dict:
                  f"{num(cfg['eval_every'])} steps; the learning rate drops tenfold after step "
                  f"{num(cfg['lr_boundaries'][0])}.")
     loss = Figure(slug("bonn.p4", "loss"), to_svg(figures.loss_curves(hist)),
-                  "CIFAR-10, the same three networks: training-sample (dashed) and test (solid) loss, log scale.")
+                  "CIFAR-10, the same three networks: training-sample (dashed) and test (solid) loss, log scale.",
+                  kind="figures")
     within = facts["flat_within"]
     nets_t = Table(slug("bonn.p4", "networks"),
                    f"Exercise 3's network (the answer), the same network trained on mirrored and shifted images, and "

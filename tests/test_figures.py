@@ -1,0 +1,37 @@
+"""Figures a grader reads at a glance: no legend inside a plot, points shown where there are few."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from report import figures
+
+
+def history(points: int, top: float = 0.99) -> pd.DataFrame:
+    steps = np.linspace(0, 20000, points).astype(int)
+    acc = top - (top - 0.1) * np.exp(-steps / 800)
+    return pd.DataFrame({"step": steps, "epoch": steps / 1200, "train_accuracy": acc, "test_accuracy": acc - 0.005,
+                         "train_loss": 1 - acc + 0.01, "test_loss": 1 - acc + 0.02})
+
+
+def line_figures(h: dict[str, pd.DataFrame]):
+    return [figures.accuracy_curves(h), figures.loss_curves(h), figures.error_curves(h, (15000,)),
+            figures.accuracy_against(h, "step", "training step")]
+
+
+@pytest.mark.parametrize("points", [5, 41])
+def test_legends_sit_outside_every_plot(points):
+    for fig in line_figures({"a": history(points), "b": history(points, 0.97)}):
+        assert all(ax.get_legend() is None for ax in fig.axes), fig.axes[0].get_ylabel()
+        assert len(fig.legends) == 1
+
+
+def test_series_of_fewer_than_ten_points_show_their_points():
+    for points, marked in ((5, True), (41, False)):
+        fig = figures.loss_curves({"a": history(points)})
+        assert all((line.get_marker() not in ("None", None, "")) == marked for line in fig.axes[0].get_lines())
+
+
+def test_the_whole_run_panel_uses_a_log_step_axis_when_a_zoom_is_drawn():
+    fig = figures.accuracy_curves({"a": history(41)}, zoom_from=97.0)
+    assert len(fig.axes) == 2 and fig.axes[0].get_xscale() == "symlog" and fig.axes[1].get_xscale() == "linear"
