@@ -29,6 +29,11 @@ class Difference:
         """The 95% interval excludes zero (equivalently p < 0.05)."""
         return self.measurable and self.p < 1 - LEVEL
 
+    @property
+    def direction(self) -> str:
+        """'gain' or 'loss' when the interval excludes zero, else 'indistinct'."""
+        return ("gain" if self.diff > 0 else "loss") if self.significant else "indistinct"
+
     def points(self) -> str:
         """'+0.42 points (95% interval +0.10 to +0.74; Welch's t-test, 3.6 degrees of freedom, p = 0.02)'."""
         if not self.measurable:

@@ -85,7 +85,7 @@ def with_drop(cfg: TrainConfig, lr: float) -> TrainConfig:
 
 def sweep_runs(cfg: BonnConfig, ctx: Context) -> dict[float, Run]:
     return {lr: ctx.train(RunSpec("bonn_cnn", replace(cfg.sweep, learning_rate=lr), validation=cfg.validation,
-                                  label=f"learning rate {lr:g}"))
+                                  label=sweep_label(lr)))
             for lr in cfg.learning_rates}
 
 
@@ -119,11 +119,19 @@ def chosen_rate(cfg: BonnConfig, ctx: Context) -> tuple[float, pd.DataFrame, dic
     return float(table.loc[table["chosen"], "learning_rate"].iloc[0]), table, runs
 
 
+def sweep_label(lr: float) -> str:
+    return f"learning rate {lr:g}"
+
+
+def mnist_label(regularised: bool, seed: int) -> str:
+    """The label of a programming 2-3 run: the report finds each run by it."""
+    return f"{'dropout + weight decay' if regularised else 'no regularisation'}, seed {seed}"
+
+
 def mnist_run(cfg: BonnConfig, lr: float, seed: int, regularised: bool) -> RunSpec:
     train = replace(with_drop(cfg.train, lr), seed=seed, weight_decay=cfg.weight_decay if regularised else 0.0)
     kwargs = dict(cfg.regularised) if regularised else {}
-    what = "dropout + weight decay" if regularised else "no regularisation"
-    return RunSpec("bonn_cnn", train, kwargs, label=f"{what}, seed {seed}")
+    return RunSpec("bonn_cnn", train, kwargs, label=mnist_label(regularised, seed))
 
 
 def histories(runs: dict) -> pd.DataFrame:
@@ -150,7 +158,7 @@ def chosen_training(cfg: BonnConfig, ctx: Context) -> Result:
     """2. Plot the training loss over the iterations and report the final test accuracy."""
     lr, _, _ = chosen_rate(cfg, ctx)
     run = ctx.train(mnist_run(cfg, lr, cfg.seeds[0], regularised=False))
-    return Result(tables={"history": run.history}, facts={"chosen": lr})
+    return Result(tables={"history": run.history}, facts={"chosen": lr, "seed": cfg.seeds[0]})
 
 
 @question("bonn.p3", "Dropout and weight decay", config=bonn_config,

@@ -38,6 +38,9 @@ def gap_config(ctx: Context) -> GapConfig:
                          lr_values=values, batch_size=50, seed=0) for values in LR_SCHEDULES))
 
 
+GAP_LABEL = "Tübingen GAP network"   # each run's label: GAP_LABEL, then its schedule
+
+
 def schedule_label(cfg: TrainConfig) -> str:
     return " → ".join(f"{v:g}" for v in cfg.lr_values)
 
@@ -50,7 +53,7 @@ def gap_network(cfg: GapConfig, ctx: Context) -> Result:
     global average pooling; fully connected, 10 outputs. Use the default initialisation, reduce the
     learning rate after about half of the training steps, use momentum 0.9. Training should take no
     more than 30 minutes on a CPU. Output training and test errors every 500 training steps."""
-    runs = [ctx.train(RunSpec("gap_cnn", t, label=f"Tübingen GAP network, {schedule_label(t)}"))
+    runs = [ctx.train(RunSpec("gap_cnn", t, label=f"{GAP_LABEL}, {schedule_label(t)}"))
             for t in cfg.schedules]
     run = runs[-1]
     h = run.history

@@ -67,7 +67,9 @@ def distinct_runs(answers) -> tuple[list[dict], dict[str, list[str]]]:
     per_question: dict[str, list[str]] = {}
     for a in answers:
         mine = per_question.setdefault(a.question.id, [])
-        for r in a.record.get("runs", []):
+        # by label and seed, not by the order the question trained them: reordering changes no number
+        for r in sorted(a.record.get("runs", []), key=lambda r: (r.get("label", ""), r["config"]["seed"],
+                                                                  run_identity(r))):
             key = run_identity(r)
             if key not in ids:
                 ids[key] = f"R{len(runs) + 1}"

@@ -15,7 +15,7 @@ from ex1 import machine
 from ex1.fsutil import interrupt_guard, write_atomically, write_error
 
 from . import appendix as appendix_mod
-from . import sections
+from . import prompts, sections
 from .mathsvg import tex
 
 SHEET_TITLES = {
@@ -78,7 +78,7 @@ def render_html(answers, ctx, names: list[str] | None = None, selected_all: bool
         q = a.question
         grouped.setdefault(q.sheet, []).append({
             "id": q.id, "anchor": "q-" + q.id.replace(".", "-"), "heading": f"{_number(q.id)}  {q.title}",
-            "prompt": q.prompt, "ctx": sections.build(a),
+            "prompt": prompts.typeset(q.id, q.prompt), "ctx": sections.build(a),
         })
     sheet_sections = []
     for sheet, qs in grouped.items():

@@ -291,3 +291,21 @@ def test_layer_and_check_tables_and_runs_are_in_the_appendices_each_once(quick_r
     assert "q1_2_accuracy_table" in code_map and "experiments/huji.py" in code_map
     for q in experiments.QUESTIONS.values():
         assert f'href="#q-{q.id.replace(".", "-")}">{q.id}</a>' in code_map
+
+
+def test_the_order_of_a_questions_runs_changes_nothing_in_the_report(quick_run, data_dir):
+    """Sections find runs by their role (label), never by position."""
+    import copy
+
+    from report import build
+
+    out, _ = quick_run
+    ctx = Ex1_main.make_context("quick", str(data_dir), str(out))
+    answers = [experiments.execute(q, ctx) for q in experiments.QUESTIONS.values()]
+    swapped = []
+    for a in answers:
+        record = copy.deepcopy(a.record)
+        record["runs"] = record.get("runs", [])[::-1]
+        swapped.append(type(a)(a.question, a.result, record))
+    assert sum(len(a.record.get("runs", [])) > 1 for a in answers) >= 8
+    assert build.render_html(swapped, ctx) == build.render_html(answers, ctx)

@@ -22,7 +22,7 @@ def answer_1_2(final_test: float, final_train: float) -> Answer:
                            "best_step": 1000}])
     facts = {"sheet_steps": 20000, "sheet_target": 0.97, "tutorial_accuracy": 0.992, "train_examples": 60000,
              "test_examples": 10000, "train_eval_examples": 10000}
-    run = {"config": {"eval_every": 500}}
+    run = {"label": "HUJI network", "config": {"eval_every": 500}}
     return Answer(QUESTIONS["huji.1.2"], Result({"history": h, "final": final}, facts), {"runs": [run]})
 
 
@@ -113,7 +113,8 @@ def answer_bonn_p3(reg_tests: list[float], base_tests: list[float]) -> Answer:
     facts = {"chosen": 0.01, "seeds": [0, 1, 2], "weight_decay": 5e-4,
              "dropout": {"conv_dropout": 0.25, "dense_dropout": 0.5}}
     return Answer(QUESTIONS["bonn.p3"], Result({"summary": summary, "per_seed": per_seed, "curves": curves}, facts),
-                  {"runs": [{"config": {"steps": 1000}}]})
+                  {"runs": [{"label": f"{r}, seed {i}", "config": {"steps": 1000}}
+                            for r in ("no regularisation", "dropout + weight decay") for i in range(3)]})
 
 
 def test_regularisation_verdict_follows_the_seed_spread():

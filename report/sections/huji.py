@@ -1,106 +1,16 @@
-"""Per-question report content: figures, tables and sentences derived from a stored Answer.
-
-Sentences that compare numbers are chosen here by the comparison, never written in advance.
-"""
+"""Report sections: HUJI 67103, the practical questions 1-5."""
 
 from __future__ import annotations
-
-import math
-import re
-from dataclasses import dataclass, field
-from typing import Callable
 
 import pandas as pd
 
 from ex1.stats import welch
 from experiments import huji_sum
+from experiments.huji import BASELINE, LINEAR, SOFTMAX
 
-from . import figures
-from .figures import to_svg
-
-
-@dataclass
-class Figure:
-    id: str
-    svg: str
-    caption: str
-    kind: str = ""     # "figures": printed in the appendix of further figures, linked from the answer
-
-    @property
-    def wide(self) -> bool:
-        """Two panels (wider than 6 in): a figure of the text's width; one panel sits beside the text."""
-        m = re.search(r'<svg[^>]*\bwidth="([0-9.]+)pt"', self.svg)
-        return m is None or float(m.group(1)) > 6 * 72
-
-
-@dataclass
-class Table:
-    id: str
-    caption: str
-    columns: list[str]
-    rows: list[list[str]]
-    align: list[str] = field(default_factory=list)  # "l" or "r" per column
-    total: list[str] | None = None                  # an emphasised last row
-    kind: str = ""                                  # "architectures" or "checks": printed in that appendix
-
-
-_SECTIONS: dict[str, Callable] = {}
-
-
-def section(qid: str):
-    def wrap(fn):
-        _SECTIONS[qid] = fn
-        return fn
-
-    return wrap
-
-
-def build(answer) -> dict:
-    """The template context of one answer: figures, tables, sentences, plus the run facts."""
-    fn = _SECTIONS.get(answer.question.id)
-    if fn is None:
-        raise KeyError(f"no report section for question {answer.question.id}")
-    return fn(answer.result, answer.record)
-
-
-def text(v) -> str:
-    """A table cell as text: CSV round trips turn empty strings into NaN."""
-    return v if isinstance(v, str) else ""
-
-
-def pct(x: float, digits: int = 2) -> str:
-    return f"{100 * x:.{digits}f}%"
-
-
-def num(n: float) -> str:
-    return f"{int(n):,}"
-
-
-def secs(s: float) -> str:
-    s = float(s)
-    if s < 90:
-        return f"{s:.1f} s"
-    return f"{s / 60:.1f} min"
-
-
-def slug(qid: str, name: str) -> str:
-    return f"{qid.replace('.', '-')}-{name}"
-
-
-def param_table(qid: str, name: str, t: pd.DataFrame, caption: str) -> Table:
-    rows = []
-    for r in t.itertuples():
-        rows.append([r.layer, r.type, r.output_shape, text(r.size_rule),
-                     r.formula.replace("*", "·") if r.params else "—", num(r.params)])
-    return Table(id=slug(qid, name), caption=caption,
-                 columns=["layer", "type", "output shape", "how the size follows", "parameters: formula", "count"],
-                 rows=rows, align=["l", "l", "r", "l", "r", "r"],
-                 total=["total", "", "", "", "", num(t["params"].sum())], kind="architectures")
-
-
-def first_step_reaching(h: pd.DataFrame, column: str, level: float) -> int | None:
-    hit = h[h[column] >= level]
-    return int(hit["step"].iloc[0]) if len(hit) else None
+from .. import figures
+from ..figures import to_svg
+from .common import Figure, Table, binomial_se, check_table, first_step_reaching, interval, mean_std_pct, num, param_table, pct, pm, run_of, sci, section, slug, text
 
 
 # ----------------------------------------------------------------------------- HUJI 1.1
@@ -127,7 +37,7 @@ def huji_1_1(result, record) -> dict:
     by = {r["padding"]: r for r in readings}
     ratio = by["same"]["hand"] / by["valid"]["hand"]
     fc_share = {p: by[p]["layers"][2]["params"] / by[p]["hand"] for p in by}
-    labels = {"valid": "HUJI network", "same": "HUJI network, 'same' padding"}
+    labels = {"valid": BASELINE, "same": f"{BASELINE}, 'same' padding"}
     fig = Figure(slug("huji.1.1", "bars"), to_svg(figures.param_bars(
         {labels.get(p, p): result.tables[f"params_{p}"] for p in by})),
         "Parameters per layer under the two readings (log scale). Only the first fully connected "
@@ -143,7 +53,7 @@ def huji_1_2(result, record) -> dict:
     h = result.tables["history"]
     final = result.tables["final"].iloc[0]
     facts = result.facts
-    run = record["runs"][0]
+    run = run_of(record, BASELINE)
     cfg = run["config"]
     test_acc, train_acc = float(final["test_accuracy"]), float(final["train_accuracy"])
     gap = train_acc - test_acc
@@ -161,13 +71,13 @@ def huji_1_2(result, record) -> dict:
                         f"(more than two standard errors, {100 * 2 * se:.2f} points): the training images "
                         "are on average the harder ones at this point of training.")
     sheet_step = first_step_reaching(h, "test_accuracy", facts["sheet_target"])
-    curves = {"HUJI network": h}
+    curves = {BASELINE: h}
     fig = Figure(slug("huji.1.2", "acc"), to_svg(figures.accuracy_curves(curves)),
                  f"Train accuracy (dashed, on a fixed sample of {num(n_train_eval)} training "
                  f"images) and test accuracy (solid, {num(facts['test_examples'])} test images), both in inference "
                  f"mode, every {cfg['eval_every']} steps"
                  + ("; the right panel zooms on the top of the scale." if figures.zoom_applies(curves, 97.0) else "."))
-    loss = Figure(slug("huji.1.2", "loss"), to_svg(figures.loss_curves({"HUJI network": h})),
+    loss = Figure(slug("huji.1.2", "loss"), to_svg(figures.loss_curves({BASELINE: h})),
                   "Cross-entropy loss on the same training sample and test set (log scale).")
     return {
         "final": final, "test_acc": test_acc, "train_acc": train_acc, "gap_sentence": gap_sentence,
@@ -175,93 +85,6 @@ def huji_1_2(result, record) -> dict:
         "sheet_step": sheet_step, "run": run, "cfg": cfg, "facts": facts,
         "epochs": float(final["epoch"]), "figures": {"acc": fig, "loss": loss},
         "best_test": float(final["best_test_accuracy"]), "best_step": int(final["best_step"]),
-    }
-
-
-# ----------------------------------------------------------------------------- HUJI theory
-
-def sci(x: float) -> str:
-    return f"{x:.1e}" if x else "0"
-
-
-def check_table(qid: str, name: str, df: pd.DataFrame, caption: str, error_cols: tuple[str, ...] = (),
-                kind: str = "checks") -> Table:
-    """A DataFrame as a report table; error columns in scientific notation."""
-    rows = []
-    for r in df.itertuples(index=False):
-        rows.append(["" if isinstance(v, float) and v != v else sci(v) if c in error_cols
-                     else (num(v) if isinstance(v, (int,)) and not isinstance(v, bool)
-                           else (f"{v:.4g}" if isinstance(v, float) else str(v))) for c, v in zip(df.columns, r)])
-    align = ["r" if pd.api.types.is_numeric_dtype(df[c]) else "l" for c in df.columns]
-    return Table(id=slug(qid, name), caption=caption, columns=[c.replace("_", " ") for c in df.columns],
-                 rows=rows, align=align, kind=kind)
-
-
-TOLERANCE = 1e-9   # float64 checks
-TOLERANCE_32 = 1e-5  # float32 (TensorFlow) checks
-
-
-@section("huji.t1")
-def huji_t1(result, record) -> dict:
-    eq, dots, lengths = (result.tables[k] for k in ("equivariance", "dot_products", "lengths"))
-    lengths_ok = bool((lengths["formula n-k+1"] == lengths["tf.nn.conv1d VALID"]).all()
-                      and (lengths["formula n-k+1"] == lengths["np.convolve valid"]).all())
-    return {
-        "eq": check_table("huji.t1", "eq", eq, "Both identities on random periodic signals of length 32.",
-                          ("max_abs_error",)),
-        "eq_ok": float(eq["max_abs_error"].max()) < TOLERANCE, "eq_max": sci(eq["max_abs_error"].max()),
-        "dots": check_table("huji.t1", "dots", dots, "Convolution computed as dot products with shifted, "
-                            "flipped copies of the signal, against the defining sum.", ("max_abs_error",)),
-        "dots_ok": float(dots["max_abs_error"].max()) < TOLERANCE,
-        "lengths": check_table("huji.t1", "lengths", lengths, "Output length of a 'valid' convolution: "
-                               "formula, TensorFlow and NumPy."),
-        "lengths_ok": lengths_ok,
-    }
-
-
-@section("huji.t2")
-def huji_t2(result, record) -> dict:
-    g, d = result.tables["gradients"], result.tables["descent"]
-    neg = g[g["case"] == "all responses negative"].iloc[0]
-    pos = g[g["case"] != "all responses negative"].iloc[0]
-    return {
-        "grads": check_table("huji.t2", "grads", g, "Gradients of F(ReLU(f*I+b)) by tf.GradientTape.",
-                             ("max |dL/df|", "|dL/db|")),
-        "dead_zero": float(neg["max |dL/df|"]) == 0.0 and float(neg["|dL/db|"]) == 0.0,
-        "alive_nonzero": float(pos["max |dL/df|"]) > 0.0,
-        "descent": check_table("huji.t2", "descent", d, "Plain gradient descent on examples that all give "
-                               "negative responses.", ("max |f - f0|", "|b - b0|")),
-        "unchanged": float(d["max |f - f0|"].iloc[0]) == 0.0 and float(d["|b - b0|"].iloc[0]) == 0.0,
-        "steps": int(d["steps"].iloc[0]),
-    }
-
-
-@section("huji.t3")
-def huji_t3(result, record) -> dict:
-    c, jac = result.tables["checks"], result.tables["jacobian"]
-    return {
-        "checks": check_table("huji.t3", "checks", c, "The explicit Jacobian and its product with an upstream "
-                              "gradient, against autodiff and a correlation.", ("max_abs_error",)),
-        "ok": float(c["max_abs_error"].max()) < TOLERANCE_32,
-        "jac": Table(slug("huji.t3", "jac"), f"The Jacobian for a random signal of length {len(jac) + 2} and a "
-                     "filter of length 3 (rows: output pixels; columns: filter taps).",
-                     ["output n"] + [f"∂/∂f{j}" for j in range(jac.shape[1])],
-                     [[str(i)] + [f"{v:+.3f}" for v in row] for i, row in enumerate(jac.to_numpy())],
-                     ["r"] * (jac.shape[1] + 1)),
-    }
-
-
-@section("huji.t4")
-def huji_t4(result, record) -> dict:
-    counts, cons = result.tables["counts"], result.tables["constraints"]
-    rows = {r.question[:3]: r for r in counts.itertuples()}
-    return {
-        "conv": rows["4.1"], "dense": rows["4.2"], "facts": result.facts,
-        "counts_ok": bool((counts["by_formula"] == counts["keras"]).all()),
-        "counts": check_table("huji.t4", "counts", counts, "Parameter counts by formula and by Keras."),
-        "cons": cons.to_dict("records"),
-        "constraints": check_table("huji.t4", "cons", cons, "Constraints from 10,000 images with 1,000 "
-                                   "categories under the two readings."),
     }
 
 
@@ -277,9 +100,9 @@ def huji_2(result, record) -> dict:
     curves, final, aff = result.tables["curves"], result.tables["final"], result.tables["affinity"]
     hist = {m: g.reset_index(drop=True) for m, g in curves.groupby("model", sort=False)}
     fin = final.set_index("model")
-    base, lin, lr = fin.loc["HUJI network"], fin.loc["linear network"], fin.loc["softmax regression"]
-    lin_aff = aff[aff["model"] == "linear network"]
-    relu_aff = aff[aff["model"] == "HUJI network"]
+    base, lin, lr = fin.loc[BASELINE], fin.loc[LINEAR], fin.loc[SOFTMAX]
+    lin_aff = aff[aff["model"] == LINEAR]
+    relu_aff = aff[aff["model"] == BASELINE]
     affine_ok = float(lin_aff["relative_error"].max()) < 1e-4
     relu_breaks = float(relu_aff["relative_error"].max()) > 1e-2
     drop = base["test_accuracy"] - lin["test_accuracy"]
@@ -320,7 +143,7 @@ def huji_2(result, record) -> dict:
         final_acc = h["test_accuracy"].iloc[-1]
         return int(h.loc[h["test_accuracy"] >= final_acc - 0.005, "step"].iloc[0])
 
-    settle_lin, settle_base = settle(hist["linear network"]), settle(hist["HUJI network"])
+    settle_lin, settle_base = settle(hist[LINEAR]), settle(hist[BASELINE])
     if settle_lin < settle_base:
         settle_sentence = (f"The linear network settles early: it is within half a point of its final accuracy from "
                            f"step {num(settle_lin)}, the original network only from step {num(settle_base)}; its "
@@ -331,10 +154,10 @@ def huji_2(result, record) -> dict:
     return {"fig": fig, "final": final_t, "speed": speed_t, "aff": aff_t, "affine_ok": affine_ok,
             "settle_sentence": settle_sentence,
             "relu_breaks": relu_breaks, "lin_err": sci(lin_aff["relative_error"].max()),
-            "relu_err": sci(relu_aff["relative_error"].max()), "drop": drop, "lr_sentence": lr_sentence,
+            "relu_err": sci(relu_aff["relative_error"].max()), "drop": drop, "drop_verb": "costs" if drop > 0 else "gains", "lr_sentence": lr_sentence,
             "base": base, "lin": lin,
             "lin_train_gap": lin["train_accuracy"] - lin["test_accuracy"],
-            "base_train_gap": base["train_accuracy"] - base["test_accuracy"], "run": record["runs"][1],
+            "base_train_gap": base["train_accuracy"] - base["test_accuracy"], "run": run_of(record, LINEAR),
             "params_linear": param_table("huji.2", "params-linear", result.tables["params_linear"],
                                          "The linear network layer by layer: the same shapes and parameters as the "
                                          "original ('valid' padding); average pooling and dropout add none."),
@@ -345,18 +168,13 @@ def huji_2(result, record) -> dict:
 # ----------------------------------------------------------------------------- HUJI 3
 
 
-def mean_std_pct(values: pd.Series, seeds: bool = True) -> str:
-    """'95.80 ± 0.21%' (mean ± standard deviation over seeds), with the count of seeds unless a caption has it."""
-    s = values.std() if len(values) > 1 else float("nan")
-    text_ = f"{100 * values.mean():.2f} ± {100 * s:.2f}%" if s == s else f"{100 * values.mean():.2f}%"
-    return text_ + (f" ({len(values)} seeds)" if seeds else "")
-
 
 def _sweep_section(qid: str, result, record, what: str) -> dict:
     t, per_seed = result.tables["sweep"], result.tables["sweep_seeds"]
     facts = result.facts
     family, target, chosen, seeds = facts["family"], facts["target"], facts["chosen"], facts["seeds"]
-    cfg = record["runs"][0]["config"] if record["runs"] else {}
+    # every candidate trains with one recipe: any run's config states it (the first by label, whatever the order)
+    cfg = min(record["runs"], key=lambda r: (r["label"], r["config"]["seed"]))["config"] if record["runs"] else {}
     sweep_t = Table(slug(qid, "sweep"), f"Every {what} trained, smallest first: accuracy on the "
                     f"{num(facts['validation'])} held-out validation images after {num(cfg.get('steps', 0))} steps, "
                     f"over {seeds} seeds; frontier = no smaller network is as accurate on average.",
@@ -385,8 +203,7 @@ def _sweep_section(qid: str, result, record, what: str) -> dict:
                    ["l"] + ["r"] * len(layer_names), kind="architectures")
     ctx = {"candidates": cand_t, "sweep": sweep_t, "frontier": fig, "chosen": chosen, "target": target, "n": len(t),
            "seeds": seeds, "validation": facts["validation"], "hits": int(t["every_seed_reaches"].sum()),
-           "run": next((r for r in record["runs"] if r["label"] == chosen),
-                       record["runs"][0] if record["runs"] else None)}
+           "run": next((r for r in record["runs"] if r["label"] == chosen), None)}
     if chosen is None:
         ctx["best"] = t.sort_values("validation_mean").iloc[-1]
         return ctx
@@ -544,9 +361,9 @@ def _pair_training(qid: str, result, record, label: str, what: str) -> dict:
     h = result.tables["history"]
     fig = Figure(slug(qid, "acc"), to_svg(figures.accuracy_curves({label: h}, zoom_from=95.0)),
                  f"Train (dashed, fixed sample of training pairs) and test (solid, test pairs) {what} every "
-                 f"{record['runs'][0]['config']['eval_every']} steps.")
+                 f"{run_of(record, label)['config']['eval_every']} steps.")
     params = result.tables["params"]
-    return {"fig": fig, "final": h.iloc[-1], "run": record["runs"][0], "held_out": _held_out_text(result.facts),
+    return {"fig": fig, "final": h.iloc[-1], "run": run_of(record, label), "held_out": _held_out_text(result.facts),
             "params": param_table(qid, "params", params, f"Layers and parameters of the {label}.")}
 
 
@@ -564,21 +381,14 @@ def huji_5_2(result, record) -> dict:
     return ctx
 
 
-def _binomial_se(p: float, n: float) -> float:
-    return (p * (1 - p) / n) ** 0.5 if n else float("nan")
-
-
-def _interval(diff: float, se: float) -> str:
-    return f"{100 * diff:+.2f} points (95% interval {100 * (diff - 1.96 * se):+.2f} to {100 * (diff + 1.96 * se):+.2f})"
-
 
 def pair_error_sentence(d) -> str:
     """Both digits right against p², the rate if the two heads erred independently, with the direction
     chosen by the numbers: errors on the same pairs (positively correlated) push it above p²."""
     both, p2, n = float(d.both_digits_accuracy), float(d.digit_accuracy_squared), float(d.pairs)
-    diff, se = both - p2, _binomial_se(both, n)
+    diff, se = both - p2, binomial_se(both, n)
     head = (f"Both digits are right for {pct(both)} of the pairs, against {pct(d.digit_accuracy)}² = {pct(p2)} if the "
-            f"two heads erred independently: a difference of {_interval(diff, se)}")
+            f"two heads erred independently: a difference of {interval(diff, se)}")
     if diff - 1.96 * se > 0:
         return head + "; the two heads tend to fail on the same pairs (positively correlated errors)."
     if diff + 1.96 * se < 0:
@@ -592,7 +402,7 @@ def overfit_sentence(gaps: dict[str, tuple[float, float]]) -> str:
     (gs, ss), (gd, sd) = gaps["sum classifier"], gaps["two-digit network"]
     diff, se = gs - gd, (ss ** 2 + sd ** 2) ** 0.5
     head = (f"Training-sample accuracy ends {100 * gs:.2f} points above test accuracy for the sum classifier and "
-            f"{100 * gd:.2f} points for the two-digit network, a difference of {_interval(diff, se)}")
+            f"{100 * gd:.2f} points for the two-digit network, a difference of {interval(diff, se)}")
     if diff - 1.96 * se > 0:
         return head + ": the sum classifier overfits more."
     if diff + 1.96 * se < 0:
@@ -625,15 +435,15 @@ def huji_5_3(result, record) -> dict:
     diff = d_t.sum_accuracy - s_t.sum_accuracy
     # Two accuracies on the same pairs: the binomial standard error of their difference (independence assumed,
     # which overstates it when the two models err on the same pairs, so the verdict errs towards "level").
-    se = (_binomial_se(s_t.sum_accuracy, s_t.pairs) ** 2 + _binomial_se(d_t.sum_accuracy, d_t.pairs) ** 2) ** 0.5
+    se = (binomial_se(s_t.sum_accuracy, s_t.pairs) ** 2 + binomial_se(d_t.sum_accuracy, d_t.pairs) ** 2) ** 0.5
     if abs(diff) <= 1.96 * se:
         verdict = (f"On test pairs of the combinations seen in training the two strategies are level: "
                    f"{pct(d_t.sum_accuracy)} for the two-digit network against {pct(s_t.sum_accuracy)}, a difference "
-                   f"of {_interval(diff, se)}.")
+                   f"of {interval(diff, se)}.")
     else:
         verdict = (f"On test pairs of the combinations seen in training the {better} works better: a sum accuracy of "
                    f"{pct(max(d_t.sum_accuracy, s_t.sum_accuracy))} against "
-                   f"{pct(min(d_t.sum_accuracy, s_t.sum_accuracy))}, a difference of {_interval(abs(diff), se)}.")
+                   f"{pct(min(d_t.sum_accuracy, s_t.sum_accuracy))}, a difference of {interval(abs(diff), se)}.")
     gaps = {}
     for r in record.get("runs", []):
         h = hist.get(r["label"])
@@ -641,17 +451,18 @@ def huji_5_3(result, record) -> dict:
             n_train = min(r["config"]["train_eval_size"] or r["train_examples"], r["train_examples"])
             n_test = r["config"]["test_size"] or int(result.facts.get("test_pairs", s_t.pairs))
             tr, te = float(h["train_accuracy"].iloc[-1]), float(h["test_accuracy"].iloc[-1])
-            gaps[r["label"]] = (tr - te, (_binomial_se(tr, n_train) ** 2 + _binomial_se(te, n_test) ** 2) ** 0.5)
-    held_se = {m: _binomial_se(get[(m, huji_sum.HELD)].sum_accuracy, get[(m, huji_sum.HELD)].pairs)
+            gaps[r["label"]] = (tr - te, (binomial_se(tr, n_train) ** 2 + binomial_se(te, n_test) ** 2) ** 0.5)
+    held_se = {m: binomial_se(get[(m, huji_sum.HELD)].sum_accuracy, get[(m, huji_sum.HELD)].pairs)
                for m in ("sum classifier", "two-digit network")}
     return {"table": table, "fig": fig, "verdict": verdict, "d_t": d_t, "s_t": s_t, "d_h": d_h, "s_h": s_h,
+            "sum_held_mostly_wrong": s_h.sum_accuracy < 0.5,
             "pair_errors": pair_error_sentence(d_t),
             "overfit": overfit_sentence(gaps) if len(gaps) == 2 else "",
             "held_gap": s_h.sum_accuracy - s_t.sum_accuracy, "held_digits_gap": d_h.sum_accuracy - d_t.sum_accuracy,
             "held_out": _held_out_text(result.facts), "facts": result.facts,
-            "sum_generalises": s_h.sum_accuracy >= s_t.sum_accuracy - 1.96 * (held_se["sum classifier"] ** 2 + _binomial_se(
+            "sum_generalises": s_h.sum_accuracy >= s_t.sum_accuracy - 1.96 * (held_se["sum classifier"] ** 2 + binomial_se(
                 s_t.sum_accuracy, s_t.pairs) ** 2) ** 0.5,
-            "digits_generalise": d_h.sum_accuracy >= d_t.sum_accuracy - 1.96 * (held_se["two-digit network"] ** 2 + _binomial_se(
+            "digits_generalise": d_h.sum_accuracy >= d_t.sum_accuracy - 1.96 * (held_se["two-digit network"] ** 2 + binomial_se(
                 d_t.sum_accuracy, d_t.pairs) ** 2) ** 0.5}
 
 
@@ -667,16 +478,6 @@ def drop_vs_size_sentence(size, drop) -> str:
     if d.significant:
         return head + "; on these 250 examples shrinking the network helps more."
     return head + "; neither can be said to help more."
-
-
-def _run(record, label: str) -> dict:
-    """The run of a question with this label (its role), whatever its position among the question's runs."""
-    return next(r for r in record["runs"] if r["label"] == label)
-
-
-def pm(mean: float, std: float, n: int, scale: float = 100.0, digits: int = 2) -> str:
-    s = 0.0 if std != std else std
-    return f"{scale * mean:.{digits}f} ± {scale * s:.{digits}f} (n={n})"
 
 
 def trained_until(r, facts) -> str:
@@ -760,7 +561,7 @@ def huji_4(result, record) -> dict:
     fig_curves = Figure(slug("huji.4", "curves"), to_svg(figures.overfitting_curves(curves)),
                         "The original network without dropout on all 60,000 training examples and on 250 of them: "
                         "accuracy on the training examples (dashed; a fixed sample of "
-                        f"{num(_run(record, 'all 60,000 examples')['config']['train_eval_size'] or 60000)} for the full "
+                        f"{num(run_of(record, 'all 60,000 examples')['config']['train_eval_size'] or 60000)} for the full "
                         "set, all 250 for the small one) and on the test set (solid), and their ratio test/train "
                         "(right), against epochs; the first evaluation (step 0) is left out.")
     fig_size = Figure(slug("huji.4", "size-fig"), to_svg(figures.sweep_errorbars(size, "params", "parameters (log scale)",
@@ -775,302 +576,4 @@ def huji_4(result, record) -> dict:
             "drop_vs_size": drop_vs_size_sentence(best_size, best_drop),
             "fc1": fc1_sentence(base, fc1.iloc[0]) if len(fc1) else "",
             "fig_curves": fig_curves, "fig_size": fig_size, "fig_drop": fig_drop,
-            "run_full": _run(record, "all 60,000 examples"), "run_small": _run(record, "250 examples")}
-
-
-# ----------------------------------------------------------------------------- Tuebingen, ETH, Bonn theory
-
-CONV_BACKPROP = "tuebingen.2"   # the question whose sheet asks the convolution's gradients most fully: derived there
-CONV_BACKPROP_CHECKS = "conv-backprop-checks"
-
-
-def _checks(qid: str, result, caption: str, tol: float = TOLERANCE_32) -> dict:
-    t = result.tables["checks"]
-    table = check_table(qid, "checks", t, caption, ("max_abs_error",))
-    # The three sheets' checks are one computation: one table, which every answer links to.
-    table.id = CONV_BACKPROP_CHECKS
-    return {"checks": table, "ok": float(t["max_abs_error"].max()) < tol, "worst": sci(t["max_abs_error"].max()),
-            "derivation": "q-" + CONV_BACKPROP.replace(".", "-")}
-
-
-for _qid in ("tuebingen.2", "eth.3", "bonn.t1"):
-    section(_qid)(lambda result, record, _q=_qid: _checks(
-        _q, result, "The derived gradients of a convolution (Tübingen 2, ETH 3, Bonn Theory 1) against "
-                    "tf.GradientTape on a random image, kernel and upstream gradient (float64)."))
-
-
-@section("tuebingen.3")
-def tuebingen_3(result, record) -> dict:
-    t = result.tables["sizes"]
-    def cell(v) -> str:   # counts with thousands separators; shapes as they are
-        return num(int(v)) if str(v).isdigit() else str(v)
-
-    table = Table(slug("tuebingen.3", "sizes"), "Tübingen 3: each answer by formula and by building the layer in Keras.",
-                  ["part", "formula", "answer", "Keras"],
-                  [[r.part, r.formula, cell(r.by_formula), cell(r.keras)] for r in t.itertuples()],
-                  ["l", "l", "r", "r"], kind="checks")
-    rows = {r.part[:3]: r for r in t.itertuples()}
-    agree = all(str(r.by_formula) in str(r.keras) or str(r.keras).startswith(str(r.by_formula)) for r in t.itertuples())
-    return {"table": table, "rows": rows, "ok": agree}
-
-
-@section("eth.1")
-def eth_1(result, record) -> dict:
-    t = result.tables["checks"]
-    return {"checks": check_table("eth.1", "checks", t, "Output size and translation on a random image.",
-                                  ("max_abs_error",)),
-            "ok": float(t["max_abs_error"].max()) < TOLERANCE and t["expected"].iloc[0] == t["measured"].iloc[0]}
-
-
-@section("eth.2")
-def eth_2(result, record) -> dict:
-    t = result.tables["counts"].set_index("quantity")["value"]
-    facts = result.facts
-
-    def close(a, b):  # the solution states four significant digits
-        return float(f"{a:.4g}") == b
-
-    lc, fa, fb = t["ratio CNN / locally connected"], t["ratio CNN / FC, reading 3K"], t["ratio CNN / FC, reading 9K"]
-    rows = [[q, (f"{v:.4g}" if v < 1 else num(v))] for q, v in t.items()]
-    return {"table": Table(slug("eth.2", "counts"), "First-layer parameters for m = 128, p = 5, K = 1 (the ratios do "
-                           "not depend on K).", ["quantity", "value"], rows, ["l", "r"]),
-            "lc": lc, "fa": fa, "fb": fb, "facts": facts, "lc_ok": close(lc, facts["stated_lc"]),
-            "fa_ok": close(fa, facts["stated_fc"]), "fb_ok": close(fb, facts["stated_fc"])}
-
-
-@section("bonn.t2")
-def bonn_t2(result, record) -> dict:
-    t = result.tables["checks"].set_index("quantity")["value"]
-    return {"rows": [[q, f"{v:.6g}"] for q, v in t.items()], "diff": t["|difference|"],
-            "ok": t["|difference|"] < 1e-12, "broken": t["tie broken by an unconstrained step: |w00 - w11| after"],
-            "table": Table(slug("bonn.t2", "checks"), "A network with two tied weights (float64): the gradient "
-                           "through the tie against the summed gradients.", ["quantity", "value"],
-                           [[q, f"{v:.6g}"] for q, v in t.items()], ["l", "r"])}
-
-
-# ----------------------------------------------------------------------------- Tuebingen 1
-
-def still_improving(h: pd.DataFrame, column: str = "test_accuracy", last: int = 3) -> float:
-    """Points of accuracy gained over the last `last` evaluations (mean of the last against the ones before)."""
-    if len(h) < 2 * last:
-        return float("nan")
-    return float(100 * (h[column].iloc[-last:].mean() - h[column].iloc[-2 * last:-last].mean()))
-
-
-@section("tuebingen.1")
-def tuebingen_1(result, record) -> dict:
-    h, errors, facts = result.tables["history"], result.tables["errors"], result.facts
-    run = record["runs"][-1]
-    cfg = run["config"]
-    final = h.iloc[-1]
-    test_acc, train_acc = float(final["test_accuracy"]), float(final["train_accuracy"])
-    minutes = facts["train_seconds"] / 60
-    wall_minutes = facts["wall_seconds"] / 60
-    curves = result.tables["curves"]
-    hist = {f"learning rate {k}": g for k, g in curves.groupby("schedule", sort=False)}
-    # The reported schedule in the Tuebingen colour, any earlier one in grey.
-    colors = {k: figures.color_for("Tübingen GAP network" if i == len(hist) - 1 else "softmax regression")
-              for i, k in enumerate(hist)}
-    fig = Figure(slug("tuebingen.1", "errors"), to_svg(figures.error_curves(hist, tuple(cfg["lr_boundaries"]), colors)),
-                 f"Training error (dashed, fixed sample of {num(cfg['train_eval_size'] or run['train_examples'])} "
-                 f"training images) and test error (solid, "
-                 f"{'all 10,000' if cfg['test_size'] is None else num(cfg['test_size'])} test images) every "
-                 f"{cfg['eval_every']} steps for both learning-rate schedules, log scale; the dotted line marks "
-                 "the drop.")
-    sch = result.tables["schedules"]
-    schedules = Table(slug("tuebingen.1", "schedules"), "Both learning-rate schedules, same network, seed and steps.",
-                      ["learning rate", "training-sample accuracy", "test accuracy", "best test accuracy",
-                       "wall time", ""],
-                      [[r.schedule, pct(r.train_accuracy), pct(r.test_accuracy), pct(r.best_test_accuracy),
-                        secs(r.wall_seconds), "reported" if r.reported else "first tried"] for r in sch.itertuples()],
-                      ["l", "r", "r", "r", "r", "l"])
-    first = sch.iloc[0]
-    rows = [[num(r.step), pct(r.train_error), pct(r.test_error), f"{r.learning_rate:g}", secs(r.wall_s)]
-            for r in errors.itertuples()]
-    table = Table(slug("tuebingen.1", "errors-table"), "Training and test error at every evaluation, as the sheet "
-                  "asks the code to print them (the same lines appear in the log).",
-                  ["step", "training error", "test error", "learning rate", "elapsed"], rows, ["r", "r", "r", "r", "r"])
-    params = param_table("tuebingen.1", "params", result.tables["params"],
-                         "The network of the sheet, layer by layer ('valid' convolutions, stride 1).")
-    return {"run": run, "cfg": cfg, "facts": facts, "test_acc": test_acc, "train_acc": train_acc,
-            "meets_sheet": test_acc > facts["sheet_accuracy"], "minutes": minutes, "wall_minutes": wall_minutes,
-            "speedup": facts["sheet_cpu_minutes"] / wall_minutes if wall_minutes else float("nan"),
-            "fig": fig, "table": table, "params": params, "schedules": schedules, "first": first,
-            "several": len(sch) > 1,
-            "factor": float(sch["initial_learning_rate"].iloc[-1] / sch["initial_learning_rate"].iloc[0]),
-            "classifier_params": int(result.tables["params"]["params"].iloc[-1]),
-            "total_params": int(result.tables["params"]["params"].sum()),
-            "sheet_step": first_step_reaching(h, "test_accuracy", facts["sheet_accuracy"])}
-
-
-# ----------------------------------------------------------------------------- Bonn programming
-
-@section("bonn.p1")
-def bonn_p1(result, record) -> dict:
-    t, curves, facts = result.tables["selection"], result.tables["curves"], result.facts
-    chosen = f"{facts['chosen']:g}"
-    rows = [[f"{r.learning_rate:g}", pct(r.final_val_error) if r.finite else "diverged",
-             pct(r.mean_val_error_last) if r.finite else "—",
-             f"{r.final_train_loss:.4f}" if r.finite else "NaN", secs(r.train_seconds), "chosen" if r.chosen else ""]
-            for r in t.itertuples()]
-    table = Table(slug("bonn.p1", "selection"), f"The sweep: validation error on {num(facts['validation'])} held-out "
-                  f"training images after the last step, its mean over the last {facts['select_last']} evaluations "
-                  "(the rule), and the training-sample loss.",
-                  ["learning rate", "final validation error", f"mean of last {facts['select_last']}",
-                   "training loss", "training time", ""], rows, ["r", "r", "r", "r", "r", "l"])
-    fig = Figure(slug("bonn.p1", "sweep"), to_svg(figures.learning_rate_sweep(curves, chosen)),
-                 f"Validation error (left) and loss on a fixed training sample (right) every {facts['eval_every']} "
-                 "steps for each learning rate, both on log scales; the chosen rate is drawn thick.")
-    finite = t[t["finite"]].sort_values("mean_val_error_last")
-    diverged = [f"{v:g}" for v in t.loc[~t["finite"], "learning_rate"]]
-    runner_up = finite.iloc[1] if len(finite) > 1 else None
-    best = finite.iloc[0]
-    lrs = sorted(t["learning_rate"])
-    at_edge = best.learning_rate in (lrs[0], lrs[-1])
-    params = param_table("bonn.p1", "params", result.tables["params"], "The Bonn CNN on MNIST, layer by layer.")
-
-    def listed(rows):
-        return [f"{r.learning_rate:g}: {pct(r.mean_val_error_last)}" for r in rows.sort_values("learning_rate").itertuples()]
-
-    # Chance on ten balanced classes is 90% error: a run ending above 50% has failed, either from the start
-    # or after learning for a while (a collapse).
-    failed = finite[finite["final_val_error"] > 0.5].sort_values("learning_rate")
-    learned = finite[finite["final_val_error"] <= 0.5]
-    stuck = [f"{r.learning_rate:g} (never below {pct(r.best_val_error, 1)} validation error, final training loss "
-             f"{r.final_train_loss:.3f})"
-             for r in failed.itertuples() if r.best_val_error > 0.5]
-    collapsed = [f"{r.learning_rate:g} (down to {pct(r.best_val_error, 1)}, then back to {pct(r.final_val_error, 1)})"
-                 for r in failed.itertuples() if r.best_val_error <= 0.5]
-    below = listed(learned[learned["learning_rate"] < best.learning_rate])
-    above = listed(learned[learned["learning_rate"] > best.learning_rate])
-    chosen_run = next((r for r in record["runs"] if f"{r['config']['learning_rate']:g}" == chosen), record["runs"][0])
-    return {"below": below, "above": above, "stuck": stuck, "collapsed": collapsed, "chosen_run": chosen_run, "table": table, "fig": fig, "facts": facts, "chosen": chosen, "best": best, "runner_up": runner_up,
-            "diverged": diverged, "at_edge": at_edge, "span": lrs[-1] / lrs[0], "n": len(lrs),
-            "run": record["runs"][0], "params": params}
-
-
-@section("bonn.p2")
-def bonn_p2(result, record) -> dict:
-    h = result.tables["history"]
-    run = record["runs"][-1]
-    final = h.iloc[-1]
-    label = "Bonn CNN"
-    loss = Figure(slug("bonn.p2", "loss"), to_svg(figures.loss_curves({label: h})),
-                  f"Training loss (dashed: cross-entropy on a fixed sample of "
-                  f"{num(run['config']['train_eval_size'])} training images) and test loss (solid) every "
-                  f"{run['config']['eval_every']} steps, log scale.")
-    acc = Figure(slug("bonn.p2", "acc"), to_svg(figures.accuracy_curves({label: h})),
-                 "Training-sample (dashed) and test (solid) accuracy of the same run.")
-    return {"run": run, "final": final, "test_acc": float(final["test_accuracy"]),
-            "train_acc": float(final["train_accuracy"]), "loss": loss, "acc": acc, "facts": result.facts,
-            "gain": still_improving(h), "run_first_loss": float(h["train_loss"].iloc[0])}
-
-
-@section("bonn.p3")
-def bonn_p3(result, record) -> dict:
-    summary, per_seed, facts = result.tables["summary"], result.tables["per_seed"], result.facts
-    s = summary.set_index("regularisation")
-    base, reg = s.loc["none"], s.loc["dropout + weight decay"]
-    test = welch(base.test_mean, base.test_std, base.n, reg.test_mean, reg.test_std, reg.n)
-    rows = [[r.regularisation, str(int(r.n)), pm(r.test_mean, r.test_std, int(r.n)),
-             pm(r.train_mean, r.train_std, int(r.n))] for r in summary.itertuples()]
-    table = Table(slug("bonn.p3", "summary"), "Final accuracy in %, mean ± standard deviation over seeds "
-                  f"(seeds {', '.join(map(str, facts['seeds']))}).",
-                  ["regularisation", "seeds", "test accuracy (%)", "training-sample accuracy (%)"], rows,
-                  ["l", "r", "r", "r"])
-    seed_rows = [[r.regularisation, str(r.seed), pct(r.test_accuracy), pct(r.train_accuracy), secs(r.train_seconds)]
-                 for r in per_seed.itertuples()]
-    seeds = Table(slug("bonn.p3", "seeds"), "Every run of the comparison.",
-                  ["regularisation", "seed", "test accuracy", "training-sample accuracy", "training time"],
-                  seed_rows, ["l", "r", "r", "r", "r"])
-    curves = result.tables["curves"]
-    names = {"none": "Bonn CNN", "dropout + weight decay": "Bonn CNN, dropout + weight decay"}
-    hist = {names[k]: g for k, g in curves.groupby("run", sort=False)}
-    fig = Figure(slug("bonn.p3", "curves"), to_svg(figures.accuracy_curves(hist)),
-                 f"Seed {facts['seeds'][0]} of each: training-sample (dashed) and test (solid) accuracy.")
-    gap_base, gap_reg = base.train_mean - base.test_mean, reg.train_mean - reg.test_mean
-    def pm_pct(r):
-        std = 0.0 if r.test_std != r.test_std else r.test_std
-        return f"{100 * r.test_mean:.2f} ± {100 * std:.2f}% (n={int(r.n)})"
-
-    return {"reg_pm": pm_pct(reg), "base_pm": pm_pct(base),
-            "table": table, "seeds": seeds, "fig": fig, "base": base, "reg": reg, "diff": test.diff,
-            "test": test, "significant": test.significant, "facts": facts, "gap_base": gap_base, "gap_reg": gap_reg,
-            "run": record["runs"][-1]}
-
-
-@section("bonn.p4")
-def bonn_p4(result, record) -> dict:
-    h, per_class, facts = result.tables["history"], result.tables["per_class"], result.facts
-    nets = result.tables["networks"].set_index("role")
-    labels = {"answer": "Bonn CNN on CIFAR-10", "augmented": "Bonn CNN on CIFAR-10, augmented",
-              "plain": "Bonn CNN on CIFAR-10, no regularisation"}
-    cifar_runs = [r for r in record["runs"] if r["dataset"] == "cifar10"]
-    run = next(r for r in cifar_runs if r["model_kwargs"].get("conv_dropout") and not r["model_kwargs"].get("shift"))
-    cfg = run["config"]
-    final = h.iloc[-1]
-    answer, aug, plain = (nets.loc[k].to_dict() for k in ("answer", "augmented", "plain"))
-    curves = result.tables["curves"]
-    hist = {labels[k]: curves[curves["network"] == k] for k in labels}
-    acc = Figure(slug("bonn.p4", "acc"), to_svg(figures.accuracy_curves(hist, zoom_from=None)),
-                 f"CIFAR-10, the three networks of the table below: accuracy on a fixed sample of "
-                 f"{num(cfg['train_eval_size'])} training images (dashed) and on the "
-                 f"{num(cfg['test_size'] or facts['test_examples'])} test images (solid), every "
-                 f"{num(cfg['eval_every'])} steps; the learning rate drops tenfold after step "
-                 f"{num(cfg['lr_boundaries'][0])}.")
-    loss = Figure(slug("bonn.p4", "loss"), to_svg(figures.loss_curves(hist)),
-                  "CIFAR-10, the same three networks: training-sample (dashed) and test (solid) loss, log scale.",
-                  kind="figures")
-    within = facts["flat_within"]
-    nets_t = Table(slug("bonn.p4", "networks"),
-                   f"Exercise 3's network (the answer), the same network trained on mirrored and shifted images, and "
-                   f"exercise 2's network without dropout and weight decay; one recipe, seed 0. \"last "
-                   f"{facts['flat_last']}\": the spread of the last {facts['flat_last']} test accuracies.",
-                   ["network", "epochs", "training-sample accuracy", "test accuracy", "best test accuracy",
-                    f"last {facts['flat_last']}", "wall time"],
-                   [[r["network"], f"{r['epochs']:g} ({num(r['steps'])} steps)", pct(r["train_accuracy"]),
-                     pct(r["test_accuracy"]), pct(r["best_test_accuracy"]), "–" if math.isnan(r["final_spread"]) else f"{100 * r['final_spread']:.2f} points",
-                     secs(r["wall_seconds"])] for r in (answer, aug, plain)],
-                   ["l", "r", "r", "r", "r", "r", "r"])
-    n_test = facts["test_examples"] if cfg["test_size"] is None else cfg["test_size"]
-    se = lambda p: _binomial_se(p, n_test)   # noqa: E731
-    aug_diff = aug["test_accuracy"] - answer["test_accuracy"]
-    aug_half = 1.96 * (se(aug["test_accuracy"]) ** 2 + se(answer["test_accuracy"]) ** 2) ** 0.5
-    aug_verdict = "higher" if aug_diff - aug_half > 0 else "lower" if aug_diff + aug_half < 0 else "indistinct"
-    confusion = result.tables["confusion"].set_index("index")
-    m = confusion.to_numpy()
-    confusion_acc = float(m.trace() / m.sum())
-    conf = Figure(slug("bonn.p4", "confusion"), to_svg(figures.confusion_matrix(confusion)),
-                  "The answer's confusion matrix on the test set: row i shows, in %, how the test images of true "
-                  "class i were labelled (each row sums to 100%).")
-    pc = per_class.rename(columns={"class": "name"}).sort_values("error", ascending=False)
-    rows = [[r.name, pct(r.error, 1), r.most_confused_with, num(r.confused_count), pct(r.error_augmented, 1),
-             pct(r.error_plain, 1)] for r in pc.itertuples()]
-    table = Table(slug("bonn.p4", "classes"), f"The answer's test error per class ({num(facts['test_examples'])} "
-                  "test images, hardest first), the class each is most often mistaken for and how often; last two "
-                  "columns: the same error for the network trained on augmented images and for the network without "
-                  "regularisation.",
-                  ["class", "test error", "most often predicted instead", "how often", "augmented", "no regularisation"],
-                  rows, ["l", "r", "l", "r", "r", "r"])
-    params = param_table("bonn.p4", "params", result.tables["params"],
-                         "The same CNN with 3 input channels on 32×32 images: only the first convolution and the "
-                         "first dense layer change size.")
-    evals = h[h["step"] > 0].tail(facts["flat_last"])
-    per_epoch = cfg["steps"] / answer["epochs"]
-    gap = answer["train_accuracy"] - answer["test_accuracy"]
-    plain_gap = plain["train_accuracy"] - plain["test_accuracy"]
-    return {"run": run, "final": final, "acc": acc, "loss": loss, "conf": conf, "table": table, "facts": facts,
-            "answer": answer, "aug": aug, "plain": plain, "params": params, "nets": nets_t,
-            "meets": answer["test_accuracy"] >= facts["target"],
-            "flat": None if math.isnan(answer["final_spread"]) else answer["final_spread"] <= within, "within": within,
-            "flat_from": evals["step"].iloc[0] / per_epoch, "flat_to": evals["step"].iloc[-1] / per_epoch,
-            "minutes": answer["wall_seconds"] / 60, "gap": gap, "fit": "overfits" if gap > 0.05 else "some" if gap > 0.02 else "none",
-            "plain_gap": plain_gap, "plain_overfits": plain_gap > 0.05,
-            "plain_diff": plain["test_accuracy"] - answer["test_accuracy"],
-            "aug_diff": aug_diff, "aug_half": aug_half, "aug_verdict": aug_verdict, "n_test": n_test,
-            "aug_flat": None if math.isnan(aug["final_spread"]) else aug["final_spread"] <= within,
-            "best_step": int(h.loc[h["test_accuracy"].idxmax(), "step"]),
-            # plain dicts: a pandas row's .name is its index label, not the "name" column
-            "hardest": pc.iloc[0].to_dict(), "easiest": pc.iloc[-1].to_dict(),
-            "confusion_acc": confusion_acc, "same_test_set": cfg["test_size"] is None,
-            "consistent": abs(confusion_acc - answer["test_accuracy"]) < 1e-3}
+            "run_full": run_of(record, "all 60,000 examples"), "run_small": run_of(record, "250 examples")}

@@ -1,4 +1,5 @@
-"""Figures a grader reads at a glance: no legend inside a plot, points shown where there are few."""
+"""What a grader reads at a glance: legends outside plots, points on short series, typeset formulas in the question
+boxes, and templates that choose no sentence by a number."""
 
 import numpy as np
 import pandas as pd
@@ -35,3 +36,27 @@ def test_series_of_fewer_than_ten_points_show_their_points():
 def test_the_whole_run_panel_uses_a_log_step_axis_when_a_zoom_is_drawn():
     fig = figures.accuracy_curves({"a": history(41)}, zoom_from=97.0)
     assert len(fig.axes) == 2 and fig.axes[0].get_xscale() == "symlog" and fig.axes[1].get_xscale() == "linear"
+
+
+def test_the_question_boxes_typeset_the_sheets_formulas():
+    import experiments
+    from report import prompts
+
+    for qid in prompts.FORMULAS:   # raises if a docstring no longer holds the ASCII it replaces
+        html = str(prompts.typeset(qid, experiments.QUESTIONS[qid].prompt))
+        assert '<img class="math"' in html
+    import re
+
+    text = re.sub(r"<[^>]+>", "", str(prompts.typeset("tuebingen.2", experiments.QUESTIONS["tuebingen.2"].prompt)))
+    assert "sum_{k,l}" not in text and "dL/dK_mn" not in text and "V the input image" in text
+
+
+def test_templates_hold_no_numeric_thresholds():
+    """A sentence chosen by a number is chosen in Python (report/sections), where a test can flip it."""
+    import re
+    from pathlib import Path
+
+    templates = Path(__file__).resolve().parents[1] / "report" / "templates" / "sections"
+    found = [f"{p.name}: {line.strip()[:80]}" for p in sorted(templates.glob("*.j2"))
+             for line in p.read_text(encoding="utf-8").splitlines() if re.search(r"[<>] *[0-9]", line)]
+    assert found == []

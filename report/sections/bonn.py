@@ -1,0 +1,201 @@
+"""Report sections: Bonn, Assignment 4: theory and programming."""
+
+from __future__ import annotations
+
+import math
+
+from ex1.stats import welch
+
+from experiments.bonn_practical import mnist_label, sweep_label
+
+from .. import figures
+from ..figures import to_svg
+from .common import Figure, Table, binomial_se, conv_backprop_section, num, param_table, pct, pm, run_of, secs, section, slug, still_improving
+
+
+conv_backprop_section("bonn.t1")   # derived in Tübingen 2; the check is printed once
+
+
+@section("bonn.t2")
+def bonn_t2(result, record) -> dict:
+    t = result.tables["checks"].set_index("quantity")["value"]
+    return {"rows": [[q, f"{v:.6g}"] for q, v in t.items()], "diff": t["|difference|"],
+            "ok": t["|difference|"] < 1e-12, "broken": t["tie broken by an unconstrained step: |w00 - w11| after"],
+            "table": Table(slug("bonn.t2", "checks"), "A network with two tied weights (float64): the gradient "
+                           "through the tie against the summed gradients.", ["quantity", "value"],
+                           [[q, f"{v:.6g}"] for q, v in t.items()], ["l", "r"])}
+
+
+# ----------------------------------------------------------------------------- Bonn programming
+
+@section("bonn.p1")
+def bonn_p1(result, record) -> dict:
+    t, curves, facts = result.tables["selection"], result.tables["curves"], result.facts
+    chosen = f"{facts['chosen']:g}"
+    rows = [[f"{r.learning_rate:g}", pct(r.final_val_error) if r.finite else "diverged",
+             pct(r.mean_val_error_last) if r.finite else "—",
+             f"{r.final_train_loss:.4f}" if r.finite else "NaN", secs(r.train_seconds), "chosen" if r.chosen else ""]
+            for r in t.itertuples()]
+    table = Table(slug("bonn.p1", "selection"), f"The sweep: validation error on {num(facts['validation'])} held-out "
+                  f"training images after the last step, its mean over the last {facts['select_last']} evaluations "
+                  "(the rule), and the training-sample loss.",
+                  ["learning rate", "final validation error", f"mean of last {facts['select_last']}",
+                   "training loss", "training time", ""], rows, ["r", "r", "r", "r", "r", "l"])
+    fig = Figure(slug("bonn.p1", "sweep"), to_svg(figures.learning_rate_sweep(curves, chosen)),
+                 f"Validation error (left) and loss on a fixed training sample (right) every {facts['eval_every']} "
+                 "steps for each learning rate, both on log scales; the chosen rate is drawn thick.")
+    finite = t[t["finite"]].sort_values("mean_val_error_last")
+    diverged = [f"{v:g}" for v in t.loc[~t["finite"], "learning_rate"]]
+    runner_up = finite.iloc[1] if len(finite) > 1 else None
+    best = finite.iloc[0]
+    lrs = sorted(t["learning_rate"])
+    at_edge = best.learning_rate in (lrs[0], lrs[-1])
+    params = param_table("bonn.p1", "params", result.tables["params"], "The Bonn CNN on MNIST, layer by layer.")
+
+    def listed(rows):
+        return [f"{r.learning_rate:g}: {pct(r.mean_val_error_last)}" for r in rows.sort_values("learning_rate").itertuples()]
+
+    # Chance on ten balanced classes is 90% error: a run ending above 50% has failed, either from the start
+    # or after learning for a while (a collapse).
+    failed = finite[finite["final_val_error"] > 0.5].sort_values("learning_rate")
+    learned = finite[finite["final_val_error"] <= 0.5]
+    stuck = [f"{r.learning_rate:g} (never below {pct(r.best_val_error, 1)} validation error, final training loss "
+             f"{r.final_train_loss:.3f})"
+             for r in failed.itertuples() if r.best_val_error > 0.5]
+    collapsed = [f"{r.learning_rate:g} (down to {pct(r.best_val_error, 1)}, then back to {pct(r.final_val_error, 1)})"
+                 for r in failed.itertuples() if r.best_val_error <= 0.5]
+    below = listed(learned[learned["learning_rate"] < best.learning_rate])
+    above = listed(learned[learned["learning_rate"] > best.learning_rate])
+    chosen_run = run_of(record, sweep_label(float(chosen)))
+    return {"below": below, "above": above, "stuck": stuck, "collapsed": collapsed, "chosen_run": chosen_run, "table": table, "fig": fig, "facts": facts, "chosen": chosen, "best": best, "runner_up": runner_up,
+            "diverged": diverged, "at_edge": at_edge, "span": lrs[-1] / lrs[0], "n": len(lrs),
+            "run": chosen_run, "params": params}
+
+
+@section("bonn.p2")
+def bonn_p2(result, record) -> dict:
+    h = result.tables["history"]
+    run = run_of(record, mnist_label(False, result.facts["seed"]))
+    final = h.iloc[-1]
+    label = "Bonn CNN"
+    loss = Figure(slug("bonn.p2", "loss"), to_svg(figures.loss_curves({label: h})),
+                  f"Training loss (dashed: cross-entropy on a fixed sample of "
+                  f"{num(run['config']['train_eval_size'])} training images) and test loss (solid) every "
+                  f"{run['config']['eval_every']} steps, log scale.")
+    acc = Figure(slug("bonn.p2", "acc"), to_svg(figures.accuracy_curves({label: h})),
+                 "Training-sample (dashed) and test (solid) accuracy of the same run.")
+    return {"run": run, "final": final, "test_acc": float(final["test_accuracy"]),
+            "train_acc": float(final["train_accuracy"]), "loss": loss, "acc": acc, "facts": result.facts,
+            "gain": still_improving(h), "still_rising": still_improving(h) > 0.1,   # points over the last evaluations
+            "run_first_loss": float(h["train_loss"].iloc[0])}
+
+
+@section("bonn.p3")
+def bonn_p3(result, record) -> dict:
+    summary, per_seed, facts = result.tables["summary"], result.tables["per_seed"], result.facts
+    s = summary.set_index("regularisation")
+    base, reg = s.loc["none"], s.loc["dropout + weight decay"]
+    test = welch(base.test_mean, base.test_std, base.n, reg.test_mean, reg.test_std, reg.n)
+    rows = [[r.regularisation, str(int(r.n)), pm(r.test_mean, r.test_std, int(r.n)),
+             pm(r.train_mean, r.train_std, int(r.n))] for r in summary.itertuples()]
+    table = Table(slug("bonn.p3", "summary"), "Final accuracy in %, mean ± standard deviation over seeds "
+                  f"(seeds {', '.join(map(str, facts['seeds']))}).",
+                  ["regularisation", "seeds", "test accuracy (%)", "training-sample accuracy (%)"], rows,
+                  ["l", "r", "r", "r"])
+    seed_rows = [[r.regularisation, str(r.seed), pct(r.test_accuracy), pct(r.train_accuracy), secs(r.train_seconds)]
+                 for r in per_seed.itertuples()]
+    seeds = Table(slug("bonn.p3", "seeds"), "Every run of the comparison.",
+                  ["regularisation", "seed", "test accuracy", "training-sample accuracy", "training time"],
+                  seed_rows, ["l", "r", "r", "r", "r"])
+    curves = result.tables["curves"]
+    names = {"none": "Bonn CNN", "dropout + weight decay": "Bonn CNN, dropout + weight decay"}
+    hist = {names[k]: g for k, g in curves.groupby("run", sort=False)}
+    fig = Figure(slug("bonn.p3", "curves"), to_svg(figures.accuracy_curves(hist)),
+                 f"Seed {facts['seeds'][0]} of each: training-sample (dashed) and test (solid) accuracy.")
+    gap_base, gap_reg = base.train_mean - base.test_mean, reg.train_mean - reg.test_mean
+    def pm_pct(r):
+        std = 0.0 if r.test_std != r.test_std else r.test_std
+        return f"{100 * r.test_mean:.2f} ± {100 * std:.2f}% (n={int(r.n)})"
+
+    return {"reg_pm": pm_pct(reg), "base_pm": pm_pct(base),
+            "table": table, "seeds": seeds, "fig": fig, "base": base, "reg": reg, "diff": test.diff,
+            "test": test, "significant": test.significant, "facts": facts, "gap_base": gap_base, "gap_reg": gap_reg,
+            "base_hardly_overfits": gap_base < 0.005, "regularised_lower": test.diff < 0,   # half a point between training and test accuracy
+            "run": run_of(record, mnist_label(False, facts["seeds"][0]))}
+
+
+@section("bonn.p4")
+def bonn_p4(result, record) -> dict:
+    h, per_class, facts = result.tables["history"], result.tables["per_class"], result.facts
+    nets = result.tables["networks"].set_index("role")
+    labels = {"answer": "Bonn CNN on CIFAR-10", "augmented": "Bonn CNN on CIFAR-10, augmented",
+              "plain": "Bonn CNN on CIFAR-10, no regularisation"}
+    cifar_runs = [r for r in record["runs"] if r["dataset"] == "cifar10"]
+    run = next(r for r in cifar_runs if r["model_kwargs"].get("conv_dropout") and not r["model_kwargs"].get("shift"))
+    cfg = run["config"]
+    final = h.iloc[-1]
+    answer, aug, plain = (nets.loc[k].to_dict() for k in ("answer", "augmented", "plain"))
+    curves = result.tables["curves"]
+    hist = {labels[k]: curves[curves["network"] == k] for k in labels}
+    acc = Figure(slug("bonn.p4", "acc"), to_svg(figures.accuracy_curves(hist, zoom_from=None)),
+                 f"CIFAR-10, the three networks of the table below: accuracy on a fixed sample of "
+                 f"{num(cfg['train_eval_size'])} training images (dashed) and on the "
+                 f"{num(cfg['test_size'] or facts['test_examples'])} test images (solid), every "
+                 f"{num(cfg['eval_every'])} steps; the learning rate drops tenfold after step "
+                 f"{num(cfg['lr_boundaries'][0])}.")
+    loss = Figure(slug("bonn.p4", "loss"), to_svg(figures.loss_curves(hist)),
+                  "CIFAR-10, the same three networks: training-sample (dashed) and test (solid) loss, log scale.",
+                  kind="figures")
+    within = facts["flat_within"]
+    nets_t = Table(slug("bonn.p4", "networks"),
+                   f"Exercise 3's network (the answer), the same network trained on mirrored and shifted images, and "
+                   f"exercise 2's network without dropout and weight decay; one recipe, seed 0. \"last "
+                   f"{facts['flat_last']}\": the spread of the last {facts['flat_last']} test accuracies.",
+                   ["network", "epochs", "training-sample accuracy", "test accuracy", "best test accuracy",
+                    f"last {facts['flat_last']}", "wall time"],
+                   [[r["network"], f"{r['epochs']:g} ({num(r['steps'])} steps)", pct(r["train_accuracy"]),
+                     pct(r["test_accuracy"]), pct(r["best_test_accuracy"]), "–" if math.isnan(r["final_spread"]) else f"{100 * r['final_spread']:.2f} points",
+                     secs(r["wall_seconds"])] for r in (answer, aug, plain)],
+                   ["l", "r", "r", "r", "r", "r", "r"])
+    n_test = facts["test_examples"] if cfg["test_size"] is None else cfg["test_size"]
+    se = lambda p: binomial_se(p, n_test)   # noqa: E731
+    aug_diff = aug["test_accuracy"] - answer["test_accuracy"]
+    aug_half = 1.96 * (se(aug["test_accuracy"]) ** 2 + se(answer["test_accuracy"]) ** 2) ** 0.5
+    aug_verdict = "higher" if aug_diff - aug_half > 0 else "lower" if aug_diff + aug_half < 0 else "indistinct"
+    confusion = result.tables["confusion"].set_index("index")
+    m = confusion.to_numpy()
+    confusion_acc = float(m.trace() / m.sum())
+    conf = Figure(slug("bonn.p4", "confusion"), to_svg(figures.confusion_matrix(confusion)),
+                  "The answer's confusion matrix on the test set: row i shows, in %, how the test images of true "
+                  "class i were labelled (each row sums to 100%).")
+    pc = per_class.rename(columns={"class": "name"}).sort_values("error", ascending=False)
+    rows = [[r.name, pct(r.error, 1), r.most_confused_with, num(r.confused_count), pct(r.error_augmented, 1),
+             pct(r.error_plain, 1)] for r in pc.itertuples()]
+    table = Table(slug("bonn.p4", "classes"), f"The answer's test error per class ({num(facts['test_examples'])} "
+                  "test images, hardest first), the class each is most often mistaken for and how often; last two "
+                  "columns: the same error for the network trained on augmented images and for the network without "
+                  "regularisation.",
+                  ["class", "test error", "most often predicted instead", "how often", "augmented", "no regularisation"],
+                  rows, ["l", "r", "l", "r", "r", "r"])
+    params = param_table("bonn.p4", "params", result.tables["params"],
+                         "The same CNN with 3 input channels on 32×32 images: only the first convolution and the "
+                         "first dense layer change size.")
+    evals = h[h["step"] > 0].tail(facts["flat_last"])
+    per_epoch = cfg["steps"] / answer["epochs"]
+    gap = answer["train_accuracy"] - answer["test_accuracy"]
+    plain_gap = plain["train_accuracy"] - plain["test_accuracy"]
+    return {"run": run, "final": final, "acc": acc, "loss": loss, "conf": conf, "table": table, "facts": facts,
+            "answer": answer, "aug": aug, "plain": plain, "params": params, "nets": nets_t,
+            "meets": answer["test_accuracy"] >= facts["target"],
+            "flat": None if math.isnan(answer["final_spread"]) else answer["final_spread"] <= within, "within": within,
+            "flat_from": evals["step"].iloc[0] / per_epoch, "flat_to": evals["step"].iloc[-1] / per_epoch,
+            "minutes": answer["wall_seconds"] / 60, "gap": gap, "fit": "overfits" if gap > 0.05 else "some" if gap > 0.02 else "none",
+            "plain_gap": plain_gap, "plain_overfits": plain_gap > 0.05,
+            "plain_diff": plain["test_accuracy"] - answer["test_accuracy"],
+            "aug_diff": aug_diff, "aug_half": aug_half, "aug_verdict": aug_verdict, "n_test": n_test,
+            "aug_flat": None if math.isnan(aug["final_spread"]) else aug["final_spread"] <= within,
+            "best_step": int(h.loc[h["test_accuracy"].idxmax(), "step"]),
+            # plain dicts: a pandas row's .name is its index label, not the "name" column
+            "hardest": pc.iloc[0].to_dict(), "easiest": pc.iloc[-1].to_dict(),
+            "confusion_acc": confusion_acc, "same_test_set": cfg["test_size"] is None,
+            "consistent": abs(confusion_acc - answer["test_accuracy"]) < 1e-3}

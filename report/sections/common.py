@@ -1,0 +1,169 @@
+"""What every sheet's report sections share: figure and table records, the section registry, number
+formats, layer and check tables, and the small statistics the sentences are chosen by.
+
+Sentences that compare numbers are chosen in the sheet modules by the comparison, never written in advance.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Callable
+
+import pandas as pd
+
+@dataclass
+class Figure:
+    id: str
+    svg: str
+    caption: str
+    kind: str = ""     # "figures": printed in the appendix of further figures, linked from the answer
+
+    @property
+    def wide(self) -> bool:
+        """Two panels (wider than 6 in): a figure of the text's width; one panel sits beside the text."""
+        m = re.search(r'<svg[^>]*\bwidth="([0-9.]+)pt"', self.svg)
+        return m is None or float(m.group(1)) > 6 * 72
+
+
+@dataclass
+class Table:
+    id: str
+    caption: str
+    columns: list[str]
+    rows: list[list[str]]
+    align: list[str] = field(default_factory=list)  # "l" or "r" per column
+    total: list[str] | None = None                  # an emphasised last row
+    kind: str = ""                                  # "architectures" or "checks": printed in that appendix
+
+
+_SECTIONS: dict[str, Callable] = {}
+
+
+def section(qid: str):
+    def wrap(fn):
+        _SECTIONS[qid] = fn
+        return fn
+
+    return wrap
+
+
+def build(answer) -> dict:
+    """The template context of one answer: figures, tables, sentences, plus the run facts."""
+    fn = _SECTIONS.get(answer.question.id)
+    if fn is None:
+        raise KeyError(f"no report section for question {answer.question.id}")
+    return fn(answer.result, answer.record)
+
+
+def text(v) -> str:
+    """A table cell as text: CSV round trips turn empty strings into NaN."""
+    return v if isinstance(v, str) else ""
+
+
+def pct(x: float, digits: int = 2) -> str:
+    return f"{100 * x:.{digits}f}%"
+
+
+def num(n: float) -> str:
+    return f"{int(n):,}"
+
+
+def secs(s: float) -> str:
+    s = float(s)
+    if s < 90:
+        return f"{s:.1f} s"
+    return f"{s / 60:.1f} min"
+
+
+def slug(qid: str, name: str) -> str:
+    return f"{qid.replace('.', '-')}-{name}"
+
+
+def param_table(qid: str, name: str, t: pd.DataFrame, caption: str) -> Table:
+    rows = []
+    for r in t.itertuples():
+        rows.append([r.layer, r.type, r.output_shape, text(r.size_rule),
+                     r.formula.replace("*", "·") if r.params else "—", num(r.params)])
+    return Table(id=slug(qid, name), caption=caption,
+                 columns=["layer", "type", "output shape", "how the size follows", "parameters: formula", "count"],
+                 rows=rows, align=["l", "l", "r", "l", "r", "r"],
+                 total=["total", "", "", "", "", num(t["params"].sum())], kind="architectures")
+
+
+def first_step_reaching(h: pd.DataFrame, column: str, level: float) -> int | None:
+    hit = h[h[column] >= level]
+    return int(hit["step"].iloc[0]) if len(hit) else None
+
+
+def sci(x: float) -> str:
+    return f"{x:.1e}" if x else "0"
+
+
+def check_table(qid: str, name: str, df: pd.DataFrame, caption: str, error_cols: tuple[str, ...] = (),
+                kind: str = "checks") -> Table:
+    """A DataFrame as a report table; error columns in scientific notation."""
+    rows = []
+    for r in df.itertuples(index=False):
+        rows.append(["" if isinstance(v, float) and v != v else sci(v) if c in error_cols
+                     else (num(v) if isinstance(v, (int,)) and not isinstance(v, bool)
+                           else (f"{v:.4g}" if isinstance(v, float) else str(v))) for c, v in zip(df.columns, r)])
+    align = ["r" if pd.api.types.is_numeric_dtype(df[c]) else "l" for c in df.columns]
+    return Table(id=slug(qid, name), caption=caption, columns=[c.replace("_", " ") for c in df.columns],
+                 rows=rows, align=align, kind=kind)
+
+
+TOLERANCE = 1e-9   # float64 checks
+TOLERANCE_32 = 1e-5  # float32 (TensorFlow) checks
+
+
+def mean_std_pct(values: pd.Series, seeds: bool = True) -> str:
+    """'95.80 ± 0.21%' (mean ± standard deviation over seeds), with the count of seeds unless a caption has it."""
+    s = values.std() if len(values) > 1 else float("nan")
+    text_ = f"{100 * values.mean():.2f} ± {100 * s:.2f}%" if s == s else f"{100 * values.mean():.2f}%"
+    return text_ + (f" ({len(values)} seeds)" if seeds else "")
+
+
+def binomial_se(p: float, n: float) -> float:
+    return (p * (1 - p) / n) ** 0.5 if n else float("nan")
+
+
+def interval(diff: float, se: float) -> str:
+    return f"{100 * diff:+.2f} points (95% interval {100 * (diff - 1.96 * se):+.2f} to {100 * (diff + 1.96 * se):+.2f})"
+
+
+def run_of(record, label: str) -> dict:
+    """The run of a question with this label (its role), whatever its position among the question's runs."""
+    return next(r for r in record["runs"] if r["label"] == label)
+
+
+def pm(mean: float, std: float, n: int, scale: float = 100.0, digits: int = 2) -> str:
+    s = 0.0 if std != std else std
+    return f"{scale * mean:.{digits}f} ± {scale * s:.{digits}f} (n={n})"
+
+
+
+CONV_BACKPROP = "tuebingen.2"   # the question whose sheet asks the convolution's gradients most fully: derived there
+CONV_BACKPROP_CHECKS = "conv-backprop-checks"
+
+
+def conv_backprop_checks(qid: str, result, caption: str, tol: float = TOLERANCE_32) -> dict:
+    t = result.tables["checks"]
+    table = check_table(qid, "checks", t, caption, ("max_abs_error",))
+    # The three sheets' checks are one computation: one table, which every answer links to.
+    table.id = CONV_BACKPROP_CHECKS
+    return {"checks": table, "ok": float(t["max_abs_error"].max()) < tol, "worst": sci(t["max_abs_error"].max()),
+            "derivation": "q-" + CONV_BACKPROP.replace(".", "-")}
+
+
+def conv_backprop_section(qid: str) -> None:
+    """Tübingen 2, ETH 3 and Bonn Theory 1 ask for the same gradients: one check, one table."""
+    section(qid)(lambda result, record: conv_backprop_checks(
+        qid, result, "The derived gradients of a convolution (Tübingen 2, ETH 3, Bonn Theory 1) against "
+                     "tf.GradientTape on a random image, kernel and upstream gradient (float64)."))
+
+def still_improving(h: pd.DataFrame, column: str = "test_accuracy", last: int = 3) -> float:
+    """Points of accuracy gained over the last `last` evaluations (mean of the last against the ones before)."""
+    if len(h) < 2 * last:
+        return float("nan")
+    return float(100 * (h[column].iloc[-last:].mean() - h[column].iloc[-2 * last:-last].mean()))
