@@ -17,7 +17,7 @@ from pathlib import Path
 KINDS = {
     "architectures": ("appendix-architectures", "Appendix A: architectures"),
     "checks": ("appendix-checks", "Appendix B: numerical checks"),
-    "figures": ("appendix-figures", "Appendix C: further figures"),
+    "more": ("appendix-more", "Appendix C: further figures and tables"),
 }
 RUNS = ("appendix-runs", "Appendix D: training runs")
 CODE = ("appendix-code", "Appendix E: code map")
@@ -49,6 +49,11 @@ class Appendix:
 
     def of(self, qid: str, kind: str) -> list[str]:
         return [tid for k, tid in self.moved.get(qid, []) if k == kind]
+
+    def refs(self, qid: str, kind: str) -> list[tuple[str, str]]:
+        """(id, 'figref' or 'tabref') of what the question moved to appendix `kind`."""
+        figures = {item.id for item in self.items[kind] if hasattr(item, "svg")}
+        return [(tid, "figref" if tid in figures else "tabref") for tid in self.of(qid, kind)]
 
 
 def run_identity(run: dict) -> str:

@@ -145,7 +145,7 @@ def bonn_p4(result, record) -> dict:
                  f"{num(cfg['lr_boundaries'][0])}.")
     loss = Figure(slug("bonn.p4", "loss"), to_svg(figures.loss_curves(hist)),
                   "CIFAR-10, the same three networks: training-sample (dashed) and test (solid) loss, log scale.",
-                  kind="figures")
+                  kind="more")
     within = facts["flat_within"]
     nets_t = Table(slug("bonn.p4", "networks"),
                    f"Exercise 3's network (the answer), the same network trained on mirrored and shifted images, and "
@@ -167,7 +167,7 @@ def bonn_p4(result, record) -> dict:
     confusion_acc = float(m.trace() / m.sum())
     conf = Figure(slug("bonn.p4", "confusion"), to_svg(figures.confusion_matrix(confusion)),
                   "The answer's confusion matrix on the test set: row i shows, in %, how the test images of true "
-                  "class i were labelled (each row sums to 100%).")
+                  "class i were labelled (each row sums to 100%).", kind="more")
     pc = per_class.rename(columns={"class": "name"}).sort_values("error", ascending=False)
     rows = [[r.name, pct(r.error, 1), r.most_confused_with, num(r.confused_count), pct(r.error_augmented, 1),
              pct(r.error_plain, 1)] for r in pc.itertuples()]
@@ -176,7 +176,7 @@ def bonn_p4(result, record) -> dict:
                   "columns: the same error for the network trained on augmented images and for the network without "
                   "regularisation.",
                   ["class", "test error", "most often predicted instead", "how often", "augmented", "no regularisation"],
-                  rows, ["l", "r", "l", "r", "r", "r"])
+                  rows, ["l", "r", "l", "r", "r", "r"], kind="more")
     params = param_table("bonn.p4", "params", result.tables["params"],
                          "The same CNN with 3 input channels on 32×32 images: only the first convolution and the "
                          "first dense layer change size.")

@@ -17,7 +17,7 @@ class Figure:
     id: str
     svg: str
     caption: str
-    kind: str = ""     # "figures": printed in the appendix of further figures, linked from the answer
+    kind: str = ""     # "more": printed in the appendix of further figures and tables, linked from the answer
 
     @property
     def wide(self) -> bool:
@@ -34,7 +34,7 @@ class Table:
     rows: list[list[str]]
     align: list[str] = field(default_factory=list)  # "l" or "r" per column
     total: list[str] | None = None                  # an emphasised last row
-    kind: str = ""                                  # "architectures" or "checks": printed in that appendix
+    kind: str = ""                                  # "architectures", "checks" or "more": printed in that appendix
 
 
 _SECTIONS: dict[str, Callable] = {}

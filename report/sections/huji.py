@@ -262,7 +262,7 @@ def huji_3_1(result, record) -> dict:
 def huji_3_2(result, record) -> dict:
     ctx = _sweep_section("huji.3.2", result, record, "reduced deep candidate")
     if "loss" in ctx:   # the frontier and the accuracy the sheet asks for stay on the page
-        ctx["loss"].kind = "figures"
+        ctx["loss"].kind = "more"
     return ctx
 
 
@@ -566,7 +566,7 @@ def huji_4(result, record) -> dict:
                         "(right), against epochs; the first evaluation (step 0) is left out.")
     fig_size = Figure(slug("huji.4", "size-fig"), to_svg(figures.sweep_errorbars(size, "params", "parameters (log scale)",
                       log_x=True)), "Smaller networks on 250 examples: mean test accuracy and ratio, ±1 std over seeds.",
-                      kind="figures")
+                      kind="more")
     fig_drop = Figure(slug("huji.4", "drop-fig"), to_svg(figures.sweep_errorbars(drop, "setting", "keep probability")),
                       "Dropout on 250 examples: mean test accuracy and ratio against the keep probability, ±1 std.")
     return {"layers": layers_t, "full": full, "small": small, "size": size_t, "drop": drop_t, "base": base, "facts": facts,
