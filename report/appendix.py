@@ -87,6 +87,11 @@ def distinct_runs(answers) -> tuple[list[dict], dict[str, list[str]]]:
     return runs, per_question
 
 
+def first_run(rids: list[str]) -> str:
+    """The lowest-numbered of the runs: where a link to 'R3–R5, R9' lands."""
+    return min(rids, key=lambda r: int(r[1:]))
+
+
 def ranges(rids: list[str]) -> str:
     """['R3', 'R4', 'R5', 'R9'] -> 'R3–R5, R9'."""
     nums = sorted(int(r[1:]) for r in rids)

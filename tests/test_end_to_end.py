@@ -309,3 +309,10 @@ def test_the_order_of_a_questions_runs_changes_nothing_in_the_report(quick_run, 
         swapped.append(type(a)(a.question, a.result, record))
     assert sum(len(a.record.get("runs", [])) > 1 for a in answers) >= 8
     assert build.render_html(swapped, ctx) == build.render_html(answers, ctx)
+
+
+def test_an_answers_run_link_lands_on_the_first_run_of_its_range():
+    from report import appendix
+
+    assert appendix.ranges(["R10", "R4", "R5", "R6", "R12"]) == "R4–R6, R10, R12"
+    assert appendix.first_run(["R10", "R4", "R5", "R6", "R12"]) == "R4"
