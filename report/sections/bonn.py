@@ -10,7 +10,7 @@ from experiments.bonn_practical import mnist_label, sweep_label
 
 from .. import figures
 from ..figures import to_svg
-from .common import Figure, Table, binomial_se, conv_backprop_section, num, param_table, pct, pm, run_of, secs, section, slug, still_improving
+from .common import Figure, Table, binomial_se, conv_backprop_section, num, param_table, pct, pm, run_of, secs, section, sign_beyond, slug, still_improving
 
 
 conv_backprop_section("bonn.t1")   # derived in Tübingen 2; the check is printed once
@@ -161,7 +161,7 @@ def bonn_p4(result, record) -> dict:
     se = lambda p: binomial_se(p, n_test)   # noqa: E731
     aug_diff = aug["test_accuracy"] - answer["test_accuracy"]
     aug_half = 1.96 * (se(aug["test_accuracy"]) ** 2 + se(answer["test_accuracy"]) ** 2) ** 0.5
-    aug_verdict = "higher" if aug_diff - aug_half > 0 else "lower" if aug_diff + aug_half < 0 else "indistinct"
+    aug_verdict = {1: "higher", -1: "lower", 0: "indistinct"}[sign_beyond(aug_diff, aug_half)]
     confusion = result.tables["confusion"].set_index("index")
     m = confusion.to_numpy()
     confusion_acc = float(m.trace() / m.sum())

@@ -128,6 +128,11 @@ def binomial_se(p: float, n: float) -> float:
     return (p * (1 - p) / n) ** 0.5 if n else float("nan")
 
 
+def sign_beyond(diff: float, half_width: float) -> int:
+    """+1 or -1 when the interval diff ± half_width excludes zero on that side, 0 when it contains zero."""
+    return 1 if diff - half_width > 0 else -1 if diff + half_width < 0 else 0
+
+
 def interval(diff: float, se: float) -> str:
     return f"{100 * diff:+.2f} points (95% interval {100 * (diff - 1.96 * se):+.2f} to {100 * (diff + 1.96 * se):+.2f})"
 

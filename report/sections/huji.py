@@ -10,7 +10,7 @@ from experiments.huji import BASELINE, LINEAR, SOFTMAX
 
 from .. import figures
 from ..figures import to_svg
-from .common import Figure, Table, binomial_se, check_table, first_step_reaching, interval, mean_std_pct, num, param_table, pct, pm, run_of, sci, section, slug, text
+from .common import Figure, Table, binomial_se, check_table, first_step_reaching, interval, mean_std_pct, num, param_table, pct, pm, run_of, sci, section, sign_beyond, slug, text
 
 
 # ----------------------------------------------------------------------------- HUJI 1.1
@@ -389,11 +389,9 @@ def pair_error_sentence(d) -> str:
     diff, se = both - p2, binomial_se(both, n)
     head = (f"Both digits are right for {pct(both)} of the pairs, against {pct(d.digit_accuracy)}² = {pct(p2)} if the "
             f"two heads erred independently: a difference of {interval(diff, se)}")
-    if diff - 1.96 * se > 0:
-        return head + "; the two heads tend to fail on the same pairs (positively correlated errors)."
-    if diff + 1.96 * se < 0:
-        return head + "; the two heads fail on different pairs more often than chance (negatively correlated errors)."
-    return head + "; the data cannot tell it from independent errors."
+    return head + {1: "; the two heads tend to fail on the same pairs (positively correlated errors).",
+                   -1: "; the two heads fail on different pairs more often than chance (negatively correlated errors).",
+                   0: "; the data cannot tell it from independent errors."}[sign_beyond(diff, 1.96 * se)]
 
 
 def overfit_sentence(gaps: dict[str, tuple[float, float]]) -> str:
@@ -403,11 +401,8 @@ def overfit_sentence(gaps: dict[str, tuple[float, float]]) -> str:
     diff, se = gs - gd, (ss ** 2 + sd ** 2) ** 0.5
     head = (f"Training-sample accuracy ends {100 * gs:.2f} points above test accuracy for the sum classifier and "
             f"{100 * gd:.2f} points for the two-digit network, a difference of {interval(diff, se)}")
-    if diff - 1.96 * se > 0:
-        return head + ": the sum classifier overfits more."
-    if diff + 1.96 * se < 0:
-        return head + ": the two-digit network overfits more."
-    return head + ": the two gaps are not distinguishable."
+    return head + {1: ": the sum classifier overfits more.", -1: ": the two-digit network overfits more.",
+                   0: ": the two gaps are not distinguishable."}[sign_beyond(diff, 1.96 * se)]
 
 
 @section("huji.5.3")
