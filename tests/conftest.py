@@ -49,4 +49,5 @@ def synthetic_dir(tmp_path_factory) -> Path:
 def data_dir(synthetic_dir) -> Path:
     """The real datasets when EX1_DATA_DIR points at them (CI does), else the synthetic ones."""
     real = os.environ.get("EX1_DATA_DIR")
-    return Path(real) if real and (Path(real) / "mnist.npz").is_file() else synthetic_dir
+    # Absolute: some tests run the CLI from a copy of the project, where a relative path (the README's) breaks.
+    return Path(real).resolve() if real and (Path(real) / "mnist.npz").is_file() else synthetic_dir
