@@ -5,13 +5,12 @@ from __future__ import annotations
 import shutil
 import time
 from dataclasses import asdict, dataclass, field, replace
-from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
 
-from . import codehash, machine, models, tfmemory, train
+from . import codehash, machine, models, packed, tfmemory, train
 from . import data as data_mod
 from .store import Store, config_hash
 
@@ -82,7 +81,7 @@ def run_code_deps(model: str, pairs: bool = False, validation: bool = False) -> 
         builders.append(models.huji_cnn)  # the thin variants delegate to it
     extra = [data_mod.make_pairs, PairSpec] if pairs else []
     extra += [hold_out] if validation else []
-    return codehash.code_versions(train, models._pool, *builders, data_mod.to_float, data_mod.stratified_subset,
+    return codehash.code_versions(train, packed, models._pool, *builders, data_mod.to_float, data_mod.stratified_subset,
                                   data_mod.sample_indices, *extra)
 
 
@@ -230,6 +229,45 @@ class Context:
         self.runs.append(run)
         return run
 
+    def train_all(self, specs: list[RunSpec]) -> list[Run]:
+        """Train several runs (or reuse the stored ones), in order; those that can, train packed.
+
+        Runs with one training configuration (seed included, so one data order), one data set and
+        first convolutions of one shape train together (ex1.packed): each is still stored, keyed and
+        locked as its own run, and gives the numbers it would give alone."""
+        keys = [self.run_key(s) for s in specs]
+        groups: dict[tuple, list[int]] = {}
+        for i, (spec, key) in enumerate(zip(specs, keys)):
+            pack = pack_key(spec)
+            if pack is not None and self._reusable(key) is None:
+                groups.setdefault(pack, []).append(i)
+        trained: dict[int, Run] = {}
+        for members in groups.values():
+            if len(members) > 1:
+                trained.update(self._train_pack([specs[i] for i in members], [keys[i] for i in members], members))
+        runs = []
+        for i, spec in enumerate(specs):
+            if i in trained:
+                self.runs.append(trained[i])
+                runs.append(trained[i])
+            else:
+                runs.append(self.train(spec))
+        return runs
+
+    def _train_pack(self, specs: list[RunSpec], keys: list[str], ids: list[int]) -> dict[int, Run]:
+        """Train the runs of one pack that no other process has stored meanwhile, under all their locks."""
+        from contextlib import ExitStack
+
+        with ExitStack() as locks:
+            for key in sorted(keys):   # one order for every process: two packs never wait on each other
+                locks.enter_context(self.store.lock("runs", key, on_wait=lambda: self.log(
+                    "another process is training runs of this pack; waiting for them")))
+            todo = [(i, s, k) for i, s, k in zip(ids, specs, keys) if self._reusable(k) is None]
+            if len(todo) < 2:
+                return {}   # the rest train alone, or are reused, through Context.train
+            runs = self._train_now([s for _, s, _ in todo], [k for _, _, k in todo])
+            return {i: run for (i, _, _), run in zip(todo, runs)}
+
     def _reusable(self, key: str):
         """The stored entry of a run, unless --rerun asks to train it again in this invocation
         (a run that another process finished after this one started counts as retrained)."""
@@ -249,7 +287,11 @@ class Context:
             "code_inputs": {"model": spec.model, "pairs": spec.pairs is not None,
                             "validation": spec.validation is not None}}
 
-    def _train_now(self, spec: RunSpec, key: str) -> Run:
+    def _train_now(self, specs: RunSpec | list[RunSpec], keys: str | list[str]) -> Run | list[Run]:
+        """Train one run, or the runs of one pack (same data and configuration), and store each."""
+        single = isinstance(specs, RunSpec)
+        specs, keys = ([specs], [keys]) if single else (specs, keys)
+        spec = specs[0]
         ds = self.dataset(spec.dataset)
         x_train, y_train, x_test, y_test = ds.x_train, ds.y_train, ds.x_test, ds.y_test
         if spec.pairs is not None:
@@ -259,35 +301,63 @@ class Context:
             x_train, y_train = x_train[idx], y_train[idx]
         if spec.validation is not None:
             x_train, y_train, x_test, y_test = hold_out(x_train, y_train, spec.validation)
-        label = f"[{spec.label or spec.model}] "
-        self.log(f"{label}training {spec.model} for {spec.config.steps} steps "
+        names = [s.label or s.model for s in specs]
+        label = f"[{names[0]}] " if single else f"[{len(specs)} packed: {', '.join(names)}] "
+        self.log(f"{label}training {'/'.join(sorted({s.model for s in specs}))} for {spec.config.steps} steps "
                  f"on {len(x_train)} {spec.dataset} images ({spec.config.precision})")
-        build_kwargs = spec.build_kwargs()
+        builders = [self._builder(s) for s in specs]
+        args = (data_mod.to_float(x_train), y_train, data_mod.to_float(x_test), y_test, spec.config)
+        held_out = "test" if spec.validation is None else "validation"
+        ckpt_dir = self.store.root / "checkpoints" / (keys[0] if single else "pack-" + config_hash(sorted(keys)))
         started = time.time()
         with tfmemory.released_after_run():
-            res = train.train(
-                lambda dtype: models.create_model(spec.model, **build_kwargs, **({"dtype": dtype} if dtype else {})),
-                data_mod.to_float(x_train), y_train, data_mod.to_float(x_test), y_test, spec.config,
-                checkpoint_dir=self.store.root / "checkpoints" / key, log=self.log, label=label,
-            )
-            weights = [np.asarray(v.numpy()) for v in res.model.variables]
-            params = models.param_table(res.model)
-            res.model = None  # dies with the run, before the collection on leaving the block
-        record = {
-            "model": spec.model, "model_kwargs": spec.full_model_kwargs(), "config": asdict(spec.config),
-            "dataset": spec.dataset, "data_source": ds.source, "data_fingerprint": ds.fingerprint,
-            "train_examples": len(x_train), "per_class": spec.per_class, "subset_seed": spec.subset_seed,
-            "label": spec.label, "train_seconds": res.train_seconds, "validation": spec.validation,
-            "images_per_second": res.images_per_second, "resumed_from": res.resumed_from,
-            "wall_seconds": float(res.history["wall_s"].iloc[-1]), "started": started, "finished": time.time(),
-            **self.code_facts(spec),
-        }
-        entry = self.store.save("runs", key, {"history": res.history, "params": params}, record,
-                                {f"w{i}": w for i, w in enumerate(weights)})
-        train._Checkpoint(self.store.root / "checkpoints" / key).clear()
-        shutil.rmtree(self.store.root / "checkpoints" / key, ignore_errors=True)
-        self.trained_keys.add(key)
-        return Run(spec, entry.tables["history"], entry.tables["params"], entry.record, weights, cache_hit=False)
+            if single:
+                results = [train.train(builders[0], *args, checkpoint_dir=ckpt_dir, log=self.log, label=label,
+                                       held_out=held_out)]
+            else:
+                results = packed.train_packed(builders, *args, checkpoint_dir=ckpt_dir, log=self.log, label=label,
+                                              held_out=held_out)
+            outputs = []
+            for res in results:
+                outputs.append(([np.asarray(v.numpy()) for v in res.model.variables], models.param_table(res.model)))
+                res.model = None  # dies with the run, before the collection on leaving the block
+        runs = []
+        for s, key, res, (weights, params) in zip(specs, keys, results, outputs):
+            record = {
+                "model": s.model, "model_kwargs": s.full_model_kwargs(), "config": asdict(s.config),
+                "dataset": s.dataset, "data_source": ds.source, "data_fingerprint": ds.fingerprint,
+                "train_examples": len(x_train), "per_class": s.per_class, "subset_seed": s.subset_seed,
+                "label": s.label, "train_seconds": res.train_seconds, "validation": s.validation,
+                "images_per_second": res.images_per_second, "resumed_from": res.resumed_from,
+                "wall_seconds": float(res.history["wall_s"].iloc[-1]), "started": started, "finished": time.time(),
+                "packed_with": res.extra.get("packed_with", 1), **self.code_facts(s),
+            }
+            entry = self.store.save("runs", key, {"history": res.history, "params": params}, record,
+                                    {f"w{i}": w for i, w in enumerate(weights)})
+            self.trained_keys.add(key)
+            runs.append(Run(s, entry.tables["history"], entry.tables["params"], entry.record, weights, cache_hit=False))
+        shutil.rmtree(ckpt_dir, ignore_errors=True)
+        return runs[0] if single else runs
+
+    @staticmethod
+    def _builder(spec: RunSpec) -> Callable[[str | None], object]:
+        kw = spec.build_kwargs()
+        return lambda dtype: models.create_model(spec.model, **kw, **({"dtype": dtype} if dtype else {}))
+
+
+PACKABLE = ("shallow_cnn", "huji_cnn")  # chains that start with a convolution: ex1.packed.first_conv_signature
+
+
+def pack_key(spec: RunSpec) -> tuple | None:
+    """What runs trained together must share (None: this run trains alone): the data, the whole training
+    configuration, and the shape and activation of the first convolution."""
+    if spec.model not in PACKABLE or spec.config.precision == "mixed_float16":
+        return None
+    kw = spec.full_model_kwargs()
+    conv = (kw.get("kernel_size"), kw.get("strides", 1), kw.get("padding"), kw.get("activation", "relu"),
+            tuple(kw.get("input_shape")))
+    pairs = None if spec.pairs is None else tuple(sorted(asdict(spec.pairs).items()))
+    return (spec.dataset, spec.per_class, spec.subset_seed, pairs, spec.validation, spec.config, conv)
 
 
 def _tf_version() -> str:

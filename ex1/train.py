@@ -84,6 +84,22 @@ def batch_order(n: int, batch_size: int, steps: int, seed: int, start: int = 0) 
     return order[offset: offset + steps - start].astype(np.int32)
 
 
+EVAL_BATCH = 2000  # images per inference call at an evaluation
+
+
+def scores(logits: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """(summed cross-entropy, number correct) of one batch of logits.
+
+    With several heads (logits (n, H, K), labels (n, H)) the loss is averaged over heads and an
+    example counts as correct when every head is.
+    """
+    lg = logits - logits.max(axis=-1, keepdims=True)
+    logp = lg - np.log(np.exp(lg).sum(axis=-1, keepdims=True))
+    picked = np.take_along_axis(logp, y[..., None].astype(np.int64), axis=-1)[..., 0]
+    hits = (lg.argmax(axis=-1) == y).reshape(len(y), -1)
+    return np.array([-picked.reshape(len(y), -1).mean(axis=1).sum(), hits.all(axis=1).sum()])
+
+
 def _make_optimizer(cfg: TrainConfig):
     import keras
 
@@ -184,11 +200,13 @@ def train(
     checkpoint_dir: str | os.PathLike | None = None,
     log: Callable[[str], None] = print,
     label: str = "",
+    held_out: str = "test",
 ) -> TrainResult:
     """Train for cfg.steps mini-batches; evaluate (inference mode) every cfg.eval_every steps.
 
     x_* are float32 NHWC arrays, y_* integer class labels, shape (n,) or (n, heads) for a model
-    whose logits have shape (n, heads, classes). build_model(dtype_policy) returns an
+    whose logits have shape (n, heads, classes); held_out names x_test in the log ("test", "validation").
+    build_model(dtype_policy) returns an
     uncompiled Keras model with float32 logits. With checkpoint_dir, the state at every
     evaluation point is saved there and a later call with the same arguments resumes from it.
     """
@@ -238,20 +256,11 @@ def train(
     def logits_of(xb):
         return tf.cast(model(xb, training=False), tf.float32)
 
-    def evaluate(x, y, batch=2000):
-        """Mean cross-entropy and accuracy; with several heads (logits (n, H, K), labels (n, H)) the
-        loss is averaged over heads and an example counts as correct when every head is."""
-        losses, correct = 0.0, 0
+    def evaluate(x, y, batch=EVAL_BATCH):
+        totals = np.zeros(2)
         for s in range(0, len(x), batch):
-            lg = logits_of(x[s: s + batch]).numpy()
-            yb = y[s: s + batch]
-            lg = lg - lg.max(axis=-1, keepdims=True)
-            logp = lg - np.log(np.exp(lg).sum(axis=-1, keepdims=True))
-            picked = np.take_along_axis(logp, yb[..., None].astype(np.int64), axis=-1)[..., 0]
-            losses += -picked.reshape(len(yb), -1).mean(axis=1).sum()
-            hits = (lg.argmax(axis=-1) == yb).reshape(len(yb), -1)
-            correct += int(hits.all(axis=1).sum())
-        return float(losses / len(x)), correct / len(x)
+            totals += scores(logits_of(x[s: s + batch]).numpy(), y[s: s + batch])
+        return float(totals[0] / len(x)), totals[1] / len(x)
 
     ckpt = _Checkpoint(checkpoint_dir) if checkpoint_dir else None
     history: list[dict] = []
@@ -281,7 +290,7 @@ def train(
         rate = done * b / (train_s - prior_train) if done else float("nan")
         eta = (cfg.steps - step) * b / rate if done else float("nan")
         log(f"{label}step {step:>6}/{cfg.steps} epoch {step / steps_per_epoch:6.2f}  "
-            f"train err {100 * (1 - ta):6.2f}%  test err {100 * (1 - va):6.2f}%"
+            f"train err {100 * (1 - ta):6.2f}%  {held_out} err {100 * (1 - va):6.2f}%"
             + (f"  {rate:7.0f} img/s  ETA {_fmt_seconds(eta)}" if done else ""))
 
     points = cfg.eval_steps()

@@ -89,9 +89,11 @@ def candidate_run(family: str, c: tuple[int, ...], train: TrainConfig, validatio
 
 def sweep(cfg: SweepConfig, ctx: Context) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, list[Run]]]:
     """(one row per candidate, one row per candidate and seed, the runs of each candidate by label)."""
-    runs = {candidate_label(cfg.family, c): [ctx.train(candidate_run(cfg.family, c, with_seed(cfg.train, s),
-                                                                     cfg.validation)) for s in cfg.seeds]
-            for c in cfg.candidates}
+    specs = [candidate_run(cfg.family, c, with_seed(cfg.train, s), cfg.validation) for c in cfg.candidates
+             for s in cfg.seeds]
+    runs: dict[str, list[Run]] = {}
+    for spec, run in zip(specs, ctx.train_all(specs)):   # the candidates of one seed train packed
+        runs.setdefault(spec.label, []).append(run)
     per_seed = pd.DataFrame([{"label": label, "seed": r.spec.config.seed, "params": int(r.params["params"].sum()),
                               "validation_accuracy": float(r.final["test_accuracy"]),
                               "train_accuracy": float(r.final["train_accuracy"]),
