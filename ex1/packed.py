@@ -68,6 +68,8 @@ def train_packed(
 
     if len(builders) < 2:
         raise ValueError("packing needs at least two models; train a single one with train.train")
+    if cfg.stop_when_flat is not None:
+        raise ValueError("packed runs train for a fixed number of steps: train runs that stop when flat one by one")
     if cfg.precision == "mixed_float16":
         raise ValueError("packed training does not scale the loss: train mixed_float16 runs one by one")
     tf.config.experimental.enable_op_determinism()

@@ -351,7 +351,7 @@ PACKABLE = ("shallow_cnn", "huji_cnn")  # chains that start with a convolution: 
 def pack_key(spec: RunSpec) -> tuple | None:
     """What runs trained together must share (None: this run trains alone): the data, the whole training
     configuration, and the shape and activation of the first convolution."""
-    if spec.model not in PACKABLE or spec.config.precision == "mixed_float16":
+    if spec.model not in PACKABLE or spec.config.precision == "mixed_float16" or spec.config.stop_when_flat:
         return None
     kw = spec.full_model_kwargs()
     conv = (kw.get("kernel_size"), kw.get("strides", 1), kw.get("padding"), kw.get("activation", "relu"),

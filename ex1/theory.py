@@ -130,9 +130,9 @@ def jacobian_check(n: int = 10, k: int = 3, seed: int = 0) -> tuple[pd.DataFrame
     # sum_n delta[n] I[n + k - 1 - j]: a 'valid' correlation of I with delta, read backwards in j.
     via_correlation = np.correlate(signal, delta, mode="valid")[::-1]
     table = pd.DataFrame([
-        {"check": "explicit J vs tf.GradientTape.jacobian", "shape": f"{explicit.shape[0]} x {explicit.shape[1]}",
+        {"check": "explicit J vs tf.GradientTape.jacobian", "shape": f"{explicit.shape[0]} × {explicit.shape[1]}",
          "max_abs_error": float(np.abs(explicit - auto).max())},
-        {"check": "J^T delta vs correlation of I with delta", "shape": f"{k}",
+        {"check": "Jᵀδ vs the correlation of I with δ", "shape": f"{k}",
          "max_abs_error": float(np.abs(via_matrix - via_correlation).max())},
     ])
     return table, explicit
@@ -147,9 +147,9 @@ def parameter_questions() -> pd.DataFrame:
     dense = keras.layers.Dense(4 * 4 * 256)
     dense.build((None, 4 * 4 * 256))
     return pd.DataFrame([
-        {"question": "4.1 conv, 96 filters 5x5 on RGB", "formula": "5*5*3*96 + 96",
+        {"question": "4.1 conv, 96 filters 5×5 on RGB", "formula": "5·5·3·96 + 96",
          "by_formula": 5 * 5 * 3 * 96 + 96, "keras": conv.count_params()},
-        {"question": "4.2 dense 4x4x256 -> 4x4x256", "formula": "4096*4096 + 4096",
+        {"question": "4.2 dense 4×4×256 → 4×4×256", "formula": "4,096·4,096 + 4,096",
          "by_formula": 4096 * 4096 + 4096, "keras": dense.count_params()},
     ])
 
@@ -195,10 +195,10 @@ def conv2d_backprop_check(size: int = 9, k: int = 3, seed: int = 0) -> pd.DataFr
     dv_rot = correlate2d_valid(gp, kern[::-1, ::-1])   # the rot180 form
     return pd.DataFrame([
         {"check": "forward: the sheet's sum vs tf.nn.conv2d", "max_abs_error": float(np.abs(z_np - z.numpy()).max())},
-        {"check": "dL/dK = V correlated with dL/dZ, vs autodiff", "max_abs_error": float(np.abs(dk - auto_k).max())},
-        {"check": "dL/dV = full convolution of dL/dZ with K, vs autodiff",
+        {"check": "∂L/∂K = V correlated with ∂L/∂Z, vs autodiff", "max_abs_error": float(np.abs(dk - auto_k).max())},
+        {"check": "∂L/∂V = full convolution of ∂L/∂Z with K, vs autodiff",
          "max_abs_error": float(np.abs(dv - auto_v).max())},
-        {"check": "dL/dV = padded dL/dZ correlated with rot180(K)", "max_abs_error": float(np.abs(dv_rot - auto_v).max())},
+        {"check": "∂L/∂V = padded ∂L/∂Z correlated with K rotated by 180°", "max_abs_error": float(np.abs(dv_rot - auto_v).max())},
     ])
 
 

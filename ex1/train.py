@@ -34,6 +34,9 @@ class TrainConfig:
     test_size: int | None = None        # None: the whole test set at every evaluation
     seed: int = 0                       # fixes initial weights, data order, dropout masks
     precision: str = "float32"          # a Keras dtype policy name: "float32" or "mixed_bfloat16"
+    # Stop at the first evaluation whose last FLAT_WINDOW held-out accuracies at the final rate lie within
+    # this much of each other (a fraction: 0.005 is half a point); steps is then a cap. None: exactly `steps`.
+    stop_when_flat: float | None = None
 
     def __post_init__(self):
         if self.steps < 1 or self.batch_size < 1 or self.eval_every < 1:
@@ -42,6 +45,8 @@ class TrainConfig:
             raise ValueError(f"optimizer must be 'adam', 'sgd' or 'momentum', not {self.optimizer!r}")
         if self.lr_values and len(self.lr_values) != len(self.lr_boundaries) + 1:
             raise ValueError("lr_values needs exactly one more entry than lr_boundaries")
+        if self.stop_when_flat is not None and not 0 < self.stop_when_flat < 1:
+            raise ValueError(f"stop_when_flat is a fraction of accuracy in (0, 1), not {self.stop_when_flat!r}")
         if self.precision not in ("float32", "mixed_bfloat16", "mixed_float16"):
             raise ValueError(f"precision must be 'float32', 'mixed_bfloat16' or 'mixed_float16', not {self.precision!r}")
 
@@ -85,6 +90,15 @@ def batch_order(n: int, batch_size: int, steps: int, seed: int, start: int = 0) 
 
 
 EVAL_BATCH = 2000  # images per inference call at an evaluation
+FLAT_WINDOW = 3    # evaluations whose held-out accuracies must agree for TrainConfig.stop_when_flat
+
+
+def is_flat(history: list[dict], cfg: TrainConfig) -> bool:
+    """Whether the last FLAT_WINDOW evaluations at the final learning rate (after its last change, and
+    after step 0) lie within cfg.stop_when_flat of each other: a plateau before a rate drop does not count."""
+    settled = max(cfg.lr_boundaries, default=0)
+    acc = [h["test_accuracy"] for h in history if h["step"] > settled][-FLAT_WINDOW:]
+    return cfg.stop_when_flat is not None and len(acc) == FLAT_WINDOW and max(acc) - min(acc) <= cfg.stop_when_flat
 
 
 def scores(logits: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -300,6 +314,10 @@ def train(
         if ckpt:
             ckpt.save(0, model, optimizer, history)
     for a, z in zip(points[:-1], points[1:]):
+        if is_flat(history, cfg):   # checked first, so that a resumed flat run stops too
+            log(f"{label}{held_out} accuracy flat over the last {FLAT_WINDOW} evaluations: "
+                f"stopping at step {history[-1]['step']} of at most {cfg.steps}")
+            break
         if z <= start:
             continue
         order = tf.constant(batch_order(n_train, cfg.batch_size, z, cfg.seed, start=a))
@@ -311,7 +329,7 @@ def train(
             ckpt.save(z, model, optimizer, history)
 
     df = pd.DataFrame(history, columns=HISTORY_COLUMNS)
-    trained_steps = cfg.steps - resumed_from
+    trained_steps = int(df["step"].iloc[-1]) - resumed_from
     ips = trained_steps * b / (train_s - prior_train) if trained_steps else float("nan")
     return TrainResult(history=df, model=model, config=cfg, train_seconds=train_s,
                        images_per_second=ips, resumed_from=resumed_from)

@@ -18,7 +18,7 @@ def convolution(cfg, ctx: Context) -> Result:
     """1.1 Show that convolution is indeed a translation-invariant operation, i.e.
     (f[k+t]*g[k])[n] = (f[k]*g[k])[n+t] and (f[k]*g[k+t])[n] = (f[k]*g[k])[n+t]. Express the
     convolution operation as a dot-product (and its translations). 1.2 When convolving a signal of
-    length n with a filter of length k <= n and discarding all the cases where the signal is not
+    length n with a filter of length k ≤ n and discarding all the cases where the signal is not
     fully included in the support of the filter, 1.2.1 what is the length of the output signal?
     1.2.2 What would that be when n = k?"""
     return Result(tables={
@@ -58,7 +58,7 @@ def parameters(cfg, ctx: Context) -> Result:
     fully-connected layer (plus its biases) mapping 4-by-4 images of 256 channels (reshaped into a
     vector) to the same dimension? 4.3 Assuming each loss term is fulfilled, i.e. rather than
     minimizing the loss we set each loss term as an equation (or constraint), how many constraints
-    does a dataset of 10000 images with 1000 categories produce?"""
+    does a dataset of 10,000 images with 1,000 categories produce?"""
     images, categories = 10_000, 1_000
     import numpy as np
 

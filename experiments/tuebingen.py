@@ -48,8 +48,8 @@ def schedule_label(cfg: TrainConfig) -> str:
 @question("tuebingen.1", "MNIST with convolutions: a global-average-pooling network", config=gap_config)
 def gap_network(cfg: GapConfig, ctx: Context) -> Result:
     """Implement a neural network comprised of convolutions that surpasses the best accuracy of ~97% of
-    the fully connected networks: convolution 5x5, 16 features, ReLU; max pooling 2x2, stride 2;
-    convolution 3x3, 32 features, ReLU; max pooling 2x2, stride 2; convolution 3x3, 64 features, ReLU;
+    the fully connected networks: convolution 5×5, 16 features, ReLU; max pooling 2×2, stride 2;
+    convolution 3×3, 32 features, ReLU; max pooling 2×2, stride 2; convolution 3×3, 64 features, ReLU;
     global average pooling; fully connected, 10 outputs. Use the default initialisation, reduce the
     learning rate after about half of the training steps, use momentum 0.9. Training should take no
     more than 30 minutes on a CPU. Output training and test errors every 500 training steps."""

@@ -12,6 +12,8 @@ from .mathsvg import tex
 
 # question id -> (the ASCII in the docstring, its LaTeX); every ASCII piece must occur in the prompt
 FORMULAS: dict[str, tuple[tuple[str, str], ...]] = {
+    "huji.t1": (("(f[k+t]*g[k])[n] = (f[k]*g[k])[n+t]", r"(f[k+t] * g[k])[n] = (f[k] * g[k])[n+t]"),
+                ("(f[k]*g[k+t])[n] = (f[k]*g[k])[n+t]", r"(f[k] * g[k+t])[n] = (f[k] * g[k])[n+t]")),
     "huji.t2": (("(f*I)[n] + b < 0", r"(f * I)[n] + b < 0"), ("F(ReLU(f*I + b))", r"F(\mathrm{ReLU}(f * I + b))")),
     "tuebingen.2": (("Z_ij = sum_{k,l} V_{i+k, j+l} K_{k,l}", r"Z_{ij} = \sum_{k,l} V_{i+k,\,j+l}\, K_{k,l}"),
                     ("dL/dZ_ij", r"\partial \mathcal{L}/\partial Z_{ij}"),

@@ -316,3 +316,37 @@ def test_an_answers_run_link_lands_on_the_first_run_of_its_range():
 
     assert appendix.ranges(["R10", "R4", "R5", "R6", "R12"]) == "R4–R6, R10, R12"
     assert appendix.first_run(["R10", "R4", "R5", "R6", "R12"]) == "R4"
+
+
+def answer_lengths(path) -> dict[str, float]:
+    """Pages from each question's heading to the next heading of a question, sheet or appendix, read off
+    the PDF's outline (WeasyPrint bookmarks every heading); only the main body, before the first appendix."""
+    reader = PdfReader(path)
+    height = float(reader.pages[0].mediabox.height)
+    marks = []   # (depth, title, position in pages from the top of page 1)
+
+    def walk(items, depth):
+        for it in items:
+            if isinstance(it, list):
+                walk(it, depth + 1)
+            else:
+                top = float(it.top) if it.top is not None else height
+                marks.append((depth, it.title, reader.get_destination_page_number(it) + 1 - top / height))
+
+    walk(reader.outline, 0)
+    marks = [m for m in marks if m[0] <= 1]   # sheets and appendices, then questions
+    lengths = {}
+    for (depth, title, at), (next_depth, _, next_at) in zip(marks, marks[1:]):
+        if title.startswith("Appendix"):
+            break
+        if depth == 1 and title != "Contents":
+            # A sheet starts on a new page: the white rest of the page before it is not the answer's.
+            lengths[title] = (int(next_at) if next_depth == 0 else next_at) - at
+    return lengths
+
+
+def test_every_answer_fits_in_two_pages(quick_run):
+    out, _ = quick_run
+    lengths = answer_lengths(out / "Ex1_report_quick.pdf")
+    assert len(lengths) == len(experiments.QUESTIONS)
+    assert not {t: round(n, 2) for t, n in lengths.items() if n > 2.0}

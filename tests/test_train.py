@@ -143,3 +143,54 @@ def test_augmented_run_resumes_exactly_and_evaluates_unaugmented(tiny, tmp_path)
     np.testing.assert_array_equal(m(x, training=False).numpy(), m(x, training=False).numpy())
     assert not np.allclose(m(x, training=True).numpy(), m(x, training=False).numpy())
     assert (models.param_table(m)["params"].sum()) == m.count_params()
+
+
+FLAT = train.TrainConfig(steps=200, batch_size=20, learning_rate=3e-3, lr_boundaries=(40,), lr_values=(3e-3, 3e-4),
+                         eval_every=20, train_eval_size=300, seed=5)
+
+
+def first_flat_step(h, cfg):
+    """Where the rule says to stop, read off an uncapped history: the first evaluation at which the last
+    three evaluations after the rate drop lie within the tolerance."""
+    for i in range(len(h)):
+        rows = h.iloc[: i + 1].to_dict("records")
+        if train.is_flat(rows, cfg):
+            return int(h["step"].iloc[i])
+    return cfg.steps
+
+
+@pytest.mark.parametrize("tolerance", [0.99, 0.02])
+def test_a_run_stops_where_its_uncapped_history_first_turns_flat(tiny, tolerance):
+    from dataclasses import replace
+
+    whole = train.train(build, *tiny, FLAT, log=lambda s: None).history
+    cfg = replace(FLAT, stop_when_flat=tolerance)
+    stop = first_flat_step(whole, cfg)
+    if tolerance == 0.99:
+        assert stop == 100   # anything is flat: the third evaluation after the drop at step 40
+    lines = []
+    res = train.train(build, *tiny, cfg, log=lines.append)
+    assert int(res.history["step"].iloc[-1]) == stop
+    np.testing.assert_allclose(res.history[MEASURED].to_numpy(),
+                               whole[whole["step"] <= stop][MEASURED].to_numpy(), rtol=1e-5, atol=1e-6)
+    assert (stop < FLAT.steps) == any("flat over the last 3 evaluations" in s for s in lines)
+
+
+def test_a_flat_run_killed_before_its_stop_resumes_and_stops_at_the_same_step(tiny, tmp_path):
+    from dataclasses import replace
+
+    cfg = replace(FLAT, stop_when_flat=0.99)
+    whole = train.train(build, *tiny, cfg, log=lambda s: None)
+
+    def kill(line):
+        if "step     80/" in line:
+            raise Interrupt
+
+    with pytest.raises(Interrupt):
+        train.train(build, *tiny, cfg, checkpoint_dir=tmp_path, log=kill)
+    resumed = train.train(build, *tiny, cfg, checkpoint_dir=tmp_path, log=lambda s: None)
+    assert list(resumed.history["step"]) == list(whole.history["step"]) == [0, 20, 40, 60, 80, 100]
+    np.testing.assert_allclose(resumed.history[MEASURED].to_numpy(), whole.history[MEASURED].to_numpy(),
+                               rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="stop_when_flat"):
+        replace(FLAT, stop_when_flat=0.0)

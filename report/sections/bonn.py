@@ -181,12 +181,12 @@ def bonn_p4(result, record) -> dict:
                          "The same CNN with 3 input channels on 32×32 images: only the first convolution and the "
                          "first dense layer change size.")
     evals = h[h["step"] > 0].tail(facts["flat_last"])
-    per_epoch = cfg["steps"] / answer["epochs"]
+    per_epoch = answer["steps"] / answer["epochs"]
     gap = answer["train_accuracy"] - answer["test_accuracy"]
     plain_gap = plain["train_accuracy"] - plain["test_accuracy"]
     return {"run": run, "final": final, "acc": acc, "loss": loss, "conf": conf, "table": table, "facts": facts,
             "answer": answer, "aug": aug, "plain": plain, "params": params, "nets": nets_t,
-            "meets": answer["test_accuracy"] >= facts["target"],
+            "meets": answer["test_accuracy"] >= facts["target"], "stopped_flat": answer["epochs"] < answer["cap_epochs"],
             "flat": None if math.isnan(answer["final_spread"]) else answer["final_spread"] <= within, "within": within,
             "flat_from": evals["step"].iloc[0] / per_epoch, "flat_to": evals["step"].iloc[-1] / per_epoch,
             "minutes": answer["wall_seconds"] / 60, "gap": gap, "fit": "overfits" if gap > 0.05 else "some" if gap > 0.02 else "none",

@@ -80,11 +80,17 @@ def slug(qid: str, name: str) -> str:
     return f"{qid.replace('.', '-')}-{name}"
 
 
+def grouped(formula: str) -> str:
+    """Integers of four or more digits in a formula with thousands separators ("1024·1024" -> "1,024·1,024");
+    decimals and numbers inside identifiers are left alone."""
+    return re.sub(r"(?<![\w.])\d{4,}(?![\w.])", lambda m: f"{int(m.group()):,}", formula)
+
+
 def param_table(qid: str, name: str, t: pd.DataFrame, caption: str) -> Table:
     rows = []
     for r in t.itertuples():
         rows.append([r.layer, r.type, r.output_shape, text(r.size_rule),
-                     r.formula.replace("*", "·") if r.params else "—", num(r.params)])
+                     grouped(r.formula.replace("*", "·")) if r.params else "—", num(r.params)])
     return Table(id=slug(qid, name), caption=caption,
                  columns=["layer", "type", "output shape", "how the size follows", "parameters: formula", "count"],
                  rows=rows, align=["l", "l", "r", "l", "r", "r"],
