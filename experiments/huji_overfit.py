@@ -90,28 +90,22 @@ def overfitting(cfg: OverfitConfig, ctx: Context) -> Result:
                                                        eval_every=min(CURVE_EVAL_EVERY, base_spec.config.eval_every))))
     curves = pd.concat([with_ratio(full.history).assign(data="all 60,000 examples"),
                         with_ratio(base.history).assign(data="250 examples")])
+    # Width, fc1 and keep variants of one seed share their data order: they train packed (ex1.packed).
+    sized = [("size", w, seed, small_run(cfg, seed, f"width {w:g}, seed {seed}", cfg.sized, **width_kwargs(w)))
+             for w in cfg.widths for seed in cfg.seeds]
+    sized += [("fc1", cfg.fc1_units, seed, small_run(cfg, seed, f"fc1 {cfg.fc1_units} units, seed {seed}", cfg.sized,
+                                                      dense_units=cfg.fc1_units, dropout=0.0)) for seed in cfg.seeds]
+    kept = [("dropout", keep, seed, small_run(cfg, seed, f"keep {keep:g}, seed {seed}", dropout=round(1 - keep, 6),
+                                              dropout_after="hidden")) for keep in cfg.keep_probs for seed in cfg.seeds]
     rows, layers = [], []
-    for w in cfg.widths:
-        for seed in cfg.seeds:
-            kw = width_kwargs(w)
-            run = ctx.train(small_run(cfg, seed, f"width {w:g}, seed {seed}", cfg.sized, **kw))
-            if seed == cfg.seeds[0]:
-                layers.append(run.params.assign(width=w))
-            rows.append({"experiment": "size", "setting": w, "seed": seed,
-                         "params": int(run.params["params"].sum()), **_fitted(run, cfg.fit)})
-    for seed in cfg.seeds:
-        run = ctx.train(small_run(cfg, seed, f"fc1 {cfg.fc1_units} units, seed {seed}", cfg.sized,
-                                  dense_units=cfg.fc1_units, dropout=0.0))
+    for (experiment, setting, seed, _), run in zip(sized, ctx.train_all([spec for *_, spec in sized])):
         if seed == cfg.seeds[0]:
-            layers.append(run.params.assign(width=f"fc1 {cfg.fc1_units}"))
-        rows.append({"experiment": "fc1", "setting": cfg.fc1_units, "seed": seed,
+            layers.append(run.params.assign(width=setting if experiment == "size" else f"fc1 {setting}"))
+        rows.append({"experiment": experiment, "setting": setting, "seed": seed,
                      "params": int(run.params["params"].sum()), **_fitted(run, cfg.fit)})
-    for keep in cfg.keep_probs:
-        for seed in cfg.seeds:
-            run = ctx.train(small_run(cfg, seed, f"keep {keep:g}, seed {seed}", dropout=round(1 - keep, 6),
-                                      dropout_after="hidden"))
-            rows.append({"experiment": "dropout", "setting": keep, "seed": seed,
-                         "params": int(run.params["params"].sum()), **_final(run)})
+    for (experiment, setting, seed, _), run in zip(kept, ctx.train_all([spec for *_, spec in kept])):
+        rows.append({"experiment": experiment, "setting": setting, "seed": seed,
+                     "params": int(run.params["params"].sum()), **_final(run)})
     per_seed = pd.DataFrame(rows)
     layers = pd.concat(layers, ignore_index=True)
     summary = (per_seed.groupby(["experiment", "setting"], sort=False)

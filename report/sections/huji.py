@@ -565,6 +565,8 @@ def huji_4(result, record) -> dict:
     fig_drop = Figure(slug("huji.4", "drop-fig"), to_svg(figures.sweep_errorbars(drop, "setting", "keep probability")),
                       "Dropout on 250 examples: mean test accuracy and ratio against the keep probability, ±1 std.")
     return {"layers": layers_t, "full": full, "small": small, "size": size_t, "drop": drop_t, "base": base, "facts": facts,
+            # memorises: the 250-example run's ratio is lower than the full run's by more than 2 points
+            "memorises": bool(small["ratio"] < full["ratio"] - 0.02),
             "best_size": best_size, "best_ratio_size": best_ratio_size, "best_drop": best_drop,
             "best_ratio_drop": best_ratio_drop, "gain_size": gain(best_size), "gain_drop": gain(best_drop),
             "test_size": against_base(best_size), "test_drop": against_base(best_drop),
