@@ -97,6 +97,8 @@ def test_list_estimates_minutes_for_an_empty_store(tmp_path, data_dir, capsys):
     rows = {line.split()[0]: line.split() for line in capsys.readouterr().out.strip().splitlines()[1:]}
     assert rows["huji.1.2"][1] == "no" and float(rows["huji.1.2"][2]) > 0
     assert float(rows["huji.1.1"][2]) == 0                      # counting parameters trains nothing
+    assert float(rows["huji.3.1"][2]) > 0                       # a sweep trained packed is planned too ...
+    assert not list((tmp_path / "store" / "runs").glob("*"))    # ... and --list trains nothing
 
 
 def test_the_html_report_is_one_self_contained_file_with_every_section_and_figure(quick_run):
