@@ -113,8 +113,13 @@ def selection(cfg: BonnConfig, runs: dict[float, Run]) -> pd.DataFrame:
     return t
 
 
-def chosen_rate(cfg: BonnConfig, ctx: Context) -> tuple[float, pd.DataFrame, dict[float, Run]]:
+def chosen_rate(cfg: BonnConfig, ctx: Context, own: bool = False) -> tuple[float, pd.DataFrame, dict[float, Run]]:
+    """The rate Programming 1 chooses. Its sweep runs count among the calling question's runs only when
+    that question is Programming 1 (own): the later ones read the rate, not the runs."""
+    before = len(ctx.runs)
     runs = sweep_runs(cfg, ctx)
+    if not own:
+        del ctx.runs[before:]
     table = selection(cfg, runs)
     if not table["chosen"].any():
         raise RuntimeError("every learning rate of the sweep diverged; widen LEARNING_RATES downwards")
@@ -144,10 +149,10 @@ def histories(runs: dict) -> pd.DataFrame:
           requires=enough_for_hold_out)
 def learning_rates(cfg: BonnConfig, ctx: Context) -> Result:
     """Build a CNN with at least two convolutional layers, each a convolution followed by a ReLU and
-    max pooling (2x2, stride 2). 1. Train your CNN using different learning rates (other than opting
+    max pooling (2×2, stride 2). 1. Train your CNN using different learning rates (other than opting
     for the library default). For each learning rate observe how the classification error decreases
     over each iteration. Pick the best learning rate and keep it fixed for the following steps."""
-    lr, table, runs = chosen_rate(cfg, ctx)
+    lr, table, runs = chosen_rate(cfg, ctx, own=True)
     curves = histories({f"{k:g}": r for k, r in runs.items()})
     return Result(tables={"selection": table, "curves": curves, "params": next(iter(runs.values())).params},
                   facts={"chosen": lr, "validation": cfg.validation, "select_last": cfg.select_last,

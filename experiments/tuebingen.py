@@ -84,7 +84,7 @@ def backprop(cfg, ctx: Context) -> Result:
 
 @question("tuebingen.3", "Network size and parameters", datasets=())
 def layer_sizes(cfg, ctx: Context) -> Result:
-    """Input 21x21 with 12 channels, convolved with a 7x7 kernel with 36 output channels. (a) Output
+    """Input 21×21 with 12 channels, convolved with a 7×7 kernel with 36 output channels. (a) Output
     size with stride 1 and no padding? (b) How many activations in the output? (c) How many parameters
     in the convolutional weights? (d) How many weights for a fully connected layer with the same output
     size? (e) How much padding keeps the spatial size (stride 1)? (f) Output size with stride 2, no

@@ -91,7 +91,7 @@ def _train_test(ax, x, train, test, color: str, label: str, held_out: str = "tes
 def accuracy_curves(histories: dict[str, pd.DataFrame], zoom_from: float | None = 97.0, held_out: str = "test"):
     """Train (dashed) and held-out (solid) accuracy in % against steps; a second panel zooms on the top."""
     panels = 2 if zoom_applies(histories, zoom_from) else 1
-    fig, axes = _subplots(1, panels, figsize=(7.2 if panels == 2 else 4.8, 3.0), squeeze=False)
+    fig, axes = _subplots(1, panels, figsize=(7.2 if panels == 2 else 4.8, 2.5), squeeze=False)
     for ax in axes[0]:
         for label, h in histories.items():
             _train_test(ax, h["step"], 100 * h["train_accuracy"], 100 * h["test_accuracy"], color_for(label), label,
@@ -116,7 +116,7 @@ def accuracy_curves(histories: dict[str, pd.DataFrame], zoom_from: float | None 
 @_styled
 def loss_curves(histories: dict[str, pd.DataFrame], held_out: str = "test"):
     """Train (dashed) and held-out (solid) cross-entropy loss against steps, log scale."""
-    fig, ax = _subplots(figsize=(4.8, 3.0))
+    fig, ax = _subplots(figsize=(4.8, 2.5))
     for label, h in histories.items():
         _train_test(ax, h["step"], h["train_loss"], h["test_loss"], color_for(label), label, held_out)
     ax.set_yscale("log")
@@ -130,7 +130,7 @@ def loss_curves(histories: dict[str, pd.DataFrame], held_out: str = "test"):
 @_styled
 def param_bars(tables: dict[str, pd.DataFrame]):
     """Parameters per layer (log scale) for several readings of an architecture."""
-    fig, ax = _subplots(figsize=(5.6, 2.6))
+    fig, ax = _subplots(figsize=(5.6, 2.2))
     width = 0.8 / max(1, len(tables))
     for i, (label, t) in enumerate(tables.items()):
         t = t[t["params"] > 0].reset_index(drop=True)
@@ -150,7 +150,7 @@ def frontier(sweeps: dict[str, pd.DataFrame], target: float, chosen: dict[str, s
              per_seed: dict[str, pd.DataFrame]):
     """Validation accuracy against parameters (log scale) for each sweep: every seed a dot, the mean a cross,
     the frontier of the means joined, the choice ringed."""
-    fig, ax = _subplots(figsize=(6.0, 3.2))
+    fig, ax = _subplots(figsize=(6.0, 2.7))
     for family, t in sweeps.items():
         c = color_for(family)
         seeds = per_seed[family]
@@ -180,7 +180,7 @@ def frontier(sweeps: dict[str, pd.DataFrame], target: float, chosen: dict[str, s
 @_styled
 def accuracy_against(histories: dict[str, pd.DataFrame], x: str, xlabel: str, level: float | None = None):
     """Test accuracy against steps or seconds for several runs; an optional level line."""
-    fig, ax = _subplots(figsize=(4.8, 2.8))
+    fig, ax = _subplots(figsize=(4.8, 2.4))
     for label, h in histories.items():
         ax.plot(h[x], 100 * h["test_accuracy"], "-", color=color_for(label), lw=1.4, label=label, **_marker(h))
     if level is not None:
@@ -198,7 +198,7 @@ def accuracy_against(histories: dict[str, pd.DataFrame], x: str, xlabel: str, le
 def overfitting_curves(curves: pd.DataFrame):
     """Left: train (dashed) and test (solid) accuracy; right: their ratio test/train; one colour per data set,
     against epochs on a log scale (the full set's 17 epochs and the 250 examples' 200 share one axis)."""
-    fig, (a, b) = _subplots(1, 2, figsize=(7.2, 3.0))
+    fig, (a, b) = _subplots(1, 2, figsize=(7.2, 2.5))
     for data, h in curves.groupby("data", sort=False):
         c = color_for(data)
         h = h[h["step"] > 0]
@@ -219,7 +219,7 @@ def overfitting_curves(curves: pd.DataFrame):
 @_styled
 def sweep_errorbars(summary: pd.DataFrame, x: str, xlabel: str, log_x: bool = False):
     """Mean test accuracy and mean ratio with one-std error bars against a swept setting."""
-    fig, (a, b) = _subplots(1, 2, figsize=(7.2, 2.8))
+    fig, (a, b) = _subplots(1, 2, figsize=(7.2, 2.4))
     a.errorbar(summary[x], 100 * summary["test_mean"], yerr=100 * summary["test_std"].fillna(0), fmt="o-",
                color="#1f77b4", capsize=3, lw=1.2, ms=4)
     b.errorbar(summary[x], summary["ratio_mean"], yerr=summary["ratio_std"].fillna(0), fmt="o-",
@@ -238,7 +238,7 @@ def sweep_errorbars(summary: pd.DataFrame, x: str, xlabel: str, log_x: bool = Fa
 def error_curves(histories: dict[str, pd.DataFrame], boundaries: tuple[int, ...] = (),
                  colors: dict[str, str] | None = None):
     """Train (dashed) and test (solid) error in % against steps, log scale; learning-rate drops dotted."""
-    fig, ax = _subplots(figsize=(5.6, 3.0))
+    fig, ax = _subplots(figsize=(5.6, 2.5))
     for label, h in histories.items():
         h = h[h["step"] > 0]   # the untrained network's ~90% would squash the scale
         _train_test(ax, h["step"], 100 * (1 - h["train_accuracy"]), 100 * (1 - h["test_accuracy"]),
@@ -258,7 +258,7 @@ def error_curves(histories: dict[str, pd.DataFrame], boundaries: tuple[int, ...]
 @_styled
 def learning_rate_sweep(curves: pd.DataFrame, chosen: str):
     """Validation error (left) and training-sample loss (right) against steps, one colour per rate."""
-    fig, (a, b) = _subplots(1, 2, figsize=(7.2, 3.0))
+    fig, (a, b) = _subplots(1, 2, figsize=(7.2, 2.5))
     curves = curves.assign(run=[f"{float(r):g}" for r in curves["run"]])   # CSV turns "0.01" into 0.01
     rates = list(dict.fromkeys(curves["run"]))
     cmap = matplotlib.colormaps["viridis"]

@@ -563,7 +563,8 @@ def huji_4(result, record) -> dict:
                       log_x=True)), "Smaller networks on 250 examples: mean test accuracy and ratio, ±1 std over seeds.",
                       kind="more")
     fig_drop = Figure(slug("huji.4", "drop-fig"), to_svg(figures.sweep_errorbars(drop, "setting", "keep probability")),
-                      "Dropout on 250 examples: mean test accuracy and ratio against the keep probability, ±1 std.")
+                      "Dropout on 250 examples, the network of question 1 with dropout after every hidden layer: mean "
+                      "test accuracy and ratio against the keep probability, ±1 std over the seeds.", kind="more")
     return {"layers": layers_t, "full": full, "small": small, "size": size_t, "drop": drop_t, "base": base, "facts": facts,
             # memorises: the 250-example run's ratio is lower than the full run's by more than 2 points
             "memorises": bool(small["ratio"] < full["ratio"] - 0.02),
