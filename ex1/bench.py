@@ -145,7 +145,9 @@ def budget(store_root, peak_gflops: float | dict[str, float], profile: str = "fu
             kw = {k: tuple(v) if isinstance(v, list) else v for k, v in r.model_kwargs.items() if k != "name"}
             fwd_cache[key] = forward_flops(models.create_model(r.model, **kw))
         fwd = fwd_cache[key]
-        cfg = train.TrainConfig(**{**r.config, "lr_boundaries": tuple(r.config["lr_boundaries"]),
+        # The steps actually trained: a run that stops once flat trains fewer than its config's cap.
+        steps = int(getattr(r, "final_step", r.config["steps"]))
+        cfg = train.TrainConfig(**{**r.config, "steps": steps, "lr_boundaries": tuple(r.config["lr_boundaries"]),
                                    "lr_values": tuple(r.config["lr_values"])})
         # A validation hold-out (Bonn's sweep) replaces the test set at every evaluation.
         validation = getattr(r, "validation", None)
@@ -153,11 +155,15 @@ def budget(store_root, peak_gflops: float | dict[str, float], profile: str = "fu
         n_test = int(validation) if pd.notna(validation) else 10000
         train_flop, eval_flop = run_flops(fwd, cfg, r.train_examples, n_test)
         peak = peaks.get(cfg.precision, peaks.get("float32")) if peaks else peak_gflops
+        packed = getattr(r, "packed_with", 1)
+        packed = 1 if pd.isna(packed) else int(packed)
         rows.append({"question": r.question, "run": r.label, "model": r.model, "steps": cfg.steps,
                      "precision": cfg.precision, "peak_gflops": peak,
                      "train_tflop": train_flop / 1e12, "eval_tflop": eval_flop / 1e12,
                      "floor_s": (train_flop + eval_flop) / (peak * 1e9),
-                     "measured_s": r.wall_seconds, "measured_images_per_s": r.images_per_second})
+                     # a run trained packed with others shares one wall clock with them: its part is 1/n
+                     "measured_s": r.wall_seconds / packed, "measured_images_per_s": r.images_per_second,
+                     "packed_with": packed})
     return pd.DataFrame(rows)
 
 

@@ -81,3 +81,21 @@ def test_importing_ex1_turns_onednn_on_unless_the_user_chose(tmp_path):
                          capture_output=True, text=True)
     assert default.stdout.split()[-1] == "True", default.stderr[-2000:]
     assert off.stdout.split()[-1] == "False", off.stderr[-2000:]
+
+
+def test_the_budget_counts_a_packed_runs_share_of_the_wall_clock_and_the_steps_it_trained(monkeypatch):
+    """Runs trained together share one wall clock; a run that stopped once flat trained fewer steps."""
+    import pandas as pd
+
+    from ex1 import bench
+
+    cfg = {**TrainConfig(steps=100, eval_every=50).__dict__, "lr_boundaries": [], "lr_values": []}
+    runs = pd.DataFrame([{"question": "q", "label": label, "model": "softmax_regression", "model_kwargs": {},
+                          "config": cfg, "train_examples": 60000, "validation": None, "wall_seconds": 8.0,
+                          "images_per_second": 1.0, "packed_with": n, "final_step": step}
+                         for label, n, step in (("alone", 1, 100), ("packed", 4, 100), ("flat", 1, 50))])
+    monkeypatch.setattr(bench, "stored_runs", lambda root, profile: runs)
+    df = bench.budget("unused", 50.0).set_index("run")
+    assert df.loc["alone", "measured_s"] == 8.0 and df.loc["packed", "measured_s"] == 2.0
+    assert df.loc["flat", "steps"] == 50
+    assert df.loc["flat", "train_tflop"] == pytest.approx(df.loc["alone", "train_tflop"] / 2)
