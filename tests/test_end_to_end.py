@@ -342,8 +342,9 @@ def answer_lengths(path) -> dict[str, float]:
         if title.startswith("Appendix"):
             break
         if depth == 1 and title != "Contents":
-            # A sheet starts on a new page: the white rest of the page before it is not the answer's.
-            lengths[title] = (int(next_at) if next_depth == 0 else next_at) - at
+            # A heading at the top of a new page: the white rest of the page before it is not the answer's.
+            ends = int(next_at) if next_at - int(next_at) < 0.12 else next_at
+            lengths[title] = ends - at
     return lengths
 
 
