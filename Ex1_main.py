@@ -297,17 +297,19 @@ def _outputs(args, names: str | None) -> str:
 
 
 def _how(rec: dict) -> str:
+    from ex1.runner import wall_share  # local, like the CLI's other imports: --help stays fast
+
     reused = [r for r in rec["runs"] if r["cache_hit"]]
     # The question's own time, and apart from it what its reused runs once cost: a sum of
     # the two would count a shared run in every question that uses it.
     if rec["cache_hit"]:
-        runs_s = sum(r["wall_seconds"] for r in rec["runs"])
+        runs_s = sum(wall_share(r) for r in rec["runs"])
         return "from the store" + (f" (its {_count(len(rec['runs']), 'training run')} took {runs_s:.1f} s)"
                                    if rec["runs"] else "")
     how = f"computed in {rec['wall_seconds']:.1f} s"
     if reused:
         how += (f", reusing {len(reused)} of {_count(len(rec['runs']), 'training run')} "
-                f"({sum(r['wall_seconds'] for r in reused):.1f} s when they were trained)")
+                f"({sum(wall_share(r) for r in reused):.1f} s when they were trained)")
     return how
 
 

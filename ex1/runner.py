@@ -370,6 +370,11 @@ def with_seed(cfg: train.TrainConfig, seed: int) -> train.TrainConfig:
     return replace(cfg, seed=seed)
 
 
+def wall_share(summary: dict) -> float:
+    """A run's part of the wall clock: runs trained packed share one clock, each counting 1/n of it."""
+    return summary["wall_seconds"] / (summary.get("packed_with") or 1)
+
+
 def run_summary(run: Run) -> dict[str, Any]:
     """The facts of a run the report states: what ran, how long, how fast, how well."""
     r, f = run.record, run.final

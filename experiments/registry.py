@@ -14,7 +14,7 @@ import pandas as pd
 from ex1 import codehash, models, runner, theory, train
 from ex1 import data as data_mod
 from ex1.result import Result
-from ex1.runner import Context, run_summary
+from ex1.runner import Context, run_summary, wall_share
 
 
 @dataclass(frozen=True)
@@ -219,7 +219,7 @@ def _compute(q: Question, cfg, key: str, payload: dict, ctx: Context) -> Answer:
         "wall_seconds": wall, "runs": runs,
         "trained_seconds": sum(r["train_seconds"] for r in runs if not r["cache_hit"]),
         # The time the reused runs took when they were trained, so a question's cost is never shown as 0.
-        "reused_run_seconds": sum(r["wall_seconds"] for r in runs if r["cache_hit"]),
+        "reused_run_seconds": sum(wall_share(r) for r in runs if r["cache_hit"]),
     }
     entry = ctx.store.save(kind, key, result.tables, record)
     rec = dict(entry.record)

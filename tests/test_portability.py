@@ -235,7 +235,8 @@ def test_a_comment_retrains_nothing_and_an_expression_retrains_what_depends_on_i
     engine.write_text(src.replace("# Many steps in one call", "# Many, many steps in one call") + "\n# a comment\n")
     again = run()
     assert "training huji_cnn" not in again and "huji.1.2: from the store" in again and "out of date" not in again
-    engine.write_text(src.replace("def evaluate(x, y, batch=2000):", "def evaluate(x, y, batch=1000):"))
+    assert "EVAL_BATCH = 2000" in src
+    engine.write_text(src.replace("EVAL_BATCH = 2000", "EVAL_BATCH = 1000"))
     changed = run()
     assert "stored answers out of date for 1 question (huji.1.2): ex1/train.py changed" in changed
     assert "1 stored training run will train again" in changed and "training huji_cnn" in changed

@@ -169,18 +169,25 @@ def huji_2(result, record) -> dict:
 
 
 
+def _cell(label: str, family: str) -> str:
+    """A candidate's name on one line of a table whose caption already names the family."""
+    return label.removeprefix(f"{family} ").replace("x", "×").replace(" ", "\u00a0").replace("/", "/\u2060")
+
+
 def _sweep_section(qid: str, result, record, what: str) -> dict:
     t, per_seed = result.tables["sweep"], result.tables["sweep_seeds"]
     facts = result.facts
     family, target, chosen, seeds = facts["family"], facts["target"], facts["chosen"], facts["seeds"]
     # every candidate trains with one recipe: any run's config states it (the first by label, whatever the order)
     cfg = min(record["runs"], key=lambda r: (r["label"], r["config"]["seed"]))["config"] if record["runs"] else {}
-    sweep_t = Table(slug(qid, "sweep"), f"Every {what} trained, smallest first: accuracy on the "
+    legend = ("filters×kernel×kernel/stride, pooling window" if family == "shallow"
+              else "filters of the two 5×5 convolutions and units of the hidden dense layer")
+    sweep_t = Table(slug(qid, "sweep"), f"Every {what} trained ({legend}), smallest first: accuracy on the "
                     f"{num(facts['validation'])} held-out validation images after {num(cfg.get('steps', 0))} steps, "
                     f"over {seeds} seeds; frontier = no smaller network is as accurate on average.",
                     ["network", "parameters", "train accuracy, mean", "validation accuracy, mean ± std",
                      "lowest seed", "frontier", f"every seed ≥ {pct(target, 0)}"],
-                    [[r.label, num(r.params), pct(r.train_mean), f"{100 * r.validation_mean:.2f} ± {100 * r.validation_std:.2f}%",
+                    [[_cell(r.label, family), num(r.params), pct(r.train_mean), f"{100 * r.validation_mean:.2f} ± {100 * r.validation_std:.2f}%",
                       pct(r.validation_min), "✓" if r.frontier else "", "✓" if r.every_seed_reaches else ""]
                      for r in t.itertuples()],
                     ["l", "r", "r", "r", "r", "l", "l"])
