@@ -28,6 +28,18 @@ def synthetic_images(n: int, shape: tuple[int, ...], seed: int) -> tuple[np.ndar
     return x, y
 
 
+class Interrupt(Exception):
+    """Stands in for a kill: raised from a training log line."""
+
+
+def kill_at(step: int):
+    """A training log callback that interrupts the run when it logs the evaluation at `step`."""
+    def log(line: str) -> None:
+        if f"step {step:>6}/" in line:
+            raise Interrupt
+    return log
+
+
 def write_npz(directory: Path, name: str, n_train: int, n_test: int, shape=(28, 28)) -> Path:
     xtr, ytr = synthetic_images(n_train, shape, 1)
     xte, yte = synthetic_images(n_test, shape, 2)

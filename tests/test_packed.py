@@ -7,7 +7,7 @@ import pytest
 from ex1 import data, models, packed, train
 from ex1.runner import Context, RunSpec, get_profile
 from ex1.store import Store
-from tests.conftest import synthetic_images
+from tests.conftest import Interrupt, kill_at, synthetic_images
 
 MEASURED = ["step", "epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "learning_rate"]
 # Only the order of additions inside the wide convolution differs from a lone run: after 200 Adam steps
@@ -53,19 +53,11 @@ def test_models_with_different_first_convolutions_are_refused(tiny):
         packed.train_packed(odd, *tiny, CFG, log=lambda s: None)
 
 
-class Interrupt(Exception):
-    pass
-
-
 def test_a_killed_pack_resumes_every_run_to_the_same_result(tiny, tmp_path):
     whole = packed.train_packed(SHALLOW, *tiny, CFG, log=lambda s: None)
 
-    def kill(line):
-        if "step    150/" in line:
-            raise Interrupt
-
     with pytest.raises(Interrupt):
-        packed.train_packed(SHALLOW, *tiny, CFG, checkpoint_dir=tmp_path, log=kill)
+        packed.train_packed(SHALLOW, *tiny, CFG, checkpoint_dir=tmp_path, log=kill_at(150))
     lines = []
     resumed = packed.train_packed(SHALLOW, *tiny, CFG, checkpoint_dir=tmp_path, log=lines.append)
     assert any("resuming all 3 at step 100 " in s for s in lines)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from ex1 import data, models, train
-from tests.conftest import synthetic_images
+from tests.conftest import Interrupt, kill_at, synthetic_images
 
 
 @pytest.fixture(scope="module")
@@ -46,22 +46,14 @@ def test_batch_order_depends_only_on_the_step():
     assert len(np.unique(full[:10])) == 100
 
 
-class Interrupt(Exception):
-    pass
-
-
 @pytest.mark.parametrize("killed_at, resumes_from", [(20, 0), (40, 20)])
 def test_interrupted_run_resumes_to_the_same_result(tiny, tmp_path, killed_at, resumes_from):
     """Killed before its first evaluation checkpoint (only step 0's is saved) or later: the resumed
     history equals the uninterrupted one row for row, step 0 recorded once."""
     whole = train.train(build, *tiny, CFG, log=lambda s: None)
 
-    def kill(line):
-        if f"step {killed_at:>6}/" in line:
-            raise Interrupt
-
     with pytest.raises(Interrupt):
-        train.train(build, *tiny, CFG, checkpoint_dir=tmp_path, log=kill)
+        train.train(build, *tiny, CFG, checkpoint_dir=tmp_path, log=kill_at(killed_at))
     lines = []
     resumed = train.train(build, *tiny, CFG, checkpoint_dir=tmp_path, log=lines.append)
     assert resumed.resumed_from == resumes_from   # the checkpoint of the last finished evaluation point
@@ -128,12 +120,8 @@ def test_augmented_run_resumes_exactly_and_evaluates_unaugmented(tiny, tmp_path)
     cfg = CFG
     whole = train.train(build_augmented, *tiny, cfg, log=lambda s: None)
 
-    def kill(line):
-        if "step     40/" in line:
-            raise Interrupt
-
     with pytest.raises(Interrupt):
-        train.train(build_augmented, *tiny, cfg, checkpoint_dir=tmp_path, log=kill)
+        train.train(build_augmented, *tiny, cfg, checkpoint_dir=tmp_path, log=kill_at(40))
     resumed = train.train(build_augmented, *tiny, cfg, checkpoint_dir=tmp_path, log=lambda s: None)
     assert resumed.resumed_from == 20
     np.testing.assert_allclose(resumed.history[MEASURED].to_numpy(), whole.history[MEASURED].to_numpy(),
@@ -182,12 +170,8 @@ def test_a_flat_run_killed_before_its_stop_resumes_and_stops_at_the_same_step(ti
     cfg = replace(FLAT, stop_when_flat=0.99)
     whole = train.train(build, *tiny, cfg, log=lambda s: None)
 
-    def kill(line):
-        if "step     80/" in line:
-            raise Interrupt
-
     with pytest.raises(Interrupt):
-        train.train(build, *tiny, cfg, checkpoint_dir=tmp_path, log=kill)
+        train.train(build, *tiny, cfg, checkpoint_dir=tmp_path, log=kill_at(80))
     resumed = train.train(build, *tiny, cfg, checkpoint_dir=tmp_path, log=lambda s: None)
     assert list(resumed.history["step"]) == list(whole.history["step"]) == [0, 20, 40, 60, 80, 100]
     np.testing.assert_allclose(resumed.history[MEASURED].to_numpy(), whole.history[MEASURED].to_numpy(),
