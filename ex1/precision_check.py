@@ -17,7 +17,6 @@ for CPUs that emulate bfloat16 and would need hours for `huji_same`.
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import sys
 from dataclasses import dataclass, field, replace

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from ex1 import models
@@ -100,7 +101,7 @@ def linear_config(ctx: Context) -> LinearConfig:
     return LinearConfig(baseline=baseline_config(ctx))
 
 
-def affinity_errors(model, x: "np.ndarray", pairs: int, seed: int) -> pd.DataFrame:
+def affinity_errors(model, x: np.ndarray, pairs: int, seed: int) -> pd.DataFrame:
     """Relative error of f(a x + (1-a) y) against a f(x) + (1-a) f(y) on pairs of real images."""
     import numpy as np
 
