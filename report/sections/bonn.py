@@ -23,7 +23,7 @@ def bonn_t2(result, record) -> dict:
             "ok": t["|difference|"] < 1e-12, "broken": t["tie broken by an unconstrained step: |w00 - w11| after"],
             "table": Table(slug("bonn.t2", "checks"), "A network with two tied weights (float64): the gradient "
                            "through the tie against the summed gradients.", ["quantity", "value"],
-                           [[q, f"{v:.6g}"] for q, v in t.items()], ["l", "r"])}
+                           [[q, f"{v:.6g}"] for q, v in t.items()], ["l", "r"], kind="checks")}
 
 
 # ----------------------------------------------------------------------------- Bonn programming
@@ -83,7 +83,7 @@ def bonn_p2(result, record) -> dict:
                   f"{num(run['config']['train_eval_size'])} training images) and test loss (solid) every "
                   f"{run['config']['eval_every']} steps, log scale.")
     acc = Figure(slug("bonn.p2", "acc"), to_svg(figures.accuracy_curves({label: h})),
-                 "Training-sample (dashed) and test (solid) accuracy of the same run.")
+                 "Training-sample (dashed) and test (solid) accuracy of the same run.", kind="more")
     return {"run": run, "final": final, "test_acc": float(final["test_accuracy"]),
             "train_acc": float(final["train_accuracy"]), "loss": loss, "acc": acc, "facts": result.facts,
             "gain": still_improving(h), "still_rising": still_improving(h) > 0.1,   # points over the last evaluations
@@ -106,7 +106,7 @@ def bonn_p3(result, record) -> dict:
                  for r in per_seed.itertuples()]
     seeds = Table(slug("bonn.p3", "seeds"), "Every run of the comparison.",
                   ["regularisation", "seed", "test accuracy", "training-sample accuracy", "training time"],
-                  seed_rows, ["l", "r", "r", "r", "r"])
+                  seed_rows, ["l", "r", "r", "r", "r"], kind="more")
     curves = result.tables["curves"]
     names = {"none": "Bonn CNN", "dropout + weight decay": "Bonn CNN, dropout + weight decay"}
     hist = {names[k]: g for k, g in curves.groupby("run", sort=False)}

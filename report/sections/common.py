@@ -86,10 +86,20 @@ def grouped(formula: str) -> str:
     return re.sub(r"(?<![\w.])\d{4,}(?![\w.])", lambda m: f"{int(m.group()):,}", formula)
 
 
+def tex_grouped(formula: str) -> str:
+    """grouped() for a TeX formula: the separator in braces, so that TeX does not space it as punctuation."""
+    return re.sub(r"(?<![\w.{])\d{4,}(?![\w.])", lambda m: f"{int(m.group()):,}".replace(",", "{,}"), formula)
+
+
+def shape(v) -> str:
+    """A stored output shape or size rule ("24 x 24 x 32", "28 - 5 + 1 = 24", "4 * 4 * 64 = 1024") as typeset text."""
+    return grouped(text(v).replace(" x ", " × ").replace(" * ", " × ").replace(" - ", " − "))
+
+
 def param_table(qid: str, name: str, t: pd.DataFrame, caption: str) -> Table:
     rows = []
     for r in t.itertuples():
-        rows.append([r.layer, r.type, r.output_shape, text(r.size_rule),
+        rows.append([r.layer, r.type, shape(r.output_shape), shape(r.size_rule),
                      grouped(r.formula.replace("*", "·")) if r.params else "—", num(r.params)])
     return Table(id=slug(qid, name), caption=caption,
                  columns=["layer", "type", "output shape", "how the size follows", "parameters: formula", "count"],

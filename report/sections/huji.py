@@ -10,7 +10,7 @@ from experiments.huji import BASELINE, LINEAR, SOFTMAX
 
 from .. import figures
 from ..figures import to_svg
-from .common import Figure, Table, binomial_se, check_table, first_step_reaching, interval, mean_std_pct, num, param_table, pct, pm, run_of, sci, section, sign_beyond, slug, text
+from .common import Figure, Table, binomial_se, check_table, first_step_reaching, interval, mean_std_pct, num, param_table, pct, pm, run_of, sci, section, shape, sign_beyond, slug, tex_grouped
 
 
 # ----------------------------------------------------------------------------- HUJI 1.1
@@ -28,12 +28,16 @@ def huji_1_1(result, record) -> dict:
             "equal": r["hand_count"] == r["keras_count"],
             "table": param_table("huji.1.1", r["padding"], t,
                                  f"Free parameters layer by layer, '{r['padding']}' padding."),
-            "layers": [{"layer": row.layer, "tex": row.formula_tex, "params": int(row.params),
-                        "shape": row.output_shape, "rule": text(row.size_rule)}
+            "layers": [{"layer": row.layer, "tex": tex_grouped(row.formula_tex), "params": int(row.params),
+                        "shape": shape(row.output_shape), "rule": shape(row.size_rule)}
                        for row in nonzero.itertuples()],
             "sum_tex": rf"N_{{\text{{{r['padding']}}}}} = {sum_tex} = {r['hand_count']:,}".replace(",", "{,}"),
-            "flatten": t.loc[t["layer"] == "flatten", "output_shape"].iloc[0],
+            "flatten": shape(t.loc[t["layer"] == "flatten", "output_shape"].iloc[0]),
         })
+    for r in readings:   # a later reading spells out only the layers whose count differs from the first's
+        first = {l["layer"]: l["params"] for l in readings[0]["layers"]}
+        r["changed"] = [l for l in r["layers"] if r is readings[0] or first.get(l["layer"]) != l["params"]]
+        r["unchanged"] = [l["layer"] for l in r["layers"] if l not in r["changed"]]
     by = {r["padding"]: r for r in readings}
     ratio = by["same"]["hand"] / by["valid"]["hand"]
     fc_share = {p: by[p]["layers"][2]["params"] / by[p]["hand"] for p in by}
@@ -135,7 +139,7 @@ def huji_2(result, record) -> dict:
                       num(r.images_per_second)] for m, r in fin.iterrows()], ["l", "r", "r", "r", "r", "r"])
     speed_t = Table(slug("huji.2", "speed"), "Training steps until the test accuracy first reaches each level.",
                     ["model"] + [f"{pct(l, 0)}" for l in levels] + ["final"], speed_rows,
-                    ["l"] + ["r"] * (len(levels) + 1))
+                    ["l"] + ["r"] * (len(levels) + 1), kind="more")
     aff_t = check_table("huji.2", "aff", aff, "The affinity check on pairs of real test images: "
                         "f(a x + (1-a) y) against a f(x) + (1-a) f(y), logits, inference mode.",
                         ("max_abs_error", "relative_error"))
@@ -190,7 +194,7 @@ def _sweep_section(qid: str, result, record, what: str) -> dict:
                     [[_cell(r.label, family), num(r.params), pct(r.train_mean), f"{100 * r.validation_mean:.2f} ± {100 * r.validation_std:.2f}%",
                       pct(r.validation_min), "✓" if r.frontier else "", "✓" if r.every_seed_reaches else ""]
                      for r in t.itertuples()],
-                    ["l", "r", "r", "r", "r", "l", "l"])
+                    ["l", "r", "r", "r", "r", "l", "l"], kind="more")
     fig = Figure(slug(qid, "frontier"), to_svg(figures.frontier({family: t}, target, {family: chosen},
                                                                 per_seed={family: per_seed})),
                  f"Validation accuracy against parameters for every {what}: each seed a dot, the mean a cross; "
@@ -202,7 +206,7 @@ def _sweep_section(qid: str, result, record, what: str) -> dict:
     cand_rows = []
     for label in t["label"]:
         g = cl[cl["label"] == label].set_index("layer")
-        cand_rows.append([label] + [(f"{g.loc[n, 'output_shape']}" + (f" ({num(g.loc[n, 'params'])})"
+        cand_rows.append([label] + [(shape(g.loc[n, 'output_shape']) + (f" ({num(g.loc[n, 'params'])})"
                                                                           if g.loc[n, "params"] else ""))
                                     if n in g.index else "" for n in layer_names])
     cand_t = Table(slug(qid, "layers"), f"Every {what} layer by layer: output shape and, in brackets, parameters "
@@ -225,7 +229,7 @@ def _sweep_section(qid: str, result, record, what: str) -> dict:
                    [[str(int(r.seed)), pct(r.validation_accuracy), pct(r.test_accuracy)] for r in test.itertuples()],
                    ["r", "r", "r"],
                    total=["mean ± std", mean_std_pct(test["validation_accuracy"], seeds=False),
-                          mean_std_pct(test["test_accuracy"], seeds=False)])
+                          mean_std_pct(test["test_accuracy"], seeds=False)], kind="more")
     miss = t[t["label"] == facts["bracket"]].iloc[0] if facts.get("bracket") else None
     if miss is None:
         boundary = (f"No smaller candidate was trained, so the sweep does not show where the threshold is crossed "
@@ -245,8 +249,8 @@ def _sweep_section(qid: str, result, record, what: str) -> dict:
                           f"below {pct(target, 0)}: the validation images pick the network, but the margin above "
                           "the threshold is within the spread between seeds and between the two image sets."),
         "table": param_table(qid, "params", params, f"Parameters of the chosen network ({chosen}), layer by layer."),
-        "layers": [{"layer": r.layer, "tex": r.formula_tex, "params": int(r.params), "shape": r.output_shape,
-                    "rule": text(r.size_rule)} for r in nonzero.itertuples()],
+        "layers": [{"layer": r.layer, "tex": tex_grouped(r.formula_tex), "params": int(r.params),
+                    "shape": shape(r.output_shape), "rule": shape(r.size_rule)} for r in nonzero.itertuples()],
         "sum_tex": "N = " + " + ".join(f"{int(p):,}".replace(",", "{,}") for p in nonzero["params"])
                    + f" = {int(row.params):,}".replace(",", "{,}"),
         "loss": Figure(slug(qid, "loss"), to_svg(figures.loss_curves({family: h}, held_out="validation")),
@@ -432,7 +436,7 @@ def huji_5_3(result, record) -> dict:
     fig = Figure(slug("huji.5.3", "acc"), to_svg(figures.accuracy_curves(hist, zoom_from=95.0)),
                  "Both models on one plot: accuracy of the sum classifier's sum and of the two-digit network's "
                  "pair (both digits right), on training pairs (dashed) and on test pairs of the combinations seen in "
-                 "training (solid); same steps and optimiser.")
+                 "training (solid); same steps and optimiser.", kind="more")
     better = "two-digit network" if d_t.sum_accuracy > s_t.sum_accuracy else "sum classifier"
     diff = d_t.sum_accuracy - s_t.sum_accuracy
     # Two accuracies on the same pairs: the binomial standard error of their difference (independence assumed,
@@ -554,7 +558,7 @@ def huji_4(result, record) -> dict:
     layer_rows = []
     for layer, g in wl.groupby("layer", sort=False):
         g = g.set_index("width")
-        layer_rows.append([layer] + [f"{g.loc[w, 'output_shape']}: {num(g.loc[w, 'params'])}" for w in widths])
+        layer_rows.append([layer] + [f"{shape(g.loc[w, 'output_shape'])}: {num(g.loc[w, 'params'])}" for w in widths])
     totals = wl.groupby("width", sort=False)["params"].sum()
     layers_t = Table(slug("huji.4", "layers"), "The networks of the size experiment layer by layer: output shape "
                      "and parameters of each layer with parameters (pooling, flattening and dropout have none).",

@@ -51,7 +51,7 @@ def huji_t3(result, record) -> dict:
                      "filter of length 3 (rows: output pixels; columns: filter taps).",
                      ["output n"] + [f"∂/∂f{j}" for j in range(jac.shape[1])],
                      [[str(i)] + [f"{v:+.3f}" for v in row] for i, row in enumerate(jac.to_numpy())],
-                     ["r"] * (jac.shape[1] + 1)),
+                     ["r"] * (jac.shape[1] + 1), kind="more"),
     }
 
 

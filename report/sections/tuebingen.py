@@ -63,7 +63,8 @@ def tuebingen_1(result, record) -> dict:
             for r in errors.itertuples()]
     table = Table(slug("tuebingen.1", "errors-table"), "Training and test error at every evaluation, as the sheet "
                   "asks the code to print them (the same lines appear in the log).",
-                  ["step", "training error", "test error", "learning rate", "elapsed"], rows, ["r", "r", "r", "r", "r"])
+                  ["step", "training error", "test error", "learning rate", "elapsed"], rows, ["r", "r", "r", "r", "r"],
+                  kind="more")
     params = param_table("tuebingen.1", "params", result.tables["params"],
                          "The network of the sheet, layer by layer ('valid' convolutions, stride 1).")
     return {"run": run, "cfg": cfg, "facts": facts, "test_acc": test_acc, "train_acc": train_acc,
