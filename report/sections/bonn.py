@@ -42,7 +42,7 @@ def bonn_p1(result, record) -> dict:
                   ["learning rate", "final validation error", f"mean of last {facts['select_last']}",
                    "training loss", "training time", ""], rows, ["r", "r", "r", "r", "r", "l"])
     fig = Figure(slug("bonn.p1", "sweep"), to_svg(figures.learning_rate_sweep(curves, chosen)),
-                 f"Validation error (left) and loss on a fixed training sample (right) every {facts['eval_every']} "
+                 f"The Bonn CNN on MNIST: validation error (left) and loss on a fixed training sample (right) every {facts['eval_every']} "
                  "steps for each learning rate, both on log scales; the chosen rate is drawn thick.")
     finite = t[t["finite"]].sort_values("mean_val_error_last")
     diverged = [f"{v:g}" for v in t.loc[~t["finite"], "learning_rate"]]
@@ -79,11 +79,11 @@ def bonn_p2(result, record) -> dict:
     final = h.iloc[-1]
     label = "Bonn CNN"
     loss = Figure(slug("bonn.p2", "loss"), to_svg(figures.loss_curves({label: h})),
-                  f"Training loss (dashed: cross-entropy on a fixed sample of "
+                  f"The Bonn CNN on MNIST: training loss (dashed: cross-entropy on a fixed sample of "
                   f"{num(run['config']['train_eval_size'])} training images) and test loss (solid) every "
                   f"{run['config']['eval_every']} steps, log scale.")
     acc = Figure(slug("bonn.p2", "acc"), to_svg(figures.accuracy_curves({label: h})),
-                 "Training-sample (dashed) and test (solid) accuracy of the same run.", kind="more")
+                 "The Bonn CNN on MNIST, the same run: training-sample (dashed) and test (solid) accuracy.", kind="more")
     return {"run": run, "final": final, "test_acc": float(final["test_accuracy"]),
             "train_acc": float(final["train_accuracy"]), "loss": loss, "acc": acc, "facts": result.facts,
             "gain": still_improving(h), "still_rising": still_improving(h) > 0.1,   # points over the last evaluations
@@ -111,7 +111,7 @@ def bonn_p3(result, record) -> dict:
     names = {"none": "Bonn CNN", "dropout + weight decay": "Bonn CNN, dropout + weight decay"}
     hist = {names[k]: g for k, g in curves.groupby("run", sort=False)}
     fig = Figure(slug("bonn.p3", "curves"), to_svg(figures.accuracy_curves(hist)),
-                 f"Seed {facts['seeds'][0]} of each: training-sample (dashed) and test (solid) accuracy.")
+                 f"The Bonn CNN on MNIST without and with dropout and weight decay, seed {facts['seeds'][0]} of each: training-sample (dashed) and test (solid) accuracy.")
     gap_base, gap_reg = base.train_mean - base.test_mean, reg.train_mean - reg.test_mean
     def pm_pct(r):
         std = 0.0 if r.test_std != r.test_std else r.test_std
@@ -166,7 +166,7 @@ def bonn_p4(result, record) -> dict:
     m = confusion.to_numpy()
     confusion_acc = float(m.trace() / m.sum())
     conf = Figure(slug("bonn.p4", "confusion"), to_svg(figures.confusion_matrix(confusion)),
-                  "The answer's confusion matrix on the test set: row i shows, in %, how the test images of true "
+                  "CIFAR-10, the answer's network (exercise 3's, regularised): confusion matrix on the test set; row i shows, in %, how the test images of true "
                   "class i were labelled (each row sums to 100%).", kind="more")
     pc = per_class.rename(columns={"class": "name"}).sort_values("error", ascending=False)
     rows = [[r.name, pct(r.error, 1), r.most_confused_with, num(r.confused_count), pct(r.error_augmented, 1),

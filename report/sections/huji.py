@@ -77,12 +77,12 @@ def huji_1_2(result, record) -> dict:
     sheet_step = first_step_reaching(h, "test_accuracy", facts["sheet_target"])
     curves = {BASELINE: h}
     fig = Figure(slug("huji.1.2", "acc"), to_svg(figures.accuracy_curves(curves)),
-                 f"Train accuracy (dashed, on a fixed sample of {num(n_train_eval)} training "
+                 f"The HUJI network on MNIST: train accuracy (dashed, on a fixed sample of {num(n_train_eval)} training "
                  f"images) and test accuracy (solid, {num(facts['test_examples'])} test images), both in inference "
                  f"mode, every {cfg['eval_every']} steps"
                  + ("; the right panel zooms on the top of the scale." if figures.zoom_applies(curves, 97.0) else "."))
     loss = Figure(slug("huji.1.2", "loss"), to_svg(figures.loss_curves({BASELINE: h})),
-                  "Cross-entropy loss on the same training sample and test set (log scale).")
+                  "The HUJI network on MNIST: cross-entropy loss on the same training sample and test set (log scale).")
     return {
         "final": final, "test_acc": test_acc, "train_acc": train_acc, "gap_sentence": gap_sentence,
         "meets_sheet": test_acc > facts["sheet_target"], "meets_tutorial": test_acc >= facts["tutorial_accuracy"],
@@ -131,7 +131,7 @@ def huji_2(result, record) -> dict:
     speed_rows = [[name] + [steps_to(hist[name], l) for l in levels] + [pct(fin.loc[name, "test_accuracy"])]
                   for name in hist]
     fig = Figure(slug("huji.2", "acc"), to_svg(figures.accuracy_curves(hist, zoom_from=88.0)),
-                 "Train (dashed) and test (solid) accuracy of the original network, its linear version and "
+                 "MNIST: train (dashed) and test (solid) accuracy of the original HUJI network, its linear version and "
                  "softmax regression, same optimiser, batch size and steps.")
     final_t = Table(slug("huji.2", "final"), "Final train and test accuracy and training throughput.",
                     ["model", "parameters", "train accuracy", "test accuracy", "test loss", "images/s"],
@@ -197,7 +197,7 @@ def _sweep_section(qid: str, result, record, what: str) -> dict:
                     ["l", "r", "r", "r", "r", "l", "l"], kind="more")
     fig = Figure(slug(qid, "frontier"), to_svg(figures.frontier({family: t}, target, {family: chosen},
                                                                 per_seed={family: per_seed})),
-                 f"Validation accuracy against parameters for every {what}: each seed a dot, the mean a cross; "
+                 f"MNIST: validation accuracy against parameters for every {what}: each seed a dot, the mean a cross; "
                  f"the line joins the frontier of the means, the ring marks the smallest network whose every seed "
                  f"reaches {pct(target, 0)}.")
     cl = result.tables["candidate_layers"]
@@ -254,11 +254,11 @@ def _sweep_section(qid: str, result, record, what: str) -> dict:
         "sum_tex": "N = " + " + ".join(f"{int(p):,}".replace(",", "{,}") for p in nonzero["params"])
                    + f" = {int(row.params):,}".replace(",", "{,}"),
         "loss": Figure(slug(qid, "loss"), to_svg(figures.loss_curves({family: h}, held_out="validation")),
-                       f"Training of the chosen network ({chosen}, seed {int(test['seed'].iloc[0])}): cross-entropy "
+                       f"Training of the chosen network ({chosen}, seed {int(test['seed'].iloc[0])}) on MNIST: cross-entropy "
                        "on the fixed training sample (dashed) and the validation images (solid), log scale."),
         "acc": Figure(slug(qid, "acc"), to_svg(figures.accuracy_curves({family: h}, zoom_from=90.0,
                                                                          held_out="validation")),
-                      f"Train (dashed) and validation (solid) accuracy of the chosen network ({chosen}, "
+                      f"MNIST: train (dashed) and validation (solid) accuracy of the chosen network ({chosen}, "
                       f"seed {int(test['seed'].iloc[0])})."),
     })
     return ctx
@@ -322,7 +322,7 @@ def huji_3_3(result, record) -> dict:
         ["test_accuracy", "train_s"]].mean() for f in fams}
     by_step = Figure(slug("huji.3.3", "steps"), to_svg(figures.accuracy_against(
         mean_curves, "step", "training step (mini-batches)", common)),
-        f"Test accuracy of the two chosen networks against steps, mean of {facts['seeds']} seeds; the dotted line "
+        f"MNIST test accuracy of the two chosen networks against steps, mean of {facts['seeds']} seeds; the dotted line "
         f"is the common level {pct(common)}.")
     by_time = Figure(slug("huji.3.3", "time"), to_svg(figures.accuracy_against(
         mean_curves, "train_s", "training time (s)", common)),
@@ -371,7 +371,7 @@ def _held_out_text(facts) -> str:
 def _pair_training(qid: str, result, record, label: str, what: str) -> dict:
     h = result.tables["history"]
     fig = Figure(slug(qid, "acc"), to_svg(figures.accuracy_curves({label: h}, zoom_from=95.0)),
-                 f"Train (dashed, fixed sample of training pairs) and test (solid, test pairs) {what} every "
+                 f"The {label} on pairs of MNIST digits: train (dashed, fixed sample of training pairs) and test (solid, test pairs) {what} every "
                  f"{run_of(record, label)['config']['eval_every']} steps.")
     params = result.tables["params"]
     return {"fig": fig, "final": h.iloc[-1], "run": run_of(record, label), "held_out": _held_out_text(result.facts),
@@ -434,7 +434,7 @@ def huji_5_3(result, record) -> dict:
                     pct(r.both_digits_accuracy) if r.both_digits_accuracy == r.both_digits_accuracy else "—"]
                    for r in ev.itertuples()], ["l", "l", "r", "r", "r", "r", "r"])
     fig = Figure(slug("huji.5.3", "acc"), to_svg(figures.accuracy_curves(hist, zoom_from=95.0)),
-                 "Both models on one plot: accuracy of the sum classifier's sum and of the two-digit network's "
+                 "Pairs of MNIST digits, both models on one plot: accuracy of the sum classifier's sum and of the two-digit network's "
                  "pair (both digits right), on training pairs (dashed) and on test pairs of the combinations seen in "
                  "training (solid); same steps and optimiser.", kind="more")
     better = "two-digit network" if d_t.sum_accuracy > s_t.sum_accuracy else "sum classifier"
@@ -565,16 +565,16 @@ def huji_4(result, record) -> dict:
                      ["layer"] + [width_name(w) for w in widths], layer_rows, ["l"] + ["r"] * len(widths),
                      total=["total"] + [num(totals[w]) for w in widths], kind="architectures")
     fig_curves = Figure(slug("huji.4", "curves"), to_svg(figures.overfitting_curves(curves)),
-                        "The original network without dropout on all 60,000 training examples and on 250 of them: "
+                        "The HUJI network without dropout on all 60,000 MNIST training examples and on 250 of them: "
                         "accuracy on the training examples (dashed; a fixed sample of "
                         f"{num(run_of(record, 'all 60,000 examples')['config']['train_eval_size'] or 60000)} for the full "
                         "set, all 250 for the small one) and on the test set (solid), and their ratio test/train "
                         "(right), against epochs; the first evaluation (step 0) is left out.")
     fig_size = Figure(slug("huji.4", "size-fig"), to_svg(figures.sweep_errorbars(size, "params", "parameters (log scale)",
-                      log_x=True)), "Smaller networks on 250 examples: mean test accuracy and ratio, ±1 std over seeds.",
+                      log_x=True)), "Narrower versions of the HUJI network on 250 MNIST examples: mean test accuracy and ratio, ±1 std over seeds.",
                       kind="more")
     fig_drop = Figure(slug("huji.4", "drop-fig"), to_svg(figures.sweep_errorbars(drop, "setting", "keep probability")),
-                      "Dropout on 250 examples, the network of question 1 with dropout after every hidden layer: mean "
+                      "Dropout on 250 MNIST examples, the HUJI network with dropout after every hidden layer: mean "
                       "test accuracy and ratio against the keep probability, ±1 std over the seeds.", kind="more")
     return {"layers": layers_t, "full": full, "small": small, "size": size_t, "drop": drop_t, "base": base, "facts": facts,
             # memorises: the 250-example run's ratio is lower than the full run's by more than 2 points

@@ -46,7 +46,7 @@ def tuebingen_1(result, record) -> dict:
     colors = {k: figures.color_for(GAP_LABEL if k == f"learning rate {reported}" else "softmax regression")
               for i, k in enumerate(hist)}
     fig = Figure(slug("tuebingen.1", "errors"), to_svg(figures.error_curves(hist, tuple(cfg["lr_boundaries"]), colors)),
-                 f"Training error (dashed, fixed sample of {num(cfg['train_eval_size'] or run['train_examples'])} "
+                 f"The global-average-pooling network on MNIST: training error (dashed, fixed sample of {num(cfg['train_eval_size'] or run['train_examples'])} "
                  f"training images) and test error (solid, "
                  f"{'all 10,000' if cfg['test_size'] is None else num(cfg['test_size'])} test images) every "
                  f"{cfg['eval_every']} steps for both learning-rate schedules, log scale; the dotted line marks "
