@@ -37,7 +37,9 @@ def huji_1_1(result, record) -> dict:
     for r in readings:   # a later reading spells out only the layers whose count differs from the first's
         first = {l["layer"]: l["params"] for l in readings[0]["layers"]}
         r["changed"] = [l for l in r["layers"] if r is readings[0] or first.get(l["layer"]) != l["params"]]
-        r["unchanged"] = [l["layer"] for l in r["layers"] if l not in r["changed"]]
+        unchanged = [l["layer"] for l in r["layers"] if l not in r["changed"]]
+        r["unchanged"] = " and ".join(filter(None, [", ".join(unchanged[:-1]), unchanged[-1]])) if unchanged else ""
+        r["changes"] = "this layer changes" if len(r["changed"]) == 1 else "these layers change"
     by = {r["padding"]: r for r in readings}
     ratio = by["same"]["hand"] / by["valid"]["hand"]
     fc_share = {p: by[p]["layers"][2]["params"] / by[p]["hand"] for p in by}
