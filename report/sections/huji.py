@@ -143,7 +143,7 @@ def huji_2(result, record) -> dict:
                     ["model"] + [f"{pct(l, 0)}" for l in levels] + ["final"], speed_rows,
                     ["l"] + ["r"] * (len(levels) + 1), kind="more")
     aff_t = check_table("huji.2", "aff", aff, "The affinity check on pairs of real test images: "
-                        "f(a x + (1-a) y) against a f(x) + (1-a) f(y), logits, inference mode.",
+                        "f(a x + (1-a) y) against a f(x) + (1-a) f(y), logits, inference mode, computed in float32 with the trained weights.",
                         ("max_abs_error", "relative_error"))
     def settle(h):  # first evaluation within half a point of the run's final test accuracy
         final_acc = h["test_accuracy"].iloc[-1]
