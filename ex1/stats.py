@@ -37,11 +37,17 @@ class Difference:
     def points(self) -> str:
         """'+0.42 points (95% interval +0.10 to +0.74; Welch's t-test, 3.6 degrees of freedom, p = 0.02)'."""
         if not self.measurable:
-            return f"{100 * self.diff:+.2f} points (one seed on a side: no interval)"
+            return f"{signed(100 * self.diff)} points (one seed on a side: no interval)"
         if self.se == 0:
-            return f"{100 * self.diff:+.2f} points (identical across seeds on both sides)"
-        return (f"{100 * self.diff:+.2f} points (95% interval {100 * self.low:+.2f} to {100 * self.high:+.2f}; "
+            return f"{signed(100 * self.diff)} points (identical across seeds on both sides)"
+        return (f"{signed(100 * self.diff)} points (95% interval {signed(100 * self.low)} to {signed(100 * self.high)}; "
                 f"Welch's t-test, {self.df:.1f} degrees of freedom, p = {self.p:.2g})")
+
+
+def signed(x: float, digits: int = 2) -> str:
+    """x with its sign, "+0.42" or "-0.10"; a value that rounds to zero prints as "0.00", never "-0.00"."""
+    s = f"{x:+.{digits}f}"
+    return s[1:] if float(s) == 0 else s
 
 
 def welch(mean_a: float, std_a: float, n_a: int, mean_b: float, std_b: float, n_b: int) -> Difference:

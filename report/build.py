@@ -13,6 +13,7 @@ from markupsafe import Markup
 
 from ex1 import machine
 from ex1.fsutil import interrupt_guard, write_atomically, write_error
+from ex1.stats import signed
 
 from . import appendix as appendix_mod
 from . import prompts, sections
@@ -36,7 +37,7 @@ def _env() -> Environment:
     # {% filter display %}LaTeX{% endfilter %}: block text reaches ziamath raw, backslashes and all.
     env.filters["display"] = lambda s: tex(str(s).strip(), display=True)
     env.filters["math"] = lambda s: tex(str(s).strip())
-    env.globals.update(tex=tex, pct=sections.pct, num=sections.num, secs=sections.secs, sci=sections.sci,
+    env.globals.update(tex=tex, signed=signed, pct=sections.pct, num=sections.num, secs=sections.secs, sci=sections.sci,
                        svg_src=lambda svg: Markup("data:image/svg+xml;base64,"
                                                   + base64.b64encode(svg.encode()).decode()))
     return env

@@ -111,7 +111,8 @@ def bonn_p3(result, record) -> dict:
     names = {"none": "Bonn CNN", "dropout + weight decay": "Bonn CNN, dropout + weight decay"}
     hist = {names[k]: g for k, g in curves.groupby("run", sort=False)}
     fig = Figure(slug("bonn.p3", "curves"), to_svg(figures.accuracy_curves(hist)),
-                 f"The Bonn CNN on MNIST without and with dropout and weight decay, seed {facts['seeds'][0]} of each: training-sample (dashed) and test (solid) accuracy.")
+                 f"The Bonn CNN on MNIST without and with dropout and weight decay, seed {facts['seeds'][0]} of each: "
+                 "training-sample (dashed) and test (solid) accuracy.", kind="more")
     gap_base, gap_reg = base.train_mean - base.test_mean, reg.train_mean - reg.test_mean
     def pm_pct(r):
         std = 0.0 if r.test_std != r.test_std else r.test_std

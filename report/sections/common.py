@@ -12,6 +12,8 @@ from typing import Callable
 
 import pandas as pd
 
+from ex1.stats import signed
+
 @dataclass
 class Figure:
     id: str
@@ -150,7 +152,8 @@ def sign_beyond(diff: float, half_width: float) -> int:
 
 
 def interval(diff: float, se: float) -> str:
-    return f"{100 * diff:+.2f} points (95% interval {100 * (diff - 1.96 * se):+.2f} to {100 * (diff + 1.96 * se):+.2f})"
+    return (f"{signed(100 * diff)} points (95% interval {signed(100 * (diff - 1.96 * se))} to "
+            f"{signed(100 * (diff + 1.96 * se))})")
 
 
 def run_of(record, label: str) -> dict:
@@ -158,9 +161,10 @@ def run_of(record, label: str) -> dict:
     return next(r for r in record["runs"] if r["label"] == label)
 
 
-def pm(mean: float, std: float, n: int, scale: float = 100.0, digits: int = 2) -> str:
+def pm(mean: float, std: float, n: int | None, scale: float = 100.0, digits: int = 2) -> str:
+    """"mean ± std (n=3)"; without n where the caption already says how many seeds."""
     s = 0.0 if std != std else std
-    return f"{scale * mean:.{digits}f} ± {scale * s:.{digits}f} (n={n})"
+    return f"{scale * mean:.{digits}f} ± {scale * s:.{digits}f}" + (f" (n={n})" if n is not None else "")
 
 
 

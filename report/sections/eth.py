@@ -16,6 +16,11 @@ def eth_1(result, record) -> dict:
             "ok": float(t["max_abs_error"].max()) < TOLERANCE and t["expected"].iloc[0] == t["measured"].iloc[0]}
 
 
+def typeset(quantity: str) -> str:
+    """A stored quantity name ("outputs 3K(m-p+1)^2") as the sheet prints it ("outputs 3K(m−p+1)²")."""
+    return quantity.replace("^2", "²").replace("-", "−")
+
+
 @section("eth.2")
 def eth_2(result, record) -> dict:
     t = result.tables["counts"].set_index("quantity")["value"]
@@ -25,7 +30,7 @@ def eth_2(result, record) -> dict:
         return float(f"{a:.4g}") == b
 
     lc, fa, fb = t["ratio CNN / locally connected"], t["ratio CNN / FC, reading 3K"], t["ratio CNN / FC, reading 9K"]
-    rows = [[q, (f"{v:.4g}" if v < 1 else num(v))] for q, v in t.items()]
+    rows = [[typeset(q), (f"{v:.4g}" if v < 1 else num(v))] for q, v in t.items()]
     return {"table": Table(slug("eth.2", "counts"), "First-layer parameters for m = 128, p = 5, K = 1 (the ratios do "
                            "not depend on K).", ["quantity", "value"], rows, ["l", "r"]),
             "lc": lc, "fa": fa, "fb": fb, "facts": facts, "lc_ok": close(lc, facts["stated_lc"]),

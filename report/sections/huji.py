@@ -84,7 +84,8 @@ def huji_1_2(result, record) -> dict:
                  f"mode, every {cfg['eval_every']} steps"
                  + ("; the right panel zooms on the top of the scale." if figures.zoom_applies(curves, 97.0) else "."))
     loss = Figure(slug("huji.1.2", "loss"), to_svg(figures.loss_curves({BASELINE: h})),
-                  "The HUJI network on MNIST: cross-entropy loss on the same training sample and test set (log scale).")
+                  "The HUJI network on MNIST: cross-entropy loss on the same training sample and test set (log scale).",
+                  kind="more")
     return {
         "final": final, "test_acc": test_acc, "train_acc": train_acc, "gap_sentence": gap_sentence,
         "meets_sheet": test_acc > facts["sheet_target"], "meets_tutorial": test_acc >= facts["tutorial_accuracy"],
@@ -274,8 +275,8 @@ def huji_3_1(result, record) -> dict:
 @section("huji.3.2")
 def huji_3_2(result, record) -> dict:
     ctx = _sweep_section("huji.3.2", result, record, "reduced deep candidate")
-    if "loss" in ctx:   # the frontier and the accuracy the sheet asks for stay on the page
-        ctx["loss"].kind = "more"
+    if "acc" in ctx:   # the loss (one panel, log scale) shows the training on the page; the accuracy backs it
+        ctx["acc"].kind = "more"
     return ctx
 
 
@@ -325,7 +326,7 @@ def huji_3_3(result, record) -> dict:
     by_step = Figure(slug("huji.3.3", "steps"), to_svg(figures.accuracy_against(
         mean_curves, "step", "training step (mini-batches)", common)),
         f"MNIST test accuracy of the two chosen networks against steps, mean of {facts['seeds']} seeds; the dotted line "
-        f"is the common level {pct(common)}.")
+        f"is the common level {pct(common)}.", kind="more")
     by_time = Figure(slug("huji.3.3", "time"), to_svg(figures.accuracy_against(
         mean_curves, "train_s", "training time (s)", common)),
         "The same runs against seconds of training on this machine (mean over seeds of each evaluation's time).")
@@ -479,6 +480,9 @@ def huji_5_3(result, record) -> dict:
 def drop_vs_size_sentence(size, drop) -> str:
     """Best dropout against best smaller network on test accuracy, decided by Welch's interval."""
     d = welch(size.test_mean, size.test_std, size.n, drop.test_mean, drop.test_std, drop.n)
+    if getattr(size, "setting", None) == 1.0:   # no narrower network beat the full one: the comparison above is this one
+        return ("No narrower network beats the full-size one, so the comparison with no dropout above is also the "
+                "comparison with the best network of the size experiment.")
     head = f"Test accuracy of the best dropout minus that of the best smaller network: {d.points()}"
     if d.significant and d.diff > 0:
         return head + "; on these 250 examples dropout helps more: it keeps the capacity but stops units from relying " \
@@ -492,10 +496,10 @@ def trained_until(r, facts) -> str:
     """Where a size variant was read: at FIT training accuracy (mean step over its seeds) or at the cap."""
     fit, n, hit = pct(facts["fit"], 0), int(r.n), int(r.fitted)
     if hit == n:
-        return f"{fit} train, step {num(round(r.stop_mean))} (mean)"
+        return f"step {num(round(r.stop_mean))} (mean)"
     if hit == 0:
-        return f"cap, {num(facts['size_cap_steps'])} steps"
-    return f"{fit} train on {hit} of {n} seeds, the cap on the rest"
+        return "the cap"
+    return f"{fit} on {hit} of {n} seeds, the cap on the rest"
 
 
 def fc1_sentence(base, fc1) -> str:
@@ -521,19 +525,23 @@ def huji_4(result, record) -> dict:
     base = size[size["setting"] == 1.0].iloc[0]
 
     def rows(t, first, trained=False):
-        return [[first(r), num(r.params), pm(r.test_mean, r.test_std, r.n), pm(r.ratio_mean, r.ratio_std, r.n, 1, 3),
+        # the caption gives the number of seeds; a cell names it only where a setting has fewer
+        def n(r):
+            return None if r.n == len(facts["seeds"]) else int(r.n)
+        return [[first(r), num(r.params), pm(r.test_mean, r.test_std, n(r)), pm(r.ratio_mean, r.ratio_std, n(r), 1, 3),
                  pct(r.train_mean)] + ([trained_until(r, facts)] if trained else []) for r in t.itertuples()]
 
     size_t = Table(slug("huji.4", "size"), f"Smaller networks on the 250 examples, {len(facts['seeds'])} seeds each: "
                    "test accuracy in % and test/train ratio, mean ± standard deviation, read where each run first "
                    f"reaches {pct(facts['fit'], 0)} training accuracy or at the cap of "
                    f"{num(facts['size_cap_steps'])} steps.",
-                   ["network", "parameters", "test accuracy (%)", "ratio", "train accuracy", "read at"],
+                   ["network", "parameters", "test accuracy (%)", "ratio", "train accuracy",
+                    f"read at {pct(facts['fit'], 0)} train"],
                    rows(size, lambda r: f"width ×{r.setting:g}", True)
                    + rows(fc1, lambda r: f"fc1 alone: {int(r.setting)} units", True),
                    ["l", "r", "r", "r", "r", "l"])
     drop_t = Table(slug("huji.4", "dropout"), "Dropout after every hidden layer of the original network, on the 250 "
-                   "examples: keep probability (Keras rate = 1 − keep), mean ± standard deviation over seeds.",
+                   f"examples: keep probability (Keras rate = 1 − keep), mean ± standard deviation over {len(facts['seeds'])} seeds.",
                    ["keep probability", "parameters", "test accuracy (%)", "ratio", "train accuracy"],
                    rows(drop, lambda r: f"{r.setting:g} (rate {1 - r.setting:g})"), ["l", "r", "r", "r", "r"])
     best_size = size.loc[size["test_mean"].idxmax()]

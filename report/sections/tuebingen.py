@@ -57,7 +57,7 @@ def tuebingen_1(result, record) -> dict:
                        "wall time", ""],
                       [[r.schedule, pct(r.train_accuracy), pct(r.test_accuracy), pct(r.best_test_accuracy),
                         secs(r.wall_seconds), "reported" if r.reported else "first tried"] for r in sch.itertuples()],
-                      ["l", "r", "r", "r", "r", "l"])
+                      ["l", "r", "r", "r", "r", "l"], kind="more")
     first = sch.iloc[0]
     rows = [[num(r.step), pct(r.train_error), pct(r.test_error), f"{r.learning_rate:g}", secs(r.wall_s)]
             for r in errors.itertuples()]
