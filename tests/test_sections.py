@@ -158,3 +158,34 @@ def test_dropout_against_size_follows_welchs_interval():
     assert "shrinking the network helps more" in sections.drop_vs_size_sentence(
         size, R(test_mean=0.75, test_std=0.005, n=3))
     assert "neither can be said" in sections.drop_vs_size_sentence(size, R(test_mean=0.81, test_std=0.03, n=3))
+
+
+def test_dropout_against_size_when_the_full_network_is_the_best_of_the_size_experiment():
+    from types import SimpleNamespace as R
+
+    full = R(test_mean=0.90, test_std=0.005, n=3, setting=1.0)
+    narrower = R(test_mean=0.90, test_std=0.005, n=3, setting=0.5)
+    drop = R(test_mean=0.95, test_std=0.005, n=3)
+    assert "No narrower network beats the full-size one" in sections.drop_vs_size_sentence(full, drop)
+    assert "dropout helps more" in sections.drop_vs_size_sentence(narrower, drop)
+
+
+def test_signed_numbers_never_print_a_negative_zero():
+    from ex1.stats import signed, welch
+
+    assert signed(-0.001) == "0.00" and signed(0.004) == "0.00"
+    assert signed(-0.006) == "-0.01" and signed(0.42) == "+0.42" and signed(-1.26, 1) == "-1.3"
+    tiny = welch(0.98800, 0.001, 3, 0.98799, 0.001, 3)
+    assert "-0.00" not in tiny.points() and "+0.00" not in tiny.points()
+
+
+def test_stored_shapes_rules_and_formulas_are_typeset():
+    from report.sections.common import pm, shape, tex_grouped
+    from report.sections.eth import typeset
+
+    assert shape("24 x 24 x 32") == "24 × 24 × 32"
+    assert shape("4 * 4 * 64 = 1024") == "4 × 4 × 64 = 1,024" and shape("28 - 5 + 1 = 24") == "28 − 5 + 1 = 24"
+    assert tex_grouped(r"1024\cdot1024 + 1024") == r"1{,}024\cdot1{,}024 + 1{,}024"
+    assert tex_grouped("N_{1024}") == "N_{1024}"   # an index is not a number to group
+    assert typeset("fully connected, reading 9K m^2 (m-p+1)^2") == "fully connected, reading 9K m² (m−p+1)²"
+    assert pm(0.9, 0.01, 3) == "90.00 ± 1.00 (n=3)" and pm(0.9, 0.01, None) == "90.00 ± 1.00"
