@@ -90,7 +90,7 @@ def grouped(formula: str) -> str:
 
 def tex_grouped(formula: str) -> str:
     """grouped() for a TeX formula: the separator in braces, so that TeX does not space it as punctuation."""
-    # After a command (\\cdot1024) a number is still a number; after "_", "^" or "{" it is an index.
+    # After a command (\cdot1024) a number is still a number; after "_", "^" or "{" it is an index.
     return re.sub(r"(?<![\d.{_^])\d{4,}(?![\d.])", lambda m: f"{int(m.group()):,}".replace(",", "{,}"), formula)
 
 
