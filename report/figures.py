@@ -57,6 +57,12 @@ def color_for(label: str) -> str:
 
 def to_svg(fig) -> str:
     buf = io.StringIO()
+    from matplotlib.ticker import FuncFormatter
+
+    for ax in fig.axes:   # step counts and the like with thousands separators: 20,000, not 20000
+        for axis, (lo, hi) in ((ax.xaxis, ax.get_xlim()), (ax.yaxis, ax.get_ylim())):
+            if axis.get_scale() == "linear" and max(abs(lo), abs(hi)) >= 10000:
+                axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
     with matplotlib.rc_context(STYLE):
         fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
     return buf.getvalue()
@@ -101,7 +107,7 @@ def accuracy_curves(histories: dict[str, pd.DataFrame], zoom_from: float | None 
     if panels == 2:
         # The first evaluations hold the rise; a linear axis would show a step and then a flat line.
         first = min(int(h.loc[h["step"] > 0, "step"].min()) for h in histories.values() if (h["step"] > 0).any())
-        axes[0][0].set_xscale("symlog", linthresh=first, linscale=0.5)
+        axes[0][0].set_xscale("symlog", linthresh=first, linscale=1.0)   # room between the 0 and the first decade
         axes[0][0].set_title("whole run (steps on a log scale)")
     fig.tight_layout()
     _legend_below(fig, axes[0][0])

@@ -6,6 +6,8 @@ here each formula written there in ASCII is replaced by the same formula in LaTe
 
 from __future__ import annotations
 
+import re
+
 from markupsafe import Markup, escape
 
 from .mathsvg import tex
@@ -30,11 +32,16 @@ FORMULAS: dict[str, tuple[tuple[str, str], ...]] = {
 }
 
 
+def _sizes(text: str) -> str:
+    """Sizes written with "*" or "x" between two numbers ("5*5 kernel", "5x5") as the sheet prints them: 5×5."""
+    return re.sub(r"\b(\d+) ?[*x] ?(\d+)\b", r"\1×\2", text)
+
+
 def typeset(qid: str, prompt: str) -> Markup:
     """The prompt as HTML: whitespace of the docstring folded, each known formula rendered."""
-    html = str(escape(" ".join(prompt.split())))
+    html = _sizes(str(escape(" ".join(prompt.split()))))
     for ascii_, latex in FORMULAS.get(qid, ()):
-        piece = str(escape(ascii_))
+        piece = _sizes(str(escape(ascii_)))
         if piece not in html:
             raise ValueError(f"{qid}: the prompt no longer contains {ascii_!r}; update report/prompts.py")
         html = html.replace(piece, str(tex(latex)), 1)

@@ -160,14 +160,13 @@ def test_dropout_against_size_follows_welchs_interval():
     assert "neither can be said" in sections.drop_vs_size_sentence(size, R(test_mean=0.81, test_std=0.03, n=3))
 
 
-def test_dropout_against_size_when_the_full_network_is_the_best_of_the_size_experiment():
+def test_a_best_ratio_from_underfitting_says_so():
     from types import SimpleNamespace as R
 
-    full = R(test_mean=0.90, test_std=0.005, n=3, setting=1.0)
-    narrower = R(test_mean=0.90, test_std=0.005, n=3, setting=0.5)
-    drop = R(test_mean=0.95, test_std=0.005, n=3)
-    assert "No narrower network beats the full-size one" in sections.drop_vs_size_sentence(full, drop)
-    assert "dropout helps more" in sections.drop_vs_size_sentence(narrower, drop)
+    from report.sections.huji import underfit_sentence
+
+    assert "underfits" in underfit_sentence(R(train_mean=0.83), 0.99)
+    assert underfit_sentence(R(train_mean=1.0), 0.99) == ""
 
 
 def test_signed_numbers_never_print_a_negative_zero():

@@ -34,13 +34,13 @@ def bonn_p1(result, record) -> dict:
     chosen = f"{facts['chosen']:g}"
     rows = [[f"{r.learning_rate:g}", pct(r.final_val_error) if r.finite else "diverged",
              pct(r.mean_val_error_last) if r.finite else "—",
-             f"{r.final_train_loss:.4f}" if r.finite else "NaN", secs(r.train_seconds), "chosen" if r.chosen else ""]
+             f"{r.final_train_loss:.4f}" if r.finite else "NaN", secs(r.train_seconds), "✓" if r.chosen else ""]
             for r in t.itertuples()]
     table = Table(slug("bonn.p1", "selection"), f"The sweep: validation error on {num(facts['validation'])} held-out "
                   f"training images after the last step, its mean over the last {facts['select_last']} evaluations "
                   "(the rule), and the training-sample loss.",
                   ["learning rate", "final validation error", f"mean of last {facts['select_last']}",
-                   "training loss", "training time", ""], rows, ["r", "r", "r", "r", "r", "l"])
+                   "training loss", "training time", "chosen"], rows, ["r", "r", "r", "r", "r", "l"])
     fig = Figure(slug("bonn.p1", "sweep"), to_svg(figures.learning_rate_sweep(curves, chosen)),
                  f"The Bonn CNN on MNIST: validation error (left) and loss on a fixed training sample (right) every {facts['eval_every']} "
                  "steps for each learning rate, both on log scales; the chosen rate is drawn thick.")

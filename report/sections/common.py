@@ -115,8 +115,17 @@ def first_step_reaching(h: pd.DataFrame, column: str, level: float) -> int | Non
     return int(hit["step"].iloc[0]) if len(hit) else None
 
 
+_SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
 def sci(x: float) -> str:
-    return f"{x:.1e}" if x else "0"
+    """A small or large number as typeset: 5.8 × 10⁻⁷; between 0.01 and 1,000 plainly (0.76)."""
+    if not x:
+        return "0"
+    if 1e-2 <= abs(x) < 1e3:
+        return f"{x:.2g}"
+    mantissa, exponent = f"{x:.1e}".split("e")
+    return f"{mantissa} × 10{str(int(exponent)).translate(_SUPERSCRIPT)}"
 
 
 def check_table(qid: str, name: str, df: pd.DataFrame, caption: str, error_cols: tuple[str, ...] = (),

@@ -164,6 +164,9 @@ def huji_2(result, record) -> dict:
             "relu_err": sci(relu_aff["relative_error"].max()), "drop": drop, "drop_verb": "costs" if drop > 0 else "gains", "lr_sentence": lr_sentence,
             "base": base, "lin": lin,
             "lin_train_gap": lin["train_accuracy"] - lin["test_accuracy"],
+            "lin_train_gap_text": (f"{abs(100 * (lin['train_accuracy'] - lin['test_accuracy'])):.2f} points "
+                                   + ("above" if lin["train_accuracy"] >= lin["test_accuracy"] else "below")
+                                   + " its test accuracy"),
             "base_train_gap": base["train_accuracy"] - base["test_accuracy"], "run": run_of(record, LINEAR),
             "params_linear": param_table("huji.2", "params-linear", result.tables["params_linear"],
                                          "The linear network layer by layer: the same shapes and parameters as the "
@@ -174,6 +177,11 @@ def huji_2(result, record) -> dict:
 
 # ----------------------------------------------------------------------------- HUJI 3
 
+
+
+def pretty(label: str) -> str:
+    """A candidate's run label as text: "shallow 3x5x5/s1, pool 6" -> "shallow 3×5×5/s1, pool 6"."""
+    return label.replace("x", "×")
 
 
 def _cell(label: str, family: str) -> str:
@@ -222,6 +230,7 @@ def _sweep_section(qid: str, result, record, what: str) -> dict:
         ctx["best"] = t.sort_values("validation_mean").iloc[-1]
         return ctx
     row = t[t["label"] == chosen].iloc[0]
+    chosen = ctx["chosen"] = pretty(chosen)   # from here on the label is text, not a key
     params = result.tables["chosen_params"]
     nonzero = params[params["params"] > 0]
     h = result.tables["chosen_history"]
@@ -239,7 +248,7 @@ def _sweep_section(qid: str, result, record, what: str) -> dict:
                     f"below {num(row.params)} parameters.")
     else:
         failing = per_seed[(per_seed["label"] == miss.label) & (per_seed["validation_accuracy"] < target)]
-        boundary = (f"The threshold is crossed between {miss.label} ({num(miss.params)} parameters, "
+        boundary = (f"The threshold is crossed between {pretty(miss.label)} ({num(miss.params)} parameters, "
                     f"{(1 - miss.params / row.params):.0%} fewer), which misses it on {len(failing)} of "
                     f"{int(miss.seeds)} seeds (lowest {pct(miss.validation_min)}), and the chosen network.")
     test_all = bool((test["test_accuracy"] >= target).all())
@@ -316,7 +325,7 @@ def huji_3_3(result, record) -> dict:
                   "seconds of training, evaluations excluded.",
                   ["network", "parameters", f"steps to {rel:.0%} of final", "seconds", f"steps to {pct(common)}",
                    "seconds", "final test accuracy"],
-                  [[first[f].label, num(first[f].params), mean_std("own_step", num, f),
+                  [[pretty(first[f].label).replace(" ", "\u00a0").replace("/", "/\u2060"), num(first[f].params), mean_std("own_step", num, f),
                     mean_std("own_seconds", lambda x: f"{x:.1f}", f), mean_std("common_step", num, f),
                     mean_std("common_seconds", lambda x: f"{x:.1f}", f),
                     mean_std_pct(g.get_group(f)["final_accuracy"], seeds=False)] for f in fams],
@@ -329,7 +338,9 @@ def huji_3_3(result, record) -> dict:
         f"is the common level {pct(common)}.", kind="more")
     by_time = Figure(slug("huji.3.3", "time"), to_svg(figures.accuracy_against(
         mean_curves, "train_s", "training time (s)", common)),
-        "The same runs against seconds of training on this machine (mean over seeds of each evaluation's time).")
+        f"MNIST test accuracy of the two chosen networks ({', '.join(pretty(first[f].label) for f in fams)}) against "
+        f"seconds of training on this machine, mean over {facts['seeds']} seeds at each evaluation; the dotted line is "
+        f"the common level {pct(common)}.")
     reached = not sp[["own_step", "common_step"]].isna().any().any()
     sentences, why = [], ""
     if reached:
@@ -341,6 +352,8 @@ def huji_3_3(result, record) -> dict:
             _convergence_sentence(f"the common level {pct(common)}", "steps", by("common_step"), num),
             _convergence_sentence(f"{rel:.0%} of its final accuracy", "seconds", by("own_seconds"),
                                   lambda x: f"{x:.1f}", f"{rel:.0%} of their final accuracies"),
+            _convergence_sentence(f"the common level {pct(common)}", "seconds", by("common_seconds"),
+                                  lambda x: f"{x:.1f}"),
         ]
         step_diff = welch(*(lambda s, d: (s.mean(), s.std(), len(s), d.mean(), d.std(), len(d)))(
             by("own_step")["shallow"], by("own_step")["deep"]))
@@ -477,12 +490,19 @@ def huji_5_3(result, record) -> dict:
 
 # ----------------------------------------------------------------------------- HUJI 4
 
+def underfit_sentence(r, fit: float) -> str:
+    """A best ratio that comes from fitting the training examples badly says so."""
+    if r.train_mean >= fit:
+        return ""
+    return (f" There the network fits only {pct(r.train_mean)} of its training examples: the ratio is near 1 because it "
+            "underfits, not because it generalises.")
+
+
 def drop_vs_size_sentence(size, drop) -> str:
-    """Best dropout against best smaller network on test accuracy, decided by Welch's interval."""
+    """Best dropout against the best network with fewer parameters on test accuracy, decided by Welch's interval."""
+    if size is None:
+        return ""
     d = welch(size.test_mean, size.test_std, size.n, drop.test_mean, drop.test_std, drop.n)
-    if getattr(size, "setting", None) == 1.0:   # no narrower network beat the full one: the comparison above is this one
-        return ("No narrower network beats the full-size one, so the comparison with no dropout above is also the "
-                "comparison with the best network of the size experiment.")
     head = f"Test accuracy of the best dropout minus that of the best smaller network: {d.points()}"
     if d.significant and d.diff > 0:
         return head + "; on these 250 examples dropout helps more: it keeps the capacity but stops units from relying " \
@@ -543,11 +563,19 @@ def huji_4(result, record) -> dict:
     drop_t = Table(slug("huji.4", "dropout"), "Dropout after every hidden layer of the original network, on the 250 "
                    f"examples: keep probability (Keras rate = 1 − keep), mean ± standard deviation over {len(facts['seeds'])} seeds.",
                    ["keep probability", "parameters", "test accuracy (%)", "ratio", "train accuracy"],
-                   rows(drop, lambda r: f"{r.setting:g} (rate {1 - r.setting:g})"), ["l", "r", "r", "r", "r"])
+                   rows(drop, lambda r: "1 (no dropout)" if r.setting == 1.0 else f"{r.setting:g} (rate {1 - r.setting:g})"),
+                   ["l", "r", "r", "r", "r"])
     best_size = size.loc[size["test_mean"].idxmax()]
     best_ratio_size = size.loc[size["ratio_mean"].idxmax()]
-    best_drop = drop.loc[drop["test_mean"].idxmax()]
-    best_ratio_drop = drop.loc[drop["ratio_mean"].idxmax()]
+    # the dropout runs are compared with the same network trained alike without dropout (keep 1)
+    no_drop = drop[drop["setting"] == 1.0]
+    drop_base = no_drop.iloc[0] if len(no_drop) else base
+    dropped = drop[drop["setting"] < 1.0]
+    best_drop = dropped.loc[dropped["test_mean"].idxmax()]
+    best_ratio_drop = dropped.loc[dropped["ratio_mean"].idxmax()]
+    # the best network with fewer parameters: a narrower width or the first dense layer alone shrunk
+    smaller = pd.concat([size[size["setting"] < 1.0], fc1])
+    best_smaller = smaller.loc[smaller["test_mean"].idxmax()] if len(smaller) else None
 
     def gain(r):
         return r.test_mean - base.test_mean, r.ratio_mean - base.ratio_mean
@@ -591,8 +619,11 @@ def huji_4(result, record) -> dict:
             "memorises": bool(small["ratio"] < full["ratio"] - 0.02),
             "best_size": best_size, "best_ratio_size": best_ratio_size, "best_drop": best_drop,
             "best_ratio_drop": best_ratio_drop, "gain_size": gain(best_size), "gain_drop": gain(best_drop),
-            "test_size": against_base(best_size), "test_drop": against_base(best_drop),
-            "drop_vs_size": drop_vs_size_sentence(best_size, best_drop),
+            "test_size": against_base(best_size),
+            "test_drop": welch(drop_base.test_mean, drop_base.test_std, drop_base.n, best_drop.test_mean,
+                               best_drop.test_std, best_drop.n),
+            "ratio_underfits": underfit_sentence(best_ratio_drop, facts["fit"]),
+            "drop_vs_size": drop_vs_size_sentence(best_smaller, best_drop),
             "fc1": fc1_sentence(base, fc1.iloc[0]) if len(fc1) else "",
             "fig_curves": fig_curves, "fig_size": fig_size, "fig_drop": fig_drop,
             "run_full": run_of(record, "all 60,000 examples"), "run_small": run_of(record, "250 examples")}
