@@ -574,7 +574,7 @@ def huji_4(result, record) -> dict:
     best_drop = dropped.loc[dropped["test_mean"].idxmax()]
     best_ratio_drop = dropped.loc[dropped["ratio_mean"].idxmax()]
     # the best network with fewer parameters: a narrower width or the first dense layer alone shrunk
-    smaller = pd.concat([size[size["setting"] < 1.0], fc1])
+    smaller = pd.concat([size[size["setting"] < 1.0], fc1], ignore_index=True)
     best_smaller = smaller.loc[smaller["test_mean"].idxmax()] if len(smaller) else None
 
     def gain(r):
