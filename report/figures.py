@@ -204,7 +204,7 @@ def accuracy_against(histories: dict[str, pd.DataFrame], x: str, xlabel: str, le
 def overfitting_curves(curves: pd.DataFrame):
     """Left: train (dashed) and test (solid) accuracy; right: their ratio test/train; one colour per data set,
     against epochs on a log scale (the full set's 17 epochs and the 250 examples' 200 share one axis)."""
-    fig, (a, b) = _subplots(1, 2, figsize=(7.2, 2.5))
+    fig, (a, b) = _subplots(1, 2, figsize=(7.2, 2.2))
     for data, h in curves.groupby("data", sort=False):
         c = color_for(data)
         h = h[h["step"] > 0]
