@@ -284,7 +284,8 @@ def _list(args) -> None:
             print(f"{q.id:<12} {q.title}")
             continue
         seconds = e.gflop / rate + e.runs * plan.Progress.RUN_OVERHEAD_S
-        minutes = "—" if e.stored else ("?" if not e.known else f"{seconds / 60:.1f}")
+        # two decimals below 0.1 min: a question that trains must not read as 0.0 (= trains nothing)
+        minutes = "—" if e.stored else ("?" if not e.known else f"{seconds / 60:.{1 if seconds >= 6 else 2}f}")
         print(f"{q.id:<12} {'yes' if e.stored else 'no':<7} {minutes:>7}  {q.title}")
 
 

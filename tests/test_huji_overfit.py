@@ -26,9 +26,9 @@ def test_a_size_variant_is_read_at_its_first_evaluation_at_99_percent_or_at_the_
 
 def test_the_table_says_where_each_setting_was_read():
     facts = {"fit": 0.99, "size_cap_steps": 5000}
-    assert sections.trained_until(SimpleNamespace(n=3, fitted=3, stop_mean=1333.3), facts) == \
-        "99% train, step 1,333 (mean)"
-    assert sections.trained_until(SimpleNamespace(n=3, fitted=0, stop_mean=5000), facts) == "cap, 5,000 steps"
+    # the column header names the level (99% train) and the caption the cap
+    assert sections.trained_until(SimpleNamespace(n=3, fitted=3, stop_mean=1333.3), facts) == "step 1,333 (mean)"
+    assert sections.trained_until(SimpleNamespace(n=3, fitted=0, stop_mean=5000), facts) == "the cap"
     assert "on 2 of 3 seeds" in sections.trained_until(SimpleNamespace(n=3, fitted=2, stop_mean=4000), facts)
 
 
