@@ -188,3 +188,12 @@ def test_stored_shapes_rules_and_formulas_are_typeset():
     assert tex_grouped("N_{1024}") == "N_{1024}"   # an index is not a number to group
     assert typeset("fully connected, reading 9K m^2 (m-p+1)^2") == "fully connected, reading 9K m² (m−p+1)²"
     assert pm(0.9, 0.01, 3) == "90.00 ± 1.00 (n=3)" and pm(0.9, 0.01, None) == "90.00 ± 1.00"
+
+
+def test_a_curve_that_is_not_flat_says_which_way_it_moves():
+    from report.sections.bonn import trend_sentence
+
+    assert "still rise" in trend_sentence([0.70, 0.71, 0.72], 0.72, 60)
+    falling = trend_sentence([0.724, 0.7201, 0.7163], 0.7429, 44)
+    assert "They fall" in falling and "2.66 points below the best" in falling and "epoch 44" in falling
+    assert "move up and down" in trend_sentence([0.72, 0.71, 0.715], 0.74, 40)

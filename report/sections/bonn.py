@@ -125,6 +125,16 @@ def bonn_p3(result, record) -> dict:
             "run": run_of(record, mnist_label(False, facts["seeds"][0]))}
 
 
+def trend_sentence(last, best: float, best_epoch: float) -> str:
+    """Which way the last evaluations of a run that is not flat move, and how far below its best they end."""
+    steps = [b - a for a, b in zip(last, last[1:])]
+    if all(d > 0 for d in steps):
+        return "They still rise: more epochs could still raise it."
+    way = "fall" if all(d < 0 for d in steps) else "move up and down"
+    return (f"They {way}, and the last is {100 * (best - last[-1]):.2f} points below the best on the way "
+            f"({pct(best)} at epoch {best_epoch:g}): more epochs of this recipe are not expected to raise it.")
+
+
 @section("bonn.p4")
 def bonn_p4(result, record) -> dict:
     h, per_class, facts = result.tables["history"], result.tables["per_class"], result.facts
@@ -205,6 +215,8 @@ def bonn_p4(result, record) -> dict:
             "aug_diff": aug_diff, "aug_half": aug_half, "aug_verdict": aug_verdict, "n_test": n_test,
             "aug_flat": None if math.isnan(aug["final_spread"]) else aug["final_spread"] <= within,
             "best_step": int(h.loc[h["test_accuracy"].idxmax(), "step"]),
+            "trend": trend_sentence(evals["test_accuracy"].to_numpy(), float(h["test_accuracy"].max()),
+                                    h.loc[h["test_accuracy"].idxmax(), "step"] / per_epoch),
             # plain dicts: a pandas row's .name is its index label, not the "name" column
             "hardest": pc.iloc[0].to_dict(), "easiest": pc.iloc[-1].to_dict(),
             "confusion_acc": confusion_acc, "same_test_set": cfg["test_size"] is None,
