@@ -194,6 +194,37 @@ def print_budget(out: str, csv: str) -> None:
     print(f"written: {csv}")
 
 
+def startup_seconds(data_dir: str | None = None) -> dict[str, float]:
+    """Seconds from launching `Ex1_main.py --only huji.1.2` on an empty store to its first training log line
+    and to its step-0 evaluation line: what a user waits before anything trains."""
+    import subprocess
+    import tempfile
+    from pathlib import Path
+
+    main_py = Path(__file__).resolve().parents[1] / "Ex1_main.py"
+    cmd = [sys.executable, str(main_py), "--only", "huji.1.2", "--no-pdf", "--html"]
+    if data_dir:
+        cmd += ["--data-dir", data_dir]
+    marks: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as out:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd + ["--out", out], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        try:
+            for line in proc.stdout:
+                if " training " in line and "to first training line" not in marks:
+                    marks["to first training line"] = time.perf_counter() - t0
+                if "step      0/" in line:
+                    marks["to the step-0 evaluation"] = time.perf_counter() - t0
+                    break
+        finally:
+            proc.kill()
+            proc.wait()
+    if "to the step-0 evaluation" not in marks:
+        raise ValueError("Ex1_main.py ended before its first training step; run it by hand to see why")
+    return marks
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m ex1.bench", description=__doc__.split("\n\n")[0])
     p.add_argument("--steps", type=int, default=300, help="measured training steps per model (after 50 warm-up)")
@@ -202,7 +233,18 @@ def main(argv=None) -> int:
     p.add_argument("--budget", action="store_true",
                    help="price the stored full-profile runs against the peak instead (see --out)")
     p.add_argument("--out", default="out", help="with --budget: the output directory holding the store")
+    p.add_argument("--startup", action="store_true",
+                   help="time the start-up instead: from the command to the first training step (idle machine)")
+    p.add_argument("--data-dir", help="with --startup: the data directory Ex1_main.py is given")
     args = p.parse_args(argv)
+    if args.startup:
+        try:
+            for what, s in startup_seconds(args.data_dir).items():
+                print(f"start-up, {what}: {s:.1f} s")
+        except ValueError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        return 0
     if args.budget:
         try:
             print_budget(args.out, args.csv or "budget.csv")
