@@ -152,9 +152,13 @@ class Run:
     def final(self) -> pd.Series:
         return self.history.iloc[-1]
 
-    def model(self):
-        """The trained Keras model, rebuilt from the stored weights."""
-        m = models.create_model(self.spec.model, **self._build_kwargs())
+    def model(self, precision: str | None = None):
+        """The trained Keras model, rebuilt from the stored weights, computing in the precision it trained in or in
+        `precision` (float32 checks the function the weights define, free of bfloat16 rounding)."""
+        kw = self.spec.build_kwargs()
+        if (precision or self.spec.config.precision) != "float32":
+            kw["dtype"] = precision or self.spec.config.precision
+        m = models.create_model(self.spec.model, **kw)
         for v, w in zip(m.variables, self.weights):
             v.assign(w)
         return m
@@ -163,12 +167,6 @@ class Run:
         """Logits of the trained model on x, in inference mode, batch by batch."""
         model = self.model()
         return np.concatenate([model(x[s: s + batch], training=False).numpy() for s in range(0, len(x), batch)])
-
-    def _build_kwargs(self) -> dict:
-        kw = self.spec.build_kwargs()
-        if self.spec.config.precision != "float32":
-            kw["dtype"] = self.spec.config.precision
-        return kw
 
 
 @dataclass

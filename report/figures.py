@@ -10,6 +10,7 @@ import functools
 import matplotlib
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 # The report's style, applied while a figure is drawn and saved (matplotlib.rc_context): importing this
 # module or drawing a figure leaves the caller's backend and rcParams (a notebook's) as they were.
@@ -57,8 +58,6 @@ def color_for(label: str) -> str:
 
 def to_svg(fig) -> str:
     buf = io.StringIO()
-    from matplotlib.ticker import FuncFormatter, MaxNLocator
-
     for ax in fig.axes:   # step counts and the like with thousands separators: 20,000, not 20000
         for axis, (lo, hi) in ((ax.xaxis, ax.get_xlim()), (ax.yaxis, ax.get_ylim())):
             if axis.get_scale() == "linear" and max(abs(lo), abs(hi)) >= 10000:

@@ -34,8 +34,8 @@ def huji_1_1(result, record) -> dict:
             "sum_tex": rf"N_{{\text{{{r['padding']}}}}} = {sum_tex} = {r['hand_count']:,}".replace(",", "{,}"),
             "flatten": shape(t.loc[t["layer"] == "flatten", "output_shape"].iloc[0]),
         })
+    first = {l["layer"]: l["params"] for l in readings[0]["layers"]}
     for r in readings:   # a later reading spells out only the layers whose count differs from the first's
-        first = {l["layer"]: l["params"] for l in readings[0]["layers"]}
         r["changed"] = [l for l in r["layers"] if r is readings[0] or first.get(l["layer"]) != l["params"]]
         unchanged = [l["layer"] for l in r["layers"] if l not in r["changed"]]
         r["unchanged"] = " and ".join(filter(None, [", ".join(unchanged[:-1]), unchanged[-1]])) if unchanged else ""
@@ -184,9 +184,14 @@ def pretty(label: str) -> str:
     return label.replace("x", "×")
 
 
+def one_line(text: str) -> str:
+    """Text that a table cell must not break: no-break spaces, and a word joiner after each "/"."""
+    return text.replace(" ", "\u00a0").replace("/", "/\u2060")
+
+
 def _cell(label: str, family: str) -> str:
     """A candidate's name on one line of a table whose caption already names the family."""
-    return label.removeprefix(f"{family} ").replace("x", "×").replace(" ", "\u00a0").replace("/", "/\u2060")
+    return one_line(pretty(label.removeprefix(f"{family} ")))
 
 
 def _sweep_section(qid: str, result, record, what: str) -> dict:
@@ -325,7 +330,7 @@ def huji_3_3(result, record) -> dict:
                   "seconds of training, evaluations excluded.",
                   ["network", "parameters", f"steps to {rel:.0%} of final", "seconds", f"steps to {pct(common)}",
                    "seconds", "final test accuracy"],
-                  [[pretty(first[f].label).replace(" ", "\u00a0").replace("/", "/\u2060"), num(first[f].params), mean_std("own_step", num, f),
+                  [[one_line(pretty(first[f].label)), num(first[f].params), mean_std("own_step", num, f),
                     mean_std("own_seconds", lambda x: f"{x:.1f}", f), mean_std("common_step", num, f),
                     mean_std("common_seconds", lambda x: f"{x:.1f}", f),
                     mean_std_pct(g.get_group(f)["final_accuracy"], seeds=False)] for f in fams],
@@ -490,6 +495,11 @@ def huji_5_3(result, record) -> dict:
 
 # ----------------------------------------------------------------------------- HUJI 4
 
+def accuracy_difference(a, b):
+    """Welch's test of b's mean test accuracy minus a's, from two summary rows (test_mean, test_std, n)."""
+    return welch(a.test_mean, a.test_std, a.n, b.test_mean, b.test_std, b.n)
+
+
 def underfit_sentence(r, fit: float) -> str:
     """A best ratio that comes from fitting the training examples badly says so."""
     if r.train_mean >= fit:
@@ -502,7 +512,7 @@ def drop_vs_size_sentence(size, drop) -> str:
     """Best dropout against the best network with fewer parameters on test accuracy, decided by Welch's interval."""
     if size is None:
         return ""
-    d = welch(size.test_mean, size.test_std, size.n, drop.test_mean, drop.test_std, drop.n)
+    d = accuracy_difference(size, drop)
     head = f"Test accuracy of the best dropout minus that of the best smaller network: {d.points()}"
     if d.significant and d.diff > 0:
         return head + "; on these 250 examples dropout helps more: it keeps the capacity but stops units from relying " \
@@ -524,7 +534,7 @@ def trained_until(r, facts) -> str:
 
 def fc1_sentence(base, fc1) -> str:
     """The first dense layer alone shrunk, against the full-size network, decided by Welch's interval."""
-    d = welch(base.test_mean, base.test_std, base.n, fc1.test_mean, fc1.test_std, fc1.n)
+    d = accuracy_difference(base, fc1)
     verdict = ("a gain whose interval excludes zero" if d.significant and d.diff > 0 else
                "a loss whose interval excludes zero" if d.significant else "not distinguishable from seed noise")
     return (f"Shrinking only the first fully connected layer, which holds most of the parameters, to "
@@ -581,7 +591,7 @@ def huji_4(result, record) -> dict:
         return r.test_mean - base.test_mean, r.ratio_mean - base.ratio_mean
 
     def against_base(r):
-        return welch(base.test_mean, base.test_std, base.n, r.test_mean, r.test_std, r.n)
+        return accuracy_difference(base, r)
 
     wl = result.tables["width_layers"]
     wl = wl[wl["params"] > 0]
@@ -620,8 +630,7 @@ def huji_4(result, record) -> dict:
             "best_size": best_size, "best_ratio_size": best_ratio_size, "best_drop": best_drop,
             "best_ratio_drop": best_ratio_drop, "gain_size": gain(best_size), "gain_drop": gain(best_drop),
             "test_size": against_base(best_size),
-            "test_drop": welch(drop_base.test_mean, drop_base.test_std, drop_base.n, best_drop.test_mean,
-                               best_drop.test_std, best_drop.n),
+            "test_drop": accuracy_difference(drop_base, best_drop),
             "ratio_underfits": underfit_sentence(best_ratio_drop, facts["fit"]),
             "drop_vs_size": drop_vs_size_sentence(best_smaller, best_drop),
             "fc1": fc1_sentence(base, fc1.iloc[0]) if len(fc1) else "",
