@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from .train import (EVAL_BATCH, HISTORY_COLUMNS, TrainConfig, TrainResult, _Checkpoint, _fmt_seconds,
-                    _make_optimizer, _quiet_retracing_warning, batch_order, scores)
+                    _make_optimizer, _quiet_retracing_warning, batch_order, eval_batches, model_inputs, scores)
 
 
 def first_conv_signature(model) -> tuple | None:
@@ -101,6 +101,7 @@ def train_packed(
     te_idx = sample_indices(len(x_test), cfg.test_size, cfg.seed + 2)
     x_tr_eval, y_tr_eval = x_train[tr_idx], y_train[tr_idx]
     x_te_eval, y_te_eval = x_test[te_idx], y_test[te_idx]
+    scale, image_shape = model_inputs(x_train)
     xs = tf.constant(x_train)
     ys = tf.constant(y_train.astype(np.int32))
     loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
@@ -129,7 +130,7 @@ def train_packed(
     def train_block(order):
         for step in tf.range(tf.shape(order)[0]):
             idx = order[step]
-            xb, yb = tf.gather(xs, idx), tf.gather(ys, idx)
+            xb, yb = scale(tf.gather(xs, idx)), tf.gather(ys, idx)
             with tf.GradientTape() as tape:
                 loss = tf.add_n([loss_fn(yb, out) for out in forward(xb, True)])
                 if cfg.weight_decay:
@@ -138,7 +139,7 @@ def train_packed(
             optimizer.apply_gradients(zip(grads, trainable))
         return optimizer.iterations
 
-    @tf.function(input_signature=[tf.TensorSpec([None, *x_train.shape[1:]], tf.float32)])
+    @tf.function(input_signature=[tf.TensorSpec([None, *image_shape], tf.float32)])
     def logits_of(xb):
         return forward(xb, False)
 
@@ -146,8 +147,8 @@ def train_packed(
         """(model, [mean loss, accuracy]) for every model."""
         totals = np.zeros((len(members), 2))
         batch = max(50, EVAL_BATCH // len(members))   # the wide layer's output of one batch stays small
-        for s in range(0, len(x), batch):
-            for k, lg in enumerate(logits_of(x[s: s + batch])):
+        for s, xb in eval_batches(x, batch):
+            for k, lg in enumerate(logits_of(xb)):
                 totals[k] += scores(lg.numpy(), y[s: s + batch])
         return totals / len(x)
 

@@ -304,7 +304,7 @@ class Context:
         self.log(f"{label}training {'/'.join(sorted({s.model for s in specs}))} for {spec.config.steps} steps "
                  f"on {len(x_train)} {spec.dataset} images ({spec.config.precision})")
         builders = [self._builder(s) for s in specs]
-        args = (data_mod.to_float(x_train), y_train, data_mod.to_float(x_test), y_test, spec.config)
+        args = (x_train, y_train, x_test, y_test, spec.config)   # uint8: scaled batch by batch (train.model_inputs)
         held_out = "test" if spec.validation is None else "validation"
         ckpt_dir = self.store.root / "checkpoints" / (keys[0] if single else "pack-" + config_hash(sorted(keys)))
         started = time.time()

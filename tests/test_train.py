@@ -178,3 +178,18 @@ def test_a_flat_run_killed_before_its_stop_resumes_and_stops_at_the_same_step(ti
                                rtol=1e-5, atol=1e-6)
     with pytest.raises(ValueError, match="stop_when_flat"):
         replace(FLAT, stop_when_flat=0.0)
+
+
+def test_uint8_images_train_exactly_as_their_float32_copy():
+    # The runner hands the engine the stored uint8 images (a quarter of the memory); scaled batch by batch in
+    # the graph they must be the very values of data.to_float, so the history is the float32 copy's to the bit.
+    xtr, ytr = synthetic_images(600, (28, 28), 1)
+    xte, yte = synthetic_images(200, (28, 28), 2)
+    as_uint8 = train.train(build, xtr, ytr, xte, yte, CFG, log=lambda s: None).history[MEASURED]
+    as_float = train.train(build, data.to_float(xtr), ytr, data.to_float(xte), yte, CFG,
+                           log=lambda s: None).history[MEASURED]
+    assert as_uint8.equals(as_float)
+    scale, shape = train.model_inputs(xtr)
+    every = np.arange(256, dtype=np.uint8).reshape(1, 16, 16)
+    assert shape == (28, 28, 1)
+    assert np.array_equal(scale(every).numpy(), data.to_float(every))

@@ -153,7 +153,7 @@ def bonn_p4(result, record) -> dict:
                  f"{num(cfg['train_eval_size'])} training images (dashed) and on the "
                  f"{num(cfg['test_size'] or facts['test_examples'])} test images (solid), every "
                  f"{num(cfg['eval_every'])} steps; the learning rate drops tenfold after step "
-                 f"{num(cfg['lr_boundaries'][0])}.")
+                 + " and again after step ".join(num(b) for b in cfg["lr_boundaries"]) + ".")
     loss = Figure(slug("bonn.p4", "loss"), to_svg(figures.loss_curves(hist)),
                   "CIFAR-10, the same three networks: training-sample (dashed) and test (solid) loss, log scale.",
                   kind="more")
@@ -202,6 +202,7 @@ def bonn_p4(result, record) -> dict:
                          "first dense layer change size.")
     evals = h[h["step"] > 0].tail(facts["flat_last"])
     per_epoch = answer["steps"] / answer["epochs"]
+    drops = [b / per_epoch for b in cfg["lr_boundaries"]]
     gap = answer["train_accuracy"] - answer["test_accuracy"]
     plain_gap = plain["train_accuracy"] - plain["test_accuracy"]
     return {"run": run, "final": final, "acc": acc, "loss": loss, "conf": conf, "table": table, "facts": facts,
@@ -209,7 +210,7 @@ def bonn_p4(result, record) -> dict:
             "meets": answer["test_accuracy"] >= facts["target"], "stopped_flat": answer["epochs"] < answer["cap_epochs"],
             "flat": None if math.isnan(answer["final_spread"]) else answer["final_spread"] <= within, "within": within,
             "flat_from": evals["step"].iloc[0] / per_epoch, "flat_to": evals["step"].iloc[-1] / per_epoch,
-            "minutes": answer["wall_seconds"] / 60, "gap": gap, "fit": "overfits" if gap > 0.05 else "some" if gap > 0.02 else "none",
+            "drops": drops, "step_schedule": len(drops) > 1, "minutes": answer["wall_seconds"] / 60, "gap": gap, "fit": "overfits" if gap > 0.05 else "some" if gap > 0.02 else "none",
             "plain_gap": plain_gap, "plain_overfits": plain_gap > 0.05,
             "plain_diff": plain["test_accuracy"] - answer["test_accuracy"],
             "aug_diff": aug_diff, "aug_half": aug_half, "aug_verdict": aug_verdict, "n_test": n_test,
