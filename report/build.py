@@ -68,6 +68,19 @@ def _provenance(answers) -> list[dict]:
     return rows
 
 
+RUNNING_HEADER_CHARS = 110   # sheet and question side by side on one 8 pt line of an A4 page
+
+
+def running_title(heading: str, sheet_title: str) -> str:
+    """The question's heading as the page header repeats it: cut at a word, with an ellipsis, where the
+    sheet's title beside it would otherwise push it onto a second line."""
+    room = RUNNING_HEADER_CHARS - len(sheet_title)
+    if len(heading) <= room:
+        return heading
+    cut = heading[:room - 1].rsplit(" ", 1)[0].rstrip(" ,:;.")
+    return cut + "…"
+
+
 def render_html(answers, ctx, names: list[str] | None = None, selected_all: bool = True,
                 run_seconds: float = 0.0, left_out: list[str] | None = None) -> str:
     import experiments
@@ -77,8 +90,10 @@ def render_html(answers, ctx, names: list[str] | None = None, selected_all: bool
     toc = []
     for a in answers:
         q = a.question
+        heading = f"{_number(q.id)}  {q.title}"
         grouped.setdefault(q.sheet, []).append({
-            "id": q.id, "anchor": "q-" + q.id.replace(".", "-"), "heading": f"{_number(q.id)}  {q.title}",
+            "id": q.id, "anchor": "q-" + q.id.replace(".", "-"), "heading": heading,
+            "running": running_title(heading, SHEET_TITLES.get(q.sheet, q.sheet)),
             "prompt": prompts.typeset(q.id, q.prompt), "ctx": sections.build(a),
         })
     sheet_sections = []

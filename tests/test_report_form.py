@@ -61,3 +61,14 @@ def test_templates_hold_no_numeric_thresholds():
              for line in p.read_text(encoding="utf-8").splitlines() if re.search(r"[<>] *[0-9]", line)
              or re.search(r"\{%-? *(if|elif)[^%]*[<>]", line)]   # a comparison of two numbers is a threshold too
     assert found == []
+
+
+def test_running_header_cuts_a_long_question_title_at_a_word():
+    from report.build import RUNNING_HEADER_CHARS, running_title
+
+    sheet = "Bonn, Deep Learning for Visual Recognition, Assignment 4"
+    long = "Programming 2  The chosen learning rate: training loss and test accuracy"
+    cut = running_title(long, sheet)
+    assert cut.endswith("…") and long.startswith(cut[:-1]) and long[len(cut) - 1] == " "
+    assert len(sheet) + len(cut) <= RUNNING_HEADER_CHARS
+    assert running_title("3.1  Shallow network", sheet) == "3.1  Shallow network"
