@@ -163,10 +163,18 @@ class Run:
             v.assign(w)
         return m
 
-    def predict(self, x: np.ndarray, batch: int = 1000) -> np.ndarray:
-        """Logits of the trained model on x, in inference mode, batch by batch."""
+    def predict(self, x: np.ndarray, batch: int = train.EVAL_BATCH) -> np.ndarray:
+        """Logits of the trained model on x (float32 images), in inference mode, batch by batch.
+
+        Computed as the training log's evaluations are (one compiled function, batches of EVAL_BATCH): eager
+        calls skip the graph's fused kernels, and in bfloat16 that flipped a few test images, so a recount
+        disagreed with the log's last evaluation."""
+        import tensorflow as tf
+
         model = self.model()
-        return np.concatenate([model(x[s: s + batch], training=False).numpy() for s in range(0, len(x), batch)])
+        logits_of = tf.function(lambda xb: tf.cast(model(xb, training=False), tf.float32),
+                                input_signature=[tf.TensorSpec([None, *x.shape[1:]], tf.float32)])
+        return np.concatenate([logits_of(x[s: s + batch]).numpy() for s in range(0, len(x), batch)])
 
 
 @dataclass

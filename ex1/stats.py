@@ -45,9 +45,10 @@ class Difference:
 
 
 def signed(x: float, digits: int = 2) -> str:
-    """x with its sign, "+0.42" or "-0.10"; a value that rounds to zero prints as "0.00", never "-0.00"."""
+    """x with its sign, "+0.42" or "−0.10" (a typeset minus, U+2212); a value that rounds to zero prints as
+    "0.00", never "−0.00"."""
     s = f"{x:+.{digits}f}"
-    return s[1:] if float(s) == 0 else s
+    return s[1:] if float(s) == 0 else s.replace("-", "\u2212")
 
 
 def welch(mean_a: float, std_a: float, n_a: int, mean_b: float, std_b: float, n_b: int) -> Difference:

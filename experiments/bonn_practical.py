@@ -82,9 +82,8 @@ def enough_for_hold_out(cfg: BonnConfig, ctx: Context) -> str | None:
     return None
 
 
-def with_drop(cfg: TrainConfig, lr: float, at: tuple[float, ...] = (0.75,)) -> TrainConfig:
-    """The chosen constant rate, divided by ten after each fraction `at` of the steps (by default once, for
-    the last quarter) to settle."""
+def with_drop(cfg: TrainConfig, lr: float, at: tuple[float, ...]) -> TrainConfig:
+    """The chosen rate, divided by ten after each fraction `at` of the steps, to settle."""
     return replace(cfg, learning_rate=lr, lr_boundaries=tuple(int(a * cfg.steps) for a in at),
                    lr_values=(lr,) + tuple(lr / 10 ** k for k in range(1, len(at) + 1)))
 
@@ -140,7 +139,8 @@ def mnist_label(regularised: bool, seed: int) -> str:
 
 
 def mnist_run(cfg: BonnConfig, lr: float, seed: int, regularised: bool) -> RunSpec:
-    train = replace(with_drop(cfg.train, lr), seed=seed, weight_decay=cfg.weight_decay if regularised else 0.0)
+    # The sheet: "pick the best learning rate and keep it fixed for the following steps".
+    train = replace(cfg.train, learning_rate=lr, seed=seed, weight_decay=cfg.weight_decay if regularised else 0.0)
     kwargs = dict(cfg.regularised) if regularised else {}
     return RunSpec("bonn_cnn", train, kwargs, label=mnist_label(regularised, seed))
 

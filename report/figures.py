@@ -10,7 +10,7 @@ import functools
 import matplotlib
 import pandas as pd
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter, MaxNLocator
+from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
 # The report's style, applied while a figure is drawn and saved (matplotlib.rc_context): importing this
 # module or drawing a figure leaves the caller's backend and rcParams (a notebook's) as they were.
@@ -84,6 +84,16 @@ def _legend_below(fig, ax, ncol: int = 2, **kwargs) -> None:
     if handles:
         fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=min(ncol, len(handles)),
                    fontsize=7, frameon=False, **kwargs)
+
+
+def _readable_log_y(ax) -> None:
+    """A log axis spanning less than about two decades gets plain labels at 1, 2 and 5 of each decade: with
+    only 10⁰ and 10¹ a reader cannot place a curve at 0.65%."""
+    lo, hi = ax.get_ylim()
+    if lo > 0 and hi / lo < 300:
+        ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.yaxis.set_minor_formatter(NullFormatter())
 
 
 def _train_test(ax, x, train, test, color: str, label: str, held_out: str = "test") -> None:
@@ -244,7 +254,8 @@ def sweep_errorbars(summary: pd.DataFrame, x: str, xlabel: str, log_x: bool = Fa
 def error_curves(histories: dict[str, pd.DataFrame], boundaries: tuple[int, ...] = (),
                  colors: dict[str, str] | None = None):
     """Train (dashed) and test (solid) error in % against steps, log scale; learning-rate drops dotted."""
-    fig, ax = _subplots(figsize=(5.6, 2.5))
+    # narrower than the text's half width allows, so that beside the text it is scaled down less
+    fig, ax = _subplots(figsize=(4.2, 2.9))
     for label, h in histories.items():
         h = h[h["step"] > 0]   # the untrained network's ~90% would squash the scale
         _train_test(ax, h["step"], 100 * (1 - h["train_accuracy"]), 100 * (1 - h["test_accuracy"]),
@@ -254,10 +265,11 @@ def error_curves(histories: dict[str, pd.DataFrame], boundaries: tuple[int, ...]
         ax.annotate("learning rate ÷10", (b, 1), xycoords=("data", "axes fraction"), xytext=(3, -10),
                     textcoords="offset points", fontsize=7)
     ax.set_yscale("log")
+    _readable_log_y(ax)
     ax.set_xlabel("training step (mini-batches)")
     ax.set_ylabel("error (%, log scale)")
     fig.tight_layout()
-    _legend_below(fig, ax)
+    _legend_below(fig, ax, ncol=1)
     return fig
 
 

@@ -173,9 +173,9 @@ def test_signed_numbers_never_print_a_negative_zero():
     from ex1.stats import signed, welch
 
     assert signed(-0.001) == "0.00" and signed(0.004) == "0.00"
-    assert signed(-0.006) == "-0.01" and signed(0.42) == "+0.42" and signed(-1.26, 1) == "-1.3"
+    assert signed(-0.006) == "\u22120.01" and signed(0.42) == "+0.42" and signed(-1.26, 1) == "\u22121.3"
     tiny = welch(0.98800, 0.001, 3, 0.98799, 0.001, 3)
-    assert "-0.00" not in tiny.points() and "+0.00" not in tiny.points()
+    assert "\u22120.00" not in tiny.points() and "-0.00" not in tiny.points() and "+0.00" not in tiny.points()
 
 
 def test_stored_shapes_rules_and_formulas_are_typeset():

@@ -118,13 +118,14 @@ def first_step_reaching(h: pd.DataFrame, column: str, level: float) -> int | Non
 _SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 
-def sci(x: float) -> str:
-    """A small or large number as typeset: 5.8 × 10⁻⁷; between 0.01 and 1,000 plainly (0.76)."""
+def sci(x: float, digits: int = 2) -> str:
+    """A small or large number as typeset, to `digits` significant digits: 5.8 × 10⁻⁷; between 0.01 and 1,000
+    plainly (0.76)."""
     if not x:
         return "0"
     if 1e-2 <= abs(x) < 1e3:
-        return f"{x:.2g}"
-    mantissa, exponent = f"{x:.1e}".split("e")
+        return f"{x:.{digits}g}"
+    mantissa, exponent = f"{x:.{digits - 1}e}".split("e")
     return f"{mantissa} × 10{str(int(exponent)).translate(_SUPERSCRIPT)}"
 
 
@@ -171,7 +172,7 @@ def run_of(record, label: str) -> dict:
     return next(r for r in record["runs"] if r["label"] == label)
 
 
-def pm(mean: float, std: float, n: int | None, scale: float = 100.0, digits: int = 2) -> str:
+def pm(mean: float, std: float, n: int | None = None, scale: float = 100.0, digits: int = 2) -> str:
     """"mean ± std (n=3)"; without n where the caption already says how many seeds."""
     s = 0.0 if std != std else std
     return f"{scale * mean:.{digits}f} ± {scale * s:.{digits}f}" + (f" (n={n})" if n is not None else "")

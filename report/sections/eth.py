@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .common import TOLERANCE, Table, check_table, conv_backprop_section, num, section, slug
+from .common import TOLERANCE, Table, check_table, conv_backprop_section, num, sci, section, slug
 
 
 conv_backprop_section("eth.3")   # derived in Tübingen 2; the check is printed once
@@ -30,7 +30,7 @@ def eth_2(result, record) -> dict:
         return float(f"{a:.4g}") == b
 
     lc, fa, fb = t["ratio CNN / locally connected"], t["ratio CNN / FC, reading 3K"], t["ratio CNN / FC, reading 9K"]
-    rows = [[typeset(q), (f"{v:.4g}" if v < 1 else num(v))] for q, v in t.items()]
+    rows = [[typeset(q), (sci(v, 4) if v < 1 else num(v))] for q, v in t.items()]
     return {"table": Table(slug("eth.2", "counts"), "First-layer parameters for m = 128, p = 5, K = 1 (the ratios do "
                            "not depend on K).", ["quantity", "value"], rows, ["l", "r"]),
             "lc": lc, "fa": fa, "fb": fb, "facts": facts, "lc_ok": close(lc, facts["stated_lc"]),

@@ -66,15 +66,17 @@ def huji_1_2(result, record) -> dict:
     n_train_eval = facts["train_eval_examples"] or facts["train_examples"]
     # Two binomial proportions: a gap inside two standard errors is sampling noise.
     se = (train_acc * (1 - train_acc) / n_train_eval + test_acc * (1 - test_acc) / facts["test_examples"]) ** 0.5
+    se_text = (f"the standard error of the difference is {100 * se:.2f} points, binomial over "
+               f"{num(n_train_eval)} training and {num(facts['test_examples'])} test images")
     if abs(gap) <= 2 * se:
         gap_sentence = (f"Train and test accuracy end {100 * abs(gap):.2f} points apart, within two standard "
-                        f"errors ({100 * 2 * se:.2f} points) of the two samples: no measurable generalisation gap.")
+                        f"errors ({se_text}): no measurable generalisation gap.")
     elif gap > 0:
-        gap_sentence = (f"Training accuracy ends {100 * gap:.2f} points above test accuracy (more than two "
-                        f"standard errors, {100 * 2 * se:.2f} points): a small generalisation gap.")
+        gap_sentence = (f"Training accuracy ends {100 * gap:.2f} points above test accuracy, {gap / se:.1f} standard "
+                        f"errors ({se_text}): a small generalisation gap.")
     else:
-        gap_sentence = (f"Test accuracy ends {100 * -gap:.2f} points above the accuracy on the training sample "
-                        f"(more than two standard errors, {100 * 2 * se:.2f} points): the training images "
+        gap_sentence = (f"Test accuracy ends {100 * -gap:.2f} points above the accuracy on the training sample, "
+                        f"{-gap / se:.1f} standard errors ({se_text}): the training images "
                         "are on average the harder ones at this point of training.")
     sheet_step = first_step_reaching(h, "test_accuracy", facts["sheet_target"])
     curves = {BASELINE: h}
@@ -151,7 +153,12 @@ def huji_2(result, record) -> dict:
         return int(h.loc[h["test_accuracy"] >= final_acc - 0.005, "step"].iloc[0])
 
     settle_lin, settle_base = settle(hist[LINEAR]), settle(hist[BASELINE])
-    if settle_lin < settle_base:
+    every = int(run_of(record, LINEAR)["config"]["eval_every"])
+    if settle_base - settle_lin <= 2 * every:   # one seed each: a step or two of evaluations apart is no difference
+        settle_sentence = (f"Both settle at about the same point: the linear network is within half a point of its "
+                           f"final accuracy from step {num(settle_lin)}, the original network from step "
+                           f"{num(settle_base)} (evaluations every {num(every)} steps, one seed each).")
+    elif settle_lin < settle_base:
         settle_sentence = (f"The linear network settles early: it is within half a point of its final accuracy from "
                            f"step {num(settle_lin)}, the original network only from step {num(settle_base)}; its "
                            "remaining steps are spent on a lower ceiling.")
@@ -228,7 +235,10 @@ def _sweep_section(qid: str, result, record, what: str) -> dict:
     cand_t = Table(slug(qid, "layers"), f"Every {what} layer by layer: output shape and, in brackets, parameters "
                    "(pooling has none; flattening is left out).", ["network"] + layer_names, cand_rows,
                    ["l"] + ["r"] * len(layer_names), kind="architectures")
-    ctx = {"candidates": cand_t, "sweep": sweep_t, "frontier": fig, "chosen": chosen, "target": target, "n": len(t),
+    naming = ("“shallow F×K×K/sS, pool P” is one convolution of F filters of K×K at stride S, then P×P max pooling "
+              "(stride P) before the dense layer to the ten logits" if family == "shallow" else
+              "“deep a-b-c” has a and b filters in its two 5×5 convolutions and c units in its hidden dense layer")
+    ctx = {"naming": naming, "candidates": cand_t, "sweep": sweep_t, "frontier": fig, "chosen": chosen, "target": target, "n": len(t),
            "seeds": seeds, "validation": facts["validation"], "hits": int(t["every_seed_reaches"].sum()),
            "run": next((r for r in record["runs"] if r["label"] == chosen), None)}
     if chosen is None:
@@ -328,8 +338,8 @@ def huji_3_3(result, record) -> dict:
     table = Table(slug("huji.3.3", "speed"), f"Convergence of the two chosen networks, mean ± standard deviation over "
                   f"{facts['seeds']} seeds, each evaluated on the test set every {num(facts['eval_every'])} steps; "
                   "seconds of training, evaluations excluded.",
-                  ["network", "parameters", f"steps to {rel:.0%} of final", "seconds", f"steps to {pct(common)}",
-                   "seconds", "final test accuracy"],
+                  ["network", "parameters", f"steps to {rel:.0%} of final", f"seconds to {rel:.0%} of final",
+                   f"steps to {pct(common)}", f"seconds to {pct(common)}", "final test accuracy"],
                   [[one_line(pretty(first[f].label)), num(first[f].params), mean_std("own_step", num, f),
                     mean_std("own_seconds", lambda x: f"{x:.1f}", f), mean_std("common_step", num, f),
                     mean_std("common_seconds", lambda x: f"{x:.1f}", f),
@@ -369,6 +379,12 @@ def huji_3_3(result, record) -> dict:
         elif step_diff.significant:
             why = ("A likely reason the shallow network needs fewer steps: the gradient reaches its single convolution directly, "
                    "while the deep network's narrow layers are bottlenecks the signal must pass through twice.")
+        else:
+            why = (f"With {facts['seeds']} seeds, a difference in steps smaller than the spread between seeds cannot be "
+                   "detected; what separates the two networks is the cost of a step. The deep network runs two "
+                   "convolutions, two poolings and an extra dense layer per step where the shallow one runs one of each; "
+                   "with a few filters per layer each operation is too small to keep the cores busy, so the time per "
+                   "step likely follows the number of layers more than their arithmetic.")
         ips = {f: g.get_group(f)["images_per_second"].mean() for f in fams}
         ratio = ips["shallow"] / ips["deep"]
         sentences.append(f"One step of the shallow network costs {1 / ratio:.2f} times the time of one step of the "
@@ -380,7 +396,8 @@ def huji_3_3(result, record) -> dict:
                 f"learning-rate drop at step {num(bounds[0])}: in this recipe the schedule, more than the "
                 "architecture, decides when training stops improving." if at_drop else "")
     return {"empty": False, "table": table, "by_step": by_step, "by_time": by_time, "sentences": sentences,
-            "why": why, "schedule": schedule, "facts": facts, "reached": reached}
+            "why": why, "schedule": schedule, "facts": facts, "reached": reached,
+            "lowest_final": float(sp["final_accuracy"].min())}
 
 
 # ----------------------------------------------------------------------------- HUJI 5
@@ -449,7 +466,7 @@ def huji_5_3(result, record) -> dict:
                   "both-digits accuracy of the two-digit network. Test pairs are drawn from the 10,000 test images only.",
                   ["model", "test pairs", "pairs", "sum accuracy", "digit accuracy", "(digit accuracy)²",
                    "both digits right"],
-                  [[r.model, r.split, num(r.pairs), pct(r.sum_accuracy),
+                  [[one_line(r.model), r.split, num(r.pairs), pct(r.sum_accuracy),
                     pct(r.digit_accuracy) if r.digit_accuracy == r.digit_accuracy else "—",
                     pct(r.digit_accuracy_squared) if r.digit_accuracy_squared == r.digit_accuracy_squared else "—",
                     pct(r.both_digits_accuracy) if r.both_digits_accuracy == r.both_digits_accuracy else "—"]
@@ -471,6 +488,8 @@ def huji_5_3(result, record) -> dict:
         verdict = (f"On test pairs of the combinations seen in training the {better} works better: a sum accuracy of "
                    f"{pct(max(d_t.sum_accuracy, s_t.sum_accuracy))} against "
                    f"{pct(min(d_t.sum_accuracy, s_t.sum_accuracy))}, a difference of {interval(abs(diff), se)}.")
+    verdict += (" The interval is binomial over these test pairs, the two models' errors taken as independent; each "
+                "model was trained once, with one seed, so it leaves out how far another training seed would move either.")
     gaps = {}
     for r in record.get("runs", []):
         h = hist.get(r["label"])
@@ -540,7 +559,7 @@ def fc1_sentence(base, fc1) -> str:
     return (f"Shrinking only the first fully connected layer, which holds most of the parameters, to "
             f"{int(fc1.setting)} units leaves {num(fc1.params)} parameters ({1 - fc1.params / base.params:.0%} fewer) "
             f"and a test accuracy of {pct(fc1.test_mean)} against {pct(base.test_mean)} at full size: "
-            f"{d.points()}, {verdict}.")
+            f"{d.points()}, {verdict}; its ratio is {fc1.ratio_mean:.3f} against {base.ratio_mean:.3f}.")
 
 
 @section("huji.4")
@@ -559,7 +578,7 @@ def huji_4(result, record) -> dict:
         def n(r):
             return None if r.n == len(facts["seeds"]) else int(r.n)
         return [[first(r), num(r.params), pm(r.test_mean, r.test_std, n(r)), pm(r.ratio_mean, r.ratio_std, n(r), 1, 3),
-                 pct(r.train_mean)] + ([trained_until(r, facts)] if trained else []) for r in t.itertuples()]
+                 pct(r.train_mean)] + ([one_line(trained_until(r, facts))] if trained else []) for r in t.itertuples()]
 
     size_t = Table(slug("huji.4", "size"), f"Smaller networks on the 250 examples, {len(facts['seeds'])} seeds each: "
                    "test accuracy in % and test/train ratio, mean ± standard deviation, read where each run first "
@@ -567,8 +586,8 @@ def huji_4(result, record) -> dict:
                    f"{num(facts['size_cap_steps'])} steps.",
                    ["network", "parameters", "test accuracy (%)", "ratio", "train accuracy",
                     f"read at {pct(facts['fit'], 0)} train"],
-                   rows(size, lambda r: f"width ×{r.setting:g}", True)
-                   + rows(fc1, lambda r: f"fc1 alone: {int(r.setting)} units", True),
+                   rows(size, lambda r: one_line(f"width ×{r.setting:g}"), True)
+                   + rows(fc1, lambda r: one_line(f"fc1 alone: {int(r.setting)} units"), True),
                    ["l", "r", "r", "r", "r", "l"])
     drop_t = Table(slug("huji.4", "dropout"), "Dropout after every hidden layer of the original network, on the 250 "
                    f"examples: keep probability (Keras rate = 1 − keep), mean ± standard deviation over {len(facts['seeds'])} seeds.",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ex1.stats import signed
+
 from .common import TOLERANCE, TOLERANCE_32, Table, check_table, sci, section, slug
 
 
@@ -50,7 +52,7 @@ def huji_t3(result, record) -> dict:
         "jac": Table(slug("huji.t3", "jac"), f"The Jacobian for a random signal of length {len(jac) + 2} and a "
                      "filter of length 3 (rows: output pixels; columns: filter taps).",
                      ["output n"] + [f"∂/∂f{j}" for j in range(jac.shape[1])],
-                     [[str(i)] + [f"{v:+.3f}" for v in row] for i, row in enumerate(jac.to_numpy())],
+                     [[str(i)] + [signed(v, 3) for v in row] for i, row in enumerate(jac.to_numpy())],
                      ["r"] * (jac.shape[1] + 1), kind="more"),
     }
 
