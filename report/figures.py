@@ -60,7 +60,7 @@ def to_svg(fig) -> str:
     buf = io.StringIO()
     for ax in fig.axes:   # step counts and the like with thousands separators: 20,000, not 20000
         for axis, (lo, hi) in ((ax.xaxis, ax.get_xlim()), (ax.yaxis, ax.get_ylim())):
-            if axis.get_scale() == "linear" and max(abs(lo), abs(hi)) >= 10000:
+            if axis.get_scale() == "linear" and max(abs(lo), abs(hi)) >= 1000:
                 axis.set_major_locator(MaxNLocator(nbins=5, steps=[1, 2, 2.5, 5, 10]))   # longer labels: fewer
                 axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
     with matplotlib.rc_context(STYLE):

@@ -345,7 +345,7 @@ def huji_3_3(result, record) -> dict:
                     mean_std("common_seconds", lambda x: f"{x:.1f}", f),
                     mean_std_pct(g.get_group(f)["final_accuracy"], seeds=False)] for f in fams],
                   ["l", "r", "r", "r", "r", "r", "r"])
-    mean_curves = {first[f].label: curves[curves["family"] == f].groupby("step", as_index=False)[
+    mean_curves = {pretty(first[f].label): curves[curves["family"] == f].groupby("step", as_index=False)[
         ["test_accuracy", "train_s"]].mean() for f in fams}
     by_step = Figure(slug("huji.3.3", "steps"), to_svg(figures.accuracy_against(
         mean_curves, "step", "training step (mini-batches)", common)),
