@@ -40,7 +40,7 @@ def bonn_p1(result, record) -> dict:
                   f"training images after the last step, its mean over the last {facts['select_last']} evaluations "
                   "(the rule), and the training-sample loss.",
                   ["learning rate", "final validation error", f"mean of last {facts['select_last']}",
-                   "training loss", "training time", "chosen"], rows, ["r", "r", "r", "r", "r", "l"])
+                   "training loss", "training time", "chosen"], rows, ["r", "r", "r", "r", "r", "l"], kind="more")
     fig = Figure(slug("bonn.p1", "sweep"), to_svg(figures.learning_rate_sweep(curves, chosen)),
                  f"The Bonn CNN on MNIST: validation error (left) and loss on a fixed training sample (right) every {facts['eval_every']} "
                  "steps for each learning rate, both on log scales; the chosen rate is drawn thick.")
