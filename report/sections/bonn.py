@@ -10,7 +10,8 @@ from experiments.bonn_practical import mnist_label, sweep_label
 
 from .. import figures
 from ..figures import to_svg
-from .common import Figure, Table, binomial_se, conv_backprop_section, num, param_table, pct, pm, run_of, secs, section, sign_beyond, slug, still_improving
+from .common import (Figure, Table, binomial_se, conv_backprop_section, num, one_line, param_table, pct, pm, run_of,
+                     secs, section, sign_beyond, slug, still_improving)
 
 
 conv_backprop_section("bonn.t1")   # derived in Tübingen 2; the check is printed once
@@ -172,9 +173,10 @@ def bonn_p4(result, record) -> dict:
                    f"{facts['flat_last']}\": the spread of the last {facts['flat_last']} test accuracies.",
                    ["network", "epochs", "training-sample accuracy", "test accuracy", "best test accuracy",
                     f"last {facts['flat_last']}", "wall time"],
-                   [[r["network"], f"{r['epochs']:g} ({num(r['steps'])} steps)", pct(r["train_accuracy"]),
-                     pct(r["test_accuracy"]), pct(r["best_test_accuracy"]), "–" if math.isnan(r["final_spread"]) else f"{100 * r['final_spread']:.2f} points",
-                     secs(r["wall_seconds"])] for r in (answer, aug, plain)],
+                   [[r["network"], one_line(f"{r['epochs']:g} ({num(r['steps'])} steps)"), pct(r["train_accuracy"]),
+                     pct(r["test_accuracy"]), pct(r["best_test_accuracy"]),
+                     "–" if math.isnan(r["final_spread"]) else one_line(f"{100 * r['final_spread']:.2f} points"),
+                     one_line(secs(r["wall_seconds"]))] for r in (answer, aug, plain)],
                    ["l", "r", "r", "r", "r", "r", "r"])
     n_test = facts["test_examples"] if cfg["test_size"] is None else cfg["test_size"]
     se = lambda p: binomial_se(p, n_test)   # noqa: E731

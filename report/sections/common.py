@@ -153,6 +153,11 @@ def mean_std_pct(values: pd.Series, seeds: bool = True) -> str:
     return text_ + (f" ({len(values)} seeds)" if seeds else "")
 
 
+def one_line(text: str) -> str:
+    """Text that a table cell must not break: no-break spaces, and a word joiner after each "/"."""
+    return text.replace(" ", "\u00a0").replace("/", "/\u2060")
+
+
 def binomial_se(p: float, n: float) -> float:
     return (p * (1 - p) / n) ** 0.5 if n else float("nan")
 

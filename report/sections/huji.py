@@ -10,7 +10,7 @@ from experiments.huji import BASELINE, LINEAR, SOFTMAX
 
 from .. import figures
 from ..figures import to_svg
-from .common import Figure, Table, binomial_se, check_table, first_step_reaching, interval, mean_std_pct, num, param_table, pct, pm, run_of, sci, section, shape, sign_beyond, slug, tex_grouped
+from .common import Figure, Table, binomial_se, check_table, first_step_reaching, interval, mean_std_pct, num, one_line, param_table, pct, pm, run_of, sci, section, shape, sign_beyond, slug, tex_grouped
 
 
 # ----------------------------------------------------------------------------- HUJI 1.1
@@ -189,11 +189,6 @@ def huji_2(result, record) -> dict:
 def pretty(label: str) -> str:
     """A candidate's run label as text: "shallow 3x5x5/s1, pool 6" -> "shallow 3×5×5/s1, pool 6"."""
     return label.replace("x", "×")
-
-
-def one_line(text: str) -> str:
-    """Text that a table cell must not break: no-break spaces, and a word joiner after each "/"."""
-    return text.replace(" ", "\u00a0").replace("/", "/\u2060")
 
 
 def _cell(label: str, family: str) -> str:
