@@ -33,9 +33,10 @@ def test_the_table_says_where_each_setting_was_read():
 
 
 def test_the_first_dense_layer_alone_is_judged_by_welchs_interval():
-    base = SimpleNamespace(test_mean=0.80, test_std=0.005, n=3, params=1_000_000)
-    better = SimpleNamespace(test_mean=0.85, test_std=0.005, n=3, params=100_000, setting=64)
-    alike = SimpleNamespace(test_mean=0.81, test_std=0.03, n=3, params=100_000, setting=64)
+    base = SimpleNamespace(test_mean=0.80, test_std=0.005, n=3, params=1_000_000, ratio_mean=0.801)
+    better = SimpleNamespace(test_mean=0.85, test_std=0.005, n=3, params=100_000, setting=64, ratio_mean=0.862)
+    alike = SimpleNamespace(test_mean=0.81, test_std=0.03, n=3, params=100_000, setting=64, ratio_mean=0.815)
     assert "a gain whose interval excludes zero" in sections.fc1_sentence(base, better)
     assert "90% fewer" in sections.fc1_sentence(base, better)
+    assert "its ratio is 0.862 against 0.801" in sections.fc1_sentence(base, better)
     assert "not distinguishable from seed noise" in sections.fc1_sentence(base, alike)
