@@ -253,10 +253,10 @@ def train(
     """Train for cfg.steps mini-batches; evaluate (inference mode) every cfg.eval_every steps.
 
     x_* are uint8 images as stored (scaled in the graph: model_inputs) or float32 NHWC arrays, y_* integer
-    class labels, shape (n,) or (n, heads) for a model whose logits have shape (n, heads, classes); held_out names x_test in the log ("test", "validation").
-    build_model(dtype_policy) returns an
-    uncompiled Keras model with float32 logits. With checkpoint_dir, the state at every
-    evaluation point is saved there and a later call with the same arguments resumes from it.
+    class labels, shape (n,) or (n, heads) for a model whose logits have shape (n, heads, classes); held_out
+    names x_test in the log ("test", "validation"). build_model(dtype_policy) returns an uncompiled Keras model
+    with float32 logits. With checkpoint_dir, the state at every evaluation point is saved there and a later
+    call with the same arguments resumes from it.
     """
     import keras
     import tensorflow as tf

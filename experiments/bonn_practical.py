@@ -85,7 +85,7 @@ def enough_for_hold_out(cfg: BonnConfig, ctx: Context) -> str | None:
 def with_drop(cfg: TrainConfig, lr: float, at: tuple[float, ...]) -> TrainConfig:
     """The chosen rate, divided by ten after each fraction `at` of the steps, to settle."""
     return replace(cfg, learning_rate=lr, lr_boundaries=tuple(int(a * cfg.steps) for a in at),
-                   lr_values=(lr,) + tuple(lr / 10 ** k for k in range(1, len(at) + 1)))
+                   lr_values=tuple(lr / 10 ** k for k in range(len(at) + 1)))
 
 
 def sweep_runs(cfg: BonnConfig, ctx: Context) -> dict[float, Run]:
