@@ -10,7 +10,7 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from . import codehash, machine, models, packed, tfmemory, train
+from . import codehash, fused, machine, models, packed, tfmemory, train
 from . import data as data_mod
 from .store import Store, config_hash
 
@@ -70,23 +70,25 @@ def hold_out(x: np.ndarray, y: np.ndarray, n: int):
     return x[:-n], y[:-n], x[-n:], y[-n:]
 
 
-def run_code_deps(model: str, pairs: bool = False, validation: bool = False) -> dict[str, str]:
+def run_code_deps(model: str, pairs: bool = False, validation: bool = False, fused_: bool = False) -> dict[str, str]:
     """The code a training run depends on: the engine, the model's builder(s), the data preparation,
     each with the hash of its normalised source.
 
-    Only the builders a model goes through count, so adding a model to the zoo keeps other runs cached.
+    Only the builders a model goes through count, so adding a model to the zoo keeps other runs cached;
+    only runs trained by ex1.fused depend on it.
     """
     builders = [models._REGISTRY[model]]
     if model != "huji_cnn" and model.startswith("huji_cnn"):
         builders.append(models.huji_cnn)  # the thin variants delegate to it
     extra = [data_mod.make_pairs, PairSpec] if pairs else []
     extra += [hold_out] if validation else []
+    extra += [fused] if fused_ else []
     return codehash.code_versions(train, packed, models._pool, *builders, data_mod.to_float, data_mod.stratified_subset,
                                   data_mod.sample_indices, *extra)
 
 
-def run_code_version(model: str, pairs: bool = False, validation: bool = False) -> str:
-    return codehash.combined(run_code_deps(model, pairs, validation))
+def run_code_version(model: str, pairs: bool = False, validation: bool = False, fused_: bool = False) -> str:
+    return codehash.combined(run_code_deps(model, pairs, validation, fused_))
 
 
 @dataclass(frozen=True)
@@ -125,6 +127,9 @@ class RunSpec:
     # Hold out the last `validation` training images and evaluate on them instead of the test set:
     # for choosing hyperparameters without looking at the test set (Bonn's learning-rate sweep).
     validation: int | None = None
+    # Train with every other run of its group in one network (ex1.fused): sweep candidates of any seed. Set
+    # only where the runs are many and small; a fused run trained alone still goes through ex1.fused.
+    fused: bool = False
 
     def build_kwargs(self) -> dict:
         """The builder's arguments: the spec's own, plus the input shape of a dataset other than MNIST."""
@@ -206,13 +211,15 @@ class Context:
             "model": spec.model, "model_kwargs": spec.full_model_kwargs(), "config": asdict(spec.config),
             "dataset": ds.fingerprint, "per_class": spec.per_class, "subset_seed": spec.subset_seed,
             "code": run_code_version(spec.model, pairs=spec.pairs is not None,
-                                     validation=spec.validation is not None), "tf": _tf_version(),
+                                     validation=spec.validation is not None, fused_=spec.fused), "tf": _tf_version(),
             "onednn": machine.onednn_enabled(),
         }
         if spec.pairs is not None:  # only when set, so the keys of plain runs stay as they were
             payload["pairs"] = asdict(spec.pairs)
         if spec.validation is not None:
             payload["validation"] = spec.validation
+        if spec.fused:
+            payload["engine"] = "fused"
         return payload
 
     def train(self, spec: RunSpec) -> Run:
@@ -236,15 +243,16 @@ class Context:
         return run
 
     def train_all(self, specs: list[RunSpec]) -> list[Run]:
-        """Train several runs (or reuse the stored ones), in order; those that can, train packed.
+        """Train several runs (or reuse the stored ones), in order; those that can, train packed or fused.
 
         Runs with one training configuration (seed included, so one data order), one data set and
-        first convolutions of one shape train together (ex1.packed): each is still stored, keyed and
-        locked as its own run, and gives the numbers it would give alone."""
+        first convolutions of one shape train together (ex1.packed); runs marked fused with one data set
+        and configuration but the seed train as one network (ex1.fused). Either way each is still stored,
+        keyed and locked as its own run, and gives the numbers it would give alone."""
         keys = [self.run_key(s) for s in specs]
         groups: dict[tuple, list[int]] = {}
         for i, (spec, key) in enumerate(zip(specs, keys)):
-            pack = pack_key(spec)
+            pack = fuse_key(spec) if spec.fused else pack_key(spec)
             if pack is not None and self._reusable(key) is None:
                 groups.setdefault(pack, []).append(i)
         trained: dict[int, Run] = {}
@@ -289,9 +297,10 @@ class Context:
         payload = self.run_payload(spec)
         payload.pop("code")
         return {"identity": config_hash(payload), "code_deps": run_code_deps(
-            spec.model, pairs=spec.pairs is not None, validation=spec.validation is not None),
+            spec.model, pairs=spec.pairs is not None, validation=spec.validation is not None, fused_=spec.fused),
             "code_inputs": {"model": spec.model, "pairs": spec.pairs is not None,
-                            "validation": spec.validation is not None}}
+                            "validation": spec.validation is not None,
+                            **({"fused_": True} if spec.fused else {})}}
 
     def _train_now(self, specs: RunSpec | list[RunSpec], keys: str | list[str]) -> Run | list[Run]:
         """Train one run, or the runs of one pack (same data and configuration), and store each."""
@@ -308,16 +317,30 @@ class Context:
         if spec.validation is not None:
             x_train, y_train, x_test, y_test = hold_out(x_train, y_train, spec.validation)
         names = [s.label or s.model for s in specs]
-        label = f"[{names[0]}] " if single else f"[{len(specs)} packed: {', '.join(names)}] "
+        engine = "fused" if spec.fused else "packed"
+        if single:
+            label = f"[{names[0]}] "
+        elif spec.fused:
+            label = f"[{len(specs)} fused: {len(set(names))} networks x {len({s.config.seed for s in specs})} seeds] "
+        else:
+            label = f"[{len(specs)} packed: {', '.join(names)}] "
         self.log(f"{label}training {'/'.join(sorted({s.model for s in specs}))} for {spec.config.steps} steps "
                  f"on {len(x_train)} {spec.dataset} images ({spec.config.precision})")
         builders = [self._builder(s) for s in specs]
         args = (x_train, y_train, x_test, y_test, spec.config)   # uint8: scaled batch by batch (train.model_inputs)
         held_out = "test" if spec.validation is None else "validation"
-        ckpt_dir = self.store.root / "checkpoints" / (keys[0] if single else "pack-" + config_hash(sorted(keys)))
+        ckpt_dir = self.store.root / "checkpoints" / (keys[0] if single else f"{engine[:4]}-" + config_hash(sorted(keys)))
         started = time.time()
         with tfmemory.released_after_run():
-            if single:
+            if spec.fused:
+                seeds = sorted({s.config.seed for s in specs})   # one lane per seed: its own data order
+                lanes = [[i for i, s in enumerate(specs) if s.config.seed == seed] for seed in seeds]
+                trained = fused.train_fused([[builders[i] for i in lane] for lane in lanes],
+                                            [specs[lane[0]].config for lane in lanes], *args[:4],
+                                            checkpoint_dir=ckpt_dir, log=self.log, label=label, held_out=held_out)
+                by_spec = {i: r for lane, rs in zip(lanes, trained) for i, r in zip(lane, rs)}
+                results = [by_spec[i] for i in range(len(specs))]
+            elif single:
                 results = [train.train(builders[0], *args, checkpoint_dir=ckpt_dir, log=self.log, label=label,
                                        held_out=held_out)]
             else:
@@ -364,6 +387,14 @@ def pack_key(spec: RunSpec) -> tuple | None:
             tuple(kw.get("input_shape")))
     pairs = None if spec.pairs is None else tuple(sorted(asdict(spec.pairs).items()))
     return (spec.dataset, spec.per_class, spec.subset_seed, pairs, spec.validation, spec.config, conv)
+
+
+def fuse_key(spec: RunSpec) -> tuple:
+    """What runs trained fused must share: the data and the training configuration but its seed (each seed
+    is a lane of ex1.fused, with its own data order)."""
+    pairs = None if spec.pairs is None else tuple(sorted(asdict(spec.pairs).items()))
+    return ("fused", spec.dataset, spec.per_class, spec.subset_seed, pairs, spec.validation,
+            replace(spec.config, seed=0))
 
 
 def _tf_version() -> str:

@@ -89,10 +89,11 @@ def candidate_run(family: str, c: tuple[int, ...], train: TrainConfig, validatio
 
 def sweep(cfg: SweepConfig, ctx: Context) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, list[Run]]]:
     """(one row per candidate, one row per candidate and seed, the runs of each candidate by label)."""
-    specs = [candidate_run(cfg.family, c, with_seed(cfg.train, s), cfg.validation) for c in cfg.candidates
-             for s in cfg.seeds]
+    # Every candidate and seed trains in one network (ex1.fused): the runs are many and tiny.
+    specs = [replace(candidate_run(cfg.family, c, with_seed(cfg.train, s), cfg.validation), fused=True)
+             for c in cfg.candidates for s in cfg.seeds]
     runs: dict[str, list[Run]] = {}
-    for spec, run in zip(specs, ctx.train_all(specs)):   # the candidates of one seed train packed
+    for spec, run in zip(specs, ctx.train_all(specs)):
         runs.setdefault(spec.label, []).append(run)
     per_seed = pd.DataFrame([{"label": label, "seed": r.spec.config.seed, "params": int(r.params["params"].sum()),
                               "validation_accuracy": float(r.final["test_accuracy"]),
