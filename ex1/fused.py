@@ -14,9 +14,8 @@ Each model still trains exactly as it would alone, up to the order of floating-p
 - the loss is the sum of the models' losses, so each weight's gradient is its own model's gradient;
 - padded weights start at zero, read zero inputs or feed zero weights, so their gradient is exactly zero
   and they stay zero: they never change a real unit;
-- Adam updates each weight from its own gradient alone (Keras's Adam, as a lone run uses; its step count and
-  rate are shared anyway). tf.raw_ops.ResourceApplyAdam would be one op per variable, but it rounds 1 - beta
-  in float32 where Keras rounds it in double: the runs drifted apart by 1e-5 within a few steps.
+- Adam updates each weight from its own gradient alone, with the optimiser a lone run uses
+  (train._make_optimizer; its step count and rate are shared anyway).
 tests/test_fused.py compares fused with lone runs.
 Only chains of Conv2D, MaxPooling2D, Flatten and Dense layers without dropout, trained with Adam for a fixed
 number of steps, are fused (layer_chain); the runner sends other runs to ex1.packed or ex1.train.
@@ -247,7 +246,7 @@ def train_fused(
                + [pair[0] for layers_ in stacked.values() for pair in layers_ if pair is not None])
     variables = ([v for per_lane in wide.values() for k, b, _ in per_lane if k is not None for v in (k, b)]
                  + [v for layers_ in stacked.values() for pair in layers_ if pair is not None for v in pair])
-    optimizer = _make_optimizer(cfg)   # Keras's Adam: the rounding of a lone run's updates, weight by weight
+    optimizer = _make_optimizer(cfg)   # a lone run's optimiser: the rounding of its updates, weight by weight
     optimizer.build(variables)
     state = SimpleNamespace(variables=variables)
 
