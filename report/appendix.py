@@ -118,6 +118,13 @@ def ex1_main_functions(path: Path, qids: list[str]) -> dict[str, list[str]]:
     return found
 
 
+def _engine(run: dict) -> str:
+    """The function that trained a run: alone, packed with runs of its seed, or fused with a whole sweep."""
+    if (run.get("code_inputs") or {}).get("fused_"):
+        return "ex1/fused.py: train_fused"
+    return "ex1/packed.py: train_packed" if (run.get("packed_with") or 1) > 1 else "ex1/train.py: train"
+
+
 def code_map(answers, project_root: Path) -> list[dict]:
     """Per answer: the Ex1_main function(s) that return it, the experiment function that computes it,
     and the model builders and training engine behind its runs."""
@@ -130,8 +137,9 @@ def code_map(answers, project_root: Path) -> list[dict]:
         runs = a.record.get("runs", [])
         mine = functions[q.id] or ([f'theory_checks("{q.id}")'] if not runs else [f'answer("{q.id}")'])
         builders = sorted({r["model"] for r in runs})
+        engines = sorted({_engine(r) for r in runs})
         rows.append({"id": q.id, "main": mine,
                      "experiment": f"{q.fn.__module__.replace('.', '/')}.py: {q.fn.__name__}",
-                     "trained_by": (f"ex1/models.py: {', '.join(builders)}; ex1/train.py: train" if runs
+                     "trained_by": (f"ex1/models.py: {', '.join(builders)}; {'; '.join(engines)}" if runs
                                     else "no training (ex1/theory.py computes the checks)")})
     return rows

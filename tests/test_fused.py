@@ -35,7 +35,10 @@ SHALLOW = [builder("shallow_cnn", filters=f, kernel_size=k, strides=s, pool=p)
            for f, k, s, p in ((2, 5, 1, 6), (4, 5, 1, 6), (1, 5, 1, 4), (3, 5, 1, 3), (2, 7, 1, 4), (2, 5, 2, 2))]
 DEEP = [builder("huji_cnn", filters=(f1, f2), dense_units=h, dropout=0.0) for f1, f2, h in ((1, 2, 8), (3, 4, 6),
                                                                                            (2, 3, 12))]
-CFG = train.TrainConfig(steps=200, batch_size=20, optimizer="adam", lr_boundaries=(150,), lr_values=(3e-3, 3e-4),
+# The sweeps' own rates. At 3e-3 one of these models (seed 8, deep 3-4-6) turns rounding differences of 1e-8
+# after 5 steps into 1e-4 after 20 and 7e-3 after 50 (measured, trained alone against fused): that run is
+# chaotic, not the fusion wrong, and a comparison after 200 steps would test the chaos.
+CFG = train.TrainConfig(steps=200, batch_size=20, optimizer="adam", lr_boundaries=(150,), lr_values=(1e-3, 1e-4),
                         eval_every=50, train_eval_size=300, seed=7)
 # Two seeds (two data orders); the second lane holds only some of the models.
 LANES = [SHALLOW + DEEP, [SHALLOW[0], SHALLOW[4], DEEP[1]]]

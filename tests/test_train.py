@@ -193,3 +193,24 @@ def test_uint8_images_train_exactly_as_their_float32_copy():
     every = np.arange(256, dtype=np.uint8).reshape(1, 16, 16)
     assert shape == (28, 28, 1)
     assert np.array_equal(scale(every).numpy(), data.to_float(every))
+
+
+def test_the_one_kernel_adam_follows_keras_adam():
+    """train's Adam updates each tensor with TensorFlow's fused kernel; the steps are Keras's Adam steps."""
+    import keras
+    import tensorflow as tf
+
+    from ex1.train import _one_kernel_adam
+
+    rng = np.random.default_rng(0)
+    w0 = rng.normal(size=(20, 5)).astype(np.float32)
+    grads = [rng.normal(size=(20, 5)).astype(np.float32) for _ in range(30)]
+    out = []
+    for opt in (keras.optimizers.Adam(1e-2), _one_kernel_adam(1e-2)):
+        v = keras.Variable(w0)
+        opt.build([v])
+        for g in grads:
+            opt.apply_gradients([(tf.constant(g), v)])
+        out.append(v.numpy())
+    assert np.abs(out[1] - w0).max() > 0.1   # 30 steps of 0.01 moved the weights
+    np.testing.assert_allclose(out[1], out[0], rtol=1e-5, atol=1e-6)
