@@ -317,7 +317,6 @@ class Context:
         if spec.validation is not None:
             x_train, y_train, x_test, y_test = hold_out(x_train, y_train, spec.validation)
         names = [s.label or s.model for s in specs]
-        engine = "fused" if spec.fused else "packed"
         if single:
             label = f"[{names[0]}] "
         elif spec.fused:
@@ -329,7 +328,7 @@ class Context:
         builders = [self._builder(s) for s in specs]
         args = (x_train, y_train, x_test, y_test, spec.config)   # uint8: scaled batch by batch (train.model_inputs)
         held_out = "test" if spec.validation is None else "validation"
-        ckpt_dir = self.store.root / "checkpoints" / (keys[0] if single else f"{engine[:4]}-" + config_hash(sorted(keys)))
+        ckpt_dir = self.store.root / "checkpoints" / (keys[0] if single else ("fuse-" if spec.fused else "pack-") + config_hash(sorted(keys)))
         started = time.time()
         with tfmemory.released_after_run():
             if spec.fused:
@@ -377,6 +376,12 @@ class Context:
 PACKABLE = ("shallow_cnn", "huji_cnn")  # chains that start with a convolution: ex1.packed.first_conv_signature
 
 
+def _data_key(spec: RunSpec) -> tuple:
+    """The training data a run reads: runs trained together must read the same."""
+    pairs = None if spec.pairs is None else tuple(sorted(asdict(spec.pairs).items()))
+    return (spec.dataset, spec.per_class, spec.subset_seed, pairs, spec.validation)
+
+
 def pack_key(spec: RunSpec) -> tuple | None:
     """What runs trained together must share (None: this run trains alone): the data, the whole training
     configuration, and the shape and activation of the first convolution."""
@@ -385,16 +390,13 @@ def pack_key(spec: RunSpec) -> tuple | None:
     kw = spec.full_model_kwargs()
     conv = (kw.get("kernel_size"), kw.get("strides", 1), kw.get("padding"), kw.get("activation", "relu"),
             tuple(kw.get("input_shape")))
-    pairs = None if spec.pairs is None else tuple(sorted(asdict(spec.pairs).items()))
-    return (spec.dataset, spec.per_class, spec.subset_seed, pairs, spec.validation, spec.config, conv)
+    return (*_data_key(spec), spec.config, conv)
 
 
 def fuse_key(spec: RunSpec) -> tuple:
     """What runs trained fused must share: the data and the training configuration but its seed (each seed
     is a lane of ex1.fused, with its own data order)."""
-    pairs = None if spec.pairs is None else tuple(sorted(asdict(spec.pairs).items()))
-    return ("fused", spec.dataset, spec.per_class, spec.subset_seed, pairs, spec.validation,
-            replace(spec.config, seed=0))
+    return ("fused", *_data_key(spec), replace(spec.config, seed=0))
 
 
 def _tf_version() -> str:

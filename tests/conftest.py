@@ -14,6 +14,17 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
+# The columns of a training history that a rerun must reproduce (wall and training seconds are not among them).
+MEASURED = ["step", "epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "learning_rate"]
+
+
+def builder(name, **kw):
+    """A registered model as the engines take it: a function of the dtype policy (None: float32)."""
+    from ex1 import models
+
+    return lambda dtype: models.create_model(name, **kw, **({"dtype": dtype} if dtype else {}))
+
+
 def synthetic_images(n: int, shape: tuple[int, ...], seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Learnable uint8 images: class c lights up a class-specific block, plus noise."""
     rng = np.random.default_rng(seed)

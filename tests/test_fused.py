@@ -6,12 +6,11 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from ex1 import fused, models, train
+from ex1 import fused, train
 from ex1.runner import Context, RunSpec, get_profile
 from ex1.store import Store
-from tests.conftest import Interrupt, kill_at, synthetic_images
+from tests.conftest import Interrupt, MEASURED, builder, kill_at, synthetic_images
 
-MEASURED = ["step", "epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "learning_rate"]
 # Only the order of additions inside the wide and stacked layers differs from a lone run: after 200 Adam
 # steps the losses agree to about 2e-7 and the weights to about 2e-6 here. The bound leaves room for other
 # CPUs, not for a different run.
@@ -23,10 +22,6 @@ def tiny():
     xtr, ytr = synthetic_images(600, (28, 28), 1)
     xte, yte = synthetic_images(200, (28, 28), 2)
     return xtr, ytr, xte, yte
-
-
-def builder(name, **kw):
-    return lambda dtype: models.create_model(name, **kw, **({"dtype": dtype} if dtype else {}))
 
 
 # Widths that need padding within a stack (2 and 4 filters behind pool 6), two kernel sizes and a stride

@@ -4,12 +4,11 @@ together, and are stored each under its own key."""
 import numpy as np
 import pytest
 
-from ex1 import data, models, packed, train
+from ex1 import data, packed, train
 from ex1.runner import Context, RunSpec, get_profile
 from ex1.store import Store
-from tests.conftest import Interrupt, kill_at, synthetic_images
+from tests.conftest import Interrupt, MEASURED, builder, kill_at, synthetic_images
 
-MEASURED = ["step", "epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "learning_rate"]
 # Only the order of additions inside the wide convolution differs from a lone run: after 200 Adam steps
 # the losses agree to about 1e-6 here. The bound leaves room for other CPUs, not for a different run.
 RTOL, ATOL = 1e-4, 1e-4
@@ -20,10 +19,6 @@ def tiny():
     xtr, ytr = synthetic_images(600, (28, 28), 1)
     xte, yte = synthetic_images(200, (28, 28), 2)
     return data.to_float(xtr), ytr, data.to_float(xte), yte
-
-
-def builder(name, **kw):
-    return lambda dtype: models.create_model(name, **kw, **({"dtype": dtype} if dtype else {}))
 
 
 # Different widths and pools behind one 5x5 first convolution; the deep ones with dropout, so that each

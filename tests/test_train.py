@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from ex1 import data, models, train
-from tests.conftest import Interrupt, kill_at, synthetic_images
+from tests.conftest import Interrupt, MEASURED, kill_at, synthetic_images
 
 
 @pytest.fixture(scope="module")
@@ -19,7 +19,6 @@ def build(dtype):
 
 
 CFG = train.TrainConfig(steps=60, batch_size=20, learning_rate=3e-3, eval_every=20, train_eval_size=300, seed=5)
-MEASURED = ["step", "epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "learning_rate"]
 
 
 def test_tiny_training_beats_chance_by_a_wide_margin(tiny):
