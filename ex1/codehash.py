@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import importlib.util
 import inspect
 import json
 import sys
@@ -21,7 +22,11 @@ _ROOT = Path(__file__).resolve().parents[1]
 
 def normalised_source(obj) -> str:
     """The source of a module, class or function with comments, docstrings and layout removed."""
-    tree = ast.parse(textwrap.dedent(inspect.getsource(obj)))
+    return _normalised(inspect.getsource(obj))
+
+
+def _normalised(source: str) -> str:
+    tree = ast.parse(textwrap.dedent(source))
     for node in ast.walk(tree):
         if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
             body = node.body
@@ -47,10 +52,22 @@ def _version(obj) -> str:
     return hashlib.sha256(normalised_source(obj).encode()).hexdigest()[:16]
 
 
+@lru_cache(maxsize=None)
+def _file_version(path: Path) -> str:
+    return hashlib.sha256(_normalised(path.read_text(encoding="utf-8")).encode()).hexdigest()[:16]
+
+
 def code_versions(*objects) -> dict[str, str]:
-    """{dependency name: hash of its normalised source} for modules (or their names), functions and classes."""
+    """{dependency name: hash of its normalised source} for modules (or their names), functions and classes.
+
+    A module named but not imported yet is hashed from its file without importing it (ex1.layers would
+    import TensorFlow, seconds that reading a stored result does not need); the hash is the same either way."""
     out = {}
     for o in objects:
+        if isinstance(o, str) and o not in sys.modules:
+            path = Path(importlib.util.find_spec(o).origin).resolve()
+            out[path.relative_to(_ROOT).as_posix()] = _file_version(path)
+            continue
         if isinstance(o, str):
             o = sys.modules[o]
         out[dependency_name(o)] = _version(o)

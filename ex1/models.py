@@ -37,13 +37,13 @@ def model_defaults(name: str) -> dict:
 # --------------------------------------------------------------------------- builders
 
 
-def _pool(kind: str, name: str):
+def _pool(kind: str, name: str, dtype: str | None = None):
     from keras import layers
 
     if kind == "max":
-        return layers.MaxPooling2D(2, name=name)
+        return layers.MaxPooling2D(2, name=name, dtype=dtype)
     if kind == "avg":
-        return layers.AveragePooling2D(2, name=name)
+        return layers.AveragePooling2D(2, name=name, dtype=dtype)
     raise ValueError(f"pooling must be 'max' or 'avg', not {kind!r}")
 
 
@@ -66,19 +66,21 @@ def huji_cnn(
     import keras
     from keras import layers
 
+    from .layers import Dropout
+
     if dropout_after not in ("fc1", "hidden"):
         raise ValueError(f"dropout_after must be 'fc1' or 'hidden', not {dropout_after!r}")
     inputs = keras.Input(shape=input_shape, name="image")
     x = inputs
     for i, f in enumerate(filters, start=1):
         x = layers.Conv2D(f, kernel_size, padding=padding, activation=activation, name=f"conv{i}", dtype=dtype)(x)
-        x = _pool(pooling, f"pool{i}")(x)
+        x = _pool(pooling, f"pool{i}", dtype)(x)
         if dropout and dropout_after == "hidden":
-            x = layers.Dropout(dropout, name=f"block{i}_dropout")(x)
-    x = layers.Flatten(name="flatten")(x)
+            x = Dropout(dropout, name=f"block{i}_dropout", dtype=dtype)(x)
+    x = layers.Flatten(name="flatten", dtype=dtype)(x)
     x = layers.Dense(dense_units, activation=activation, name="fc1", dtype=dtype)(x)
     if dropout:
-        x = layers.Dropout(dropout, name="fc1_dropout")(x)
+        x = Dropout(dropout, name="fc1_dropout", dtype=dtype)(x)
     # Logits in float32 whatever the policy: the softmax and loss need the range.
     outputs = layers.Dense(num_classes, name="logits", dtype="float32")(x)
     return keras.Model(inputs, outputs, name=name)
@@ -116,8 +118,8 @@ def shallow_cnn(
     x = layers.Conv2D(filters, kernel_size, strides=strides, padding=padding, activation="relu",
                       name="conv1", dtype=dtype)(inputs)
     if pool > 1:
-        x = layers.MaxPooling2D(pool, name="pool1")(x)
-    x = layers.Flatten(name="flatten")(x)
+        x = layers.MaxPooling2D(pool, name="pool1", dtype=dtype)(x)
+    x = layers.Flatten(name="flatten", dtype=dtype)(x)
     outputs = layers.Dense(num_classes, name="logits", dtype="float32")(x)
     return keras.Model(inputs, outputs, name=name)
 
@@ -154,17 +156,19 @@ def pair_cnn(
     import keras
     from keras import layers
 
+    from .layers import Dropout
+
     if head not in ("sum", "digits"):
         raise ValueError(f"head must be 'sum' or 'digits', not {head!r}")
     inputs = keras.Input(shape=input_shape, name="pair")
     x = inputs
     for i, f in enumerate(filters, start=1):
         x = layers.Conv2D(f, kernel_size, activation="relu", name=f"conv{i}", dtype=dtype)(x)
-        x = layers.MaxPooling2D(2, name=f"pool{i}")(x)
-    x = layers.Flatten(name="flatten")(x)
+        x = layers.MaxPooling2D(2, name=f"pool{i}", dtype=dtype)(x)
+    x = layers.Flatten(name="flatten", dtype=dtype)(x)
     x = layers.Dense(dense_units, activation="relu", name="fc1", dtype=dtype)(x)
     if dropout:
-        x = layers.Dropout(dropout, name="fc1_dropout")(x)
+        x = Dropout(dropout, name="fc1_dropout", dtype=dtype)(x)
     if head == "sum":
         outputs = layers.Dense(19, name="sum_logits", dtype="float32")(x)
     else:
@@ -193,8 +197,9 @@ def gap_cnn(
     x = inputs
     for i, (f, k) in enumerate(zip(filters, kernel_sizes), start=1):
         if i > 1:
-            x = layers.MaxPooling2D(2, name=f"pool{i - 1}")(x)
+            x = layers.MaxPooling2D(2, name=f"pool{i - 1}", dtype=dtype)(x)
         x = layers.Conv2D(f, k, activation="relu", name=f"conv{i}", dtype=dtype)(x)
+    # The mean over each map in float32: bfloat16 sums of many values lose their last digits.
     x = layers.GlobalAveragePooling2D(name="gap")(x)
     outputs = layers.Dense(num_classes, name="logits", dtype="float32")(x)
     return keras.Model(inputs, outputs, name=name)
@@ -222,6 +227,8 @@ def bonn_cnn(
     import keras
     from keras import layers
 
+    from .layers import Dropout
+
     inputs = keras.Input(shape=input_shape, name="image")
     x = inputs
     if shift:
@@ -230,13 +237,13 @@ def bonn_cnn(
         x = layers.RandomTranslation(f, f, fill_mode="constant", interpolation="nearest", name="shift")(x)
     for i, f in enumerate(filters, start=1):
         x = layers.Conv2D(f, kernel_size, padding="same", activation="relu", name=f"conv{i}", dtype=dtype)(x)
-        x = layers.MaxPooling2D(2, strides=2, name=f"pool{i}")(x)
+        x = layers.MaxPooling2D(2, strides=2, name=f"pool{i}", dtype=dtype)(x)
         if conv_dropout:
-            x = layers.Dropout(conv_dropout, name=f"block{i}_dropout")(x)
-    x = layers.Flatten(name="flatten")(x)
+            x = Dropout(conv_dropout, name=f"block{i}_dropout", dtype=dtype)(x)
+    x = layers.Flatten(name="flatten", dtype=dtype)(x)
     x = layers.Dense(dense_units, activation="relu", name="fc1", dtype=dtype)(x)
     if dense_dropout:
-        x = layers.Dropout(dense_dropout, name="fc1_dropout")(x)
+        x = Dropout(dense_dropout, name="fc1_dropout", dtype=dtype)(x)
     outputs = layers.Dense(num_classes, name="logits", dtype="float32")(x)
     return keras.Model(inputs, outputs, name=name)
 

@@ -83,7 +83,7 @@ def run_code_deps(model: str, pairs: bool = False, validation: bool = False, fus
     extra = [data_mod.make_pairs, PairSpec] if pairs else []
     extra += [hold_out] if validation else []
     extra += [fused] if fused_ else []
-    return codehash.code_versions(train, packed, models._pool, *builders, data_mod.to_float, data_mod.stratified_subset,
+    return codehash.code_versions(train, packed, "ex1.layers", models._pool, *builders, data_mod.to_float, data_mod.stratified_subset,
                                   data_mod.sample_indices, *extra)
 
 
