@@ -270,10 +270,11 @@ def _list(args) -> None:
     from ex1.data import DataError
 
     questions = list(experiments.QUESTIONS.values())
-    estimates, rate = {}, None
+    estimates = {}
     try:
         ctx = make_context(args.profile, args.data_dir, args.out, precision=args.precision, log=lambda s: None)
-        rate = plan.remembered_rate(ctx) or plan.guessed_rate(ctx.precision)
+        progress = plan.Progress([], plan.remembered_rate(ctx) or plan.guessed_rate(ctx.precision),
+                                 plan.remembered_rate(ctx, " | per-run s"))
         estimates = {e.question: e for e in plan.estimate(questions, ctx)}
         print(f"{'id':<12} {'stored':<7} {'minutes':>7}  title   ({args.profile} profile, {ctx.precision})")
     except (DataError, ValueError) as e:
@@ -283,7 +284,7 @@ def _list(args) -> None:
         if e is None:
             print(f"{q.id:<12} {q.title}")
             continue
-        seconds = e.gflop / rate + e.runs * plan.Progress.RUN_OVERHEAD_S
+        seconds = progress.seconds(e)
         # two decimals below 0.1 min: a question that trains must not read as 0.0 (= trains nothing)
         minutes = "—" if e.stored else ("?" if not e.known else f"{seconds / 60:.{1 if seconds >= 6 else 2}f}")
         print(f"{q.id:<12} {'yes' if e.stored else 'no':<7} {minutes:>7}  {q.title}")
@@ -367,7 +368,7 @@ def run(args: argparse.Namespace) -> Path | None:
             print(stale, flush=True)
         estimates = plan.estimate(selected, ctx)
         progress = plan.Progress(estimates, plan.remembered_rate(ctx) or plan.guessed_rate(ctx.precision)
-                                 if any(e.gflop for e in estimates) else 1.0)
+                                 if any(e.gflop for e in estimates) else 1.0, plan.remembered_rate(ctx, " | per-run s"))
         for q, est in zip(selected, estimates):
             ctx.log(f"{progress.prefix(q.id)} {q.id}: {q.title}")
             answers.append(experiments.execute(q, ctx))
@@ -375,8 +376,8 @@ def run(args: argparse.Namespace) -> Path | None:
             if not rec["cache_hit"] and est.gflop:
                 progress.measured(est.gflop, rec["wall_seconds"], est.runs)
             print(f"{q.id}: {_how(rec)}", flush=True)
-        if progress.done_s:
-            plan.remember_rate(ctx, progress.rate)
+        if progress.done_s or progress.overhead_runs:
+            plan.remember_rate(ctx, progress.rate, progress.overhead if progress.overhead_runs else None)
     except DataError as e:
         raise UsageError(str(e)) from None
     stem = _outputs(args, names)

@@ -132,19 +132,20 @@ def _rate_file(ctx: Context) -> Path:
     return ctx.store.root / "rate.json"
 
 
-def remembered_rate(ctx: Context) -> float | None:
-    """GFLOP/s that training reached on this machine and precision in an earlier command, if any."""
+def remembered_rate(ctx: Context, what: str = "") -> float | None:
+    """GFLOP/s that training reached on this machine and precision in an earlier command, if any (with
+    what=" | per-run s": the seconds a run cost beyond its FLOPs)."""
     from ex1 import machine
 
     try:
         doc = json.loads(_rate_file(ctx).read_text())
-        entry = doc.get(f"{machine.cpu_description()} | {ctx.precision}")
+        entry = doc.get(f"{machine.cpu_description()} | {ctx.precision}{what}")
         return float(entry) if entry else None
     except (OSError, ValueError, TypeError, AttributeError):
         return None
 
 
-def remember_rate(ctx: Context, gflops: float) -> None:
+def remember_rate(ctx: Context, gflops: float, overhead_s: float | None = None) -> None:
     from ex1 import machine
     from ex1.fsutil import write_atomically
 
@@ -154,6 +155,8 @@ def remember_rate(ctx: Context, gflops: float) -> None:
     except (OSError, ValueError):
         doc = {}
     doc[f"{machine.cpu_description()} | {ctx.precision}"] = round(gflops, 2)
+    if overhead_s is not None:
+        doc[f"{machine.cpu_description()} | {ctx.precision} | per-run s"] = round(overhead_s, 2)
     try:
         write_atomically(_rate_file(ctx), lambda tmp: tmp.write_text(json.dumps(doc, indent=1)), "a rate")
     except Exception:  # an estimate is not worth failing a command for
@@ -177,28 +180,43 @@ def guessed_rate(precision: str) -> float:
 
 
 class Progress:
-    """The '[k/N, about M min left]' prefix: FLOPs still to train over the rate measured so far, plus a
-    fixed cost per run (building the model, tracing its step, evaluating, storing), which dominates
-    the small runs of the sweeps and of the quick profile."""
+    """The '[k/N, about M min left]' prefix: FLOPs still to train over the rate the big networks reach, plus
+    a cost per run beyond its FLOPs (building the model, tracing its step, evaluating, storing, and the
+    per-operation cost of tiny layers), which dominates the small runs of the sweeps and of the quick profile.
+
+    A finished question teaches one of the two, whichever its time says it was bound by. Folding the sweeps'
+    seconds into one rate made it say 150 minutes left where 45 were (2026-11-29)."""
 
     RUN_OVERHEAD_S = 1.5
 
-    def __init__(self, estimates: list[Estimate], rate_gflops: float):
+    def __init__(self, estimates: list[Estimate], rate_gflops: float, overhead_s: float | None = None):
         self.estimates = {e.question: e for e in estimates}
         self.order = [e.question for e in estimates]
         self.rate = rate_gflops
+        self.overhead = overhead_s or self.RUN_OVERHEAD_S
         self.done_gflop, self.done_s = 0.0, 0.0
+        self.overhead_runs, self.overhead_total = 0, 0.0
 
     def measured(self, gflop: float, seconds: float, runs: int) -> None:
-        if gflop > 0 and seconds > 0:
+        if gflop <= 0 or seconds <= 0:
+            return
+        flop_s = gflop / self.rate
+        if flop_s >= 0.5 * seconds:   # bound by arithmetic: its time says how fast this machine computes
             self.done_gflop += gflop
-            self.done_s += max(seconds - runs * self.RUN_OVERHEAD_S, 0.2 * seconds)
+            self.done_s += max(seconds - runs * self.overhead, 0.2 * seconds)
             self.rate = self.done_gflop / self.done_s
+        elif runs:                    # bound by what each run costs besides its FLOPs
+            self.overhead_runs += runs
+            self.overhead_total += seconds - flop_s
+            self.overhead = self.overhead_total / self.overhead_runs
+
+    def seconds(self, e: Estimate) -> float:
+        return e.gflop / self.rate + e.runs * self.overhead
 
     def prefix(self, qid: str) -> str:
         k = self.order.index(qid)
         rest = [self.estimates[q] for q in self.order[k:]]
-        left = sum(e.gflop for e in rest) / self.rate + sum(e.runs for e in rest) * self.RUN_OVERHEAD_S
+        left = sum(self.seconds(e) for e in rest)
         unknown = any(not e.known for e in rest)
         when = "" if left <= 0 and not unknown else f", about {_minutes(left)} left" + (
             " (and questions not estimated)" if unknown else "")

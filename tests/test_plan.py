@@ -1,0 +1,25 @@
+"""The progress line's time left: big networks teach the arithmetic rate, small ones the cost per run."""
+
+import pytest
+
+from experiments.plan import Estimate, Progress
+
+
+def test_slow_small_runs_do_not_slow_the_estimate_for_big_ones():
+    big1, sweep, big2 = Estimate("big1", False, 1, 20_000.0), Estimate("sweep", False, 40, 200.0), \
+        Estimate("big2", False, 1, 20_000.0)
+    p = Progress([big1, sweep, big2], rate_gflops=50.0)
+    p.measured(big1.gflop, 201.5, big1.runs)      # arithmetic-bound: 100 GFLOP/s beyond its run's fixed cost
+    assert p.rate == pytest.approx(100.0)
+    p.measured(sweep.gflop, 182.0, sweep.runs)    # 2 s of arithmetic, 180 s of per-run costs over 40 runs
+    assert p.rate == pytest.approx(100.0)
+    assert p.overhead == pytest.approx(4.5)
+    assert p.seconds(big2) == pytest.approx(200.0 + 4.5)
+    assert "about 3.4 min left" in p.prefix("big2")
+
+
+def test_nothing_measured_keeps_the_given_rate_and_cost():
+    e = Estimate("q", False, 2, 600.0)
+    p = Progress([e], rate_gflops=60.0, overhead_s=3.0)
+    p.measured(0.0, 10.0, 2)
+    assert p.seconds(e) == pytest.approx(10.0 + 6.0)
