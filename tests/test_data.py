@@ -1,7 +1,6 @@
 """Data sources without network: a directory written here, TFDS through mock_data, and the errors."""
 
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest

@@ -1,7 +1,6 @@
 """Question 3: the smallest network is chosen on validation images over seeds, with a bracketed boundary, and
 the convergence comparison says only what its seeds support."""
 
-import numpy as np
 import pandas as pd
 
 from experiments import huji_depth

@@ -56,8 +56,6 @@ def test_the_floor_prices_each_run_at_the_peak_of_its_own_precision(monkeypatch)
 
 def test_keys_record_which_cpu_kernels_train_the_run(tmp_path, data_dir, monkeypatch):
     """oneDNN and Eigen kernels differ in the last bits: a store never mixes runs of the two."""
-    import os
-
     from ex1 import machine
 
     ctx = Context(get_profile("quick"), Store(tmp_path / "store"), data_dir=str(data_dir))

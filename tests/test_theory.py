@@ -49,7 +49,7 @@ def test_parameter_questions_agree_with_keras():
 def test_conv2d_backprop_formulas_match_autodiff_and_a_wrong_one_does_not():
     assert theory.conv2d_backprop_check()["max_abs_error"].max() < 1e-9
     rng = np.random.default_rng(0)
-    v, g = rng.normal(size=(6, 6)), rng.normal(size=(4, 4))
+    g = rng.normal(size=(4, 4))
     k = rng.normal(size=(3, 3))
     # Without the 180-degree rotation the input gradient is wrong.
     right = theory.convolve2d_full(g, k)
