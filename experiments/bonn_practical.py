@@ -169,7 +169,8 @@ def chosen_training(cfg: BonnConfig, ctx: Context) -> Result:
     """2. Plot the training loss over the iterations and report the final test accuracy."""
     lr, _, _ = chosen_rate(cfg, ctx)
     run = ctx.train(mnist_run(cfg, lr, cfg.seeds[0], regularised=False))
-    return Result(tables={"history": run.history}, facts={"chosen": lr, "seed": cfg.seeds[0]})
+    return Result(tables={"history": run.history},
+                  facts={"chosen": lr, "seed": cfg.seeds[0], "seeds": list(cfg.seeds)})
 
 
 @question("bonn.p3", "Dropout and weight decay", config=bonn_config,

@@ -64,7 +64,7 @@ def parameters(cfg, ctx: Context) -> Result:
 
     onehot = np.eye(categories, dtype=np.uint8)[np.zeros(images, dtype=np.int64)]
     constraints = pd.DataFrame([
-        {"reading": "every output of every image equals its one-hot target",
+        {"reading": "every output of every image equals its one-hot label",
          "constraints": int(onehot.size), "independent": images * (categories - 1)},
         {"reading": "one scalar equation per image (its loss term = 0)",
          "constraints": images, "independent": images},

@@ -87,6 +87,16 @@ def distinct_runs(answers) -> tuple[list[dict], dict[str, list[str]]]:
     return runs, per_question
 
 
+def by_first_use(qid: str, rids: list[str], all_runs: list[dict]) -> tuple[list[str], list[str], int]:
+    """The runs of a question split into those it trained first and those earlier questions trained, and
+    how many earlier questions those are (3.3 reads every sweep run to choose its networks; its own runs
+    are the six it trains)."""
+    first = {r: all_runs[int(r[1:]) - 1]["questions"][0] for r in rids}
+    own = [r for r in rids if first[r] == qid]
+    earlier = [r for r in rids if first[r] != qid]
+    return own, earlier, len({first[r] for r in earlier})
+
+
 def first_run(rids: list[str]) -> str:
     """The lowest-numbered of the runs: where a link to 'R3–R5, R9' lands."""
     return min(rids, key=lambda r: int(r[1:]))

@@ -136,7 +136,9 @@ def render_html(answers, ctx, names: list[str] | None = None, selected_all: bool
         cache_hits=sum(1 for a in answers if a.record["cache_hit"]),
         damaged=[f"{k} ({why})" for k, why in ctx.store.damaged], run_seconds=run_seconds,
         appendix=appendix_mod.Appendix(), kinds=appendix_mod.KINDS, all_runs=all_runs, runs_of=runs_of,
-        run_ranges=appendix_mod.ranges, first_run=appendix_mod.first_run, code_map=appendix_mod.code_map(answers, Path(__file__).resolve().parents[1]),
+        run_ranges=appendix_mod.ranges, first_run=appendix_mod.first_run,
+        by_first_use=lambda qid, rids: appendix_mod.by_first_use(qid, rids, all_runs),
+        code_map=appendix_mod.code_map(answers, Path(__file__).resolve().parents[1]),
         appx_runs=appendix_mod.RUNS, appx_code=appendix_mod.CODE, appx_provenance=appendix_mod.PROVENANCE,
     )
 

@@ -10,7 +10,7 @@ import functools
 import matplotlib
 import pandas as pd
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
+from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 
 # The report's style, applied while a figure is drawn and saved (matplotlib.rc_context): importing this
 # module or drawing a figure leaves the caller's backend and rcParams (a notebook's) as they were.
@@ -34,9 +34,17 @@ def _styled(draw):
     return wrapper
 
 
+SIDE_SCALE = 0.8   # one-panel figures are drawn this much smaller, see _subplots
+
+
 def _subplots(*args, **kwargs):
-    """pyplot.subplots without pyplot: the figure belongs to no backend and needs no closing."""
+    """pyplot.subplots without pyplot: the figure belongs to no backend and needs no closing.
+
+    A one-panel figure sits beside the text at about 3.5 inches; drawn at its nominal size it would shrink to
+    70% and its 9-point labels to 6 points. Drawn at 80% of it, they print at about 8 points."""
     figsize = kwargs.pop("figsize", None)
+    if figsize and figsize[0] < 6.5:
+        figsize = (figsize[0] * SIDE_SCALE, figsize[1] * SIDE_SCALE)
     fig = Figure(figsize=figsize)
     return fig, fig.subplots(*args, **kwargs)
 
@@ -83,7 +91,7 @@ def _legend_below(fig, ax, ncol: int = 2, **kwargs) -> None:
     handles, labels = ax.get_legend_handles_labels()
     if handles:
         fig.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=min(ncol, len(handles)),
-                   fontsize=7, frameon=False, **kwargs)
+                   fontsize=8, frameon=False, **kwargs)
 
 
 def _readable_log_y(ax) -> None:
@@ -118,6 +126,10 @@ def accuracy_curves(histories: dict[str, pd.DataFrame], zoom_from: float | None 
         # The first evaluations hold the rise; a linear axis would show a step and then a flat line.
         first = min(int(h.loc[h["step"] > 0, "step"].min()) for h in histories.values() if (h["step"] > 0).any())
         axes[0][0].set_xscale("symlog", linthresh=first, linscale=1.0)   # room between the 0 and the first decade
+        # Labels at 0 and at the decades past the linear part only: 10² inside it sat on top of the 0.
+        last = max(int(h["step"].max()) for h in histories.values())
+        decades = [10 ** k for k in range(len(str(first)) - 1, len(str(last))) if first <= 10 ** k <= last]
+        axes[0][0].xaxis.set_major_locator(FixedLocator([0, *decades]))
         axes[0][0].set_title("whole run (steps on a log scale)")
     fig.tight_layout()
     _legend_below(fig, axes[0][0])
@@ -136,6 +148,7 @@ def loss_curves(histories: dict[str, pd.DataFrame], held_out: str = "test"):
     for label, h in histories.items():
         _train_test(ax, h["step"], h["train_loss"], h["test_loss"], color_for(label), label, held_out)
     ax.set_yscale("log")
+    _readable_log_y(ax)
     ax.set_xlabel("training step (mini-batches)")
     ax.set_ylabel("cross-entropy loss (nats)")
     fig.tight_layout()
@@ -293,7 +306,7 @@ def learning_rate_sweep(curves: pd.DataFrame, chosen: str):
         ax.set_yscale("log")
         ax.set_xlabel("training step (mini-batches)")
     fig.tight_layout()
-    _legend_below(fig, a, ncol=6, title="learning rate", title_fontsize=7)
+    _legend_below(fig, a, ncol=6, title="learning rate", title_fontsize=8)
     return fig
 
 

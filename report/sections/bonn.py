@@ -55,7 +55,8 @@ def bonn_p1(result, record) -> dict:
         se = (binomial_se(best.mean_val_error_last, facts["validation"]) ** 2
               + binomial_se(runner_up.mean_val_error_last, facts["validation"]) ** 2) ** 0.5
         gap = runner_up.mean_val_error_last - best.mean_val_error_last
-        margin = {"points": 100 * gap, "se": 100 * se, "close": gap <= 2 * se}
+        margin = {"points": 100 * gap, "se": 100 * se, "close": gap <= 2 * se,
+                  "within": "less than one standard error" if gap < se else "within two standard errors"}
     lrs = sorted(t["learning_rate"])
     at_edge = best.learning_rate in (lrs[0], lrs[-1])
     params = param_table("bonn.p1", "params", result.tables["params"], "The Bonn CNN on MNIST, layer by layer.")
@@ -92,8 +93,12 @@ def bonn_p2(result, record) -> dict:
                   f"{run['config']['eval_every']} steps, log scale.")
     acc = Figure(slug("bonn.p2", "acc"), to_svg(figures.accuracy_curves({label: h})),
                  "The Bonn CNN on MNIST, the same run: training-sample (dashed) and test (solid) accuracy.", kind="more")
+    more = len(result.facts.get("seeds", [])) - 1
+    more_seeds = (f"; Programming 3 trains the same network with {more} more seed{'s' if more > 1 else ''}, which "
+                  "shows how far the final accuracy of one run varies from seed to seed" if more > 0 else "")
     return {"run": run, "final": final, "test_acc": float(final["test_accuracy"]),
             "train_acc": float(final["train_accuracy"]), "loss": loss, "acc": acc, "facts": result.facts,
+            "more_seeds": more_seeds,
             "gain": still_improving(h), "still_rising": still_improving(h) > 0.1,   # points over the last evaluations
             "last_steps": [int(v) for v in h["step"].iloc[-3:]], "before_steps": [int(v) for v in h["step"].iloc[-6:-3]],
             "run_first_loss": float(h["train_loss"].iloc[0])}

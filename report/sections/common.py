@@ -168,8 +168,10 @@ def sign_beyond(diff: float, half_width: float) -> int:
 
 
 def interval(diff: float, se: float) -> str:
-    return (f"{signed(100 * diff)} points (95% interval {signed(100 * (diff - 1.96 * se))} to "
-            f"{signed(100 * (diff + 1.96 * se))})")
+    """'+0.42 points (95% interval ...)'; a difference that rounds to 0.00 says so rather than print 0.00."""
+    d = signed(100 * diff)
+    d = "less than 0.005 points" if float(d.replace("\u2212", "-")) == 0 else f"{d} points"
+    return f"{d} (95% interval {signed(100 * (diff - 1.96 * se))} to {signed(100 * (diff + 1.96 * se))})"
 
 
 def run_of(record, label: str) -> dict:

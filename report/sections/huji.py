@@ -154,10 +154,13 @@ def huji_2(result, record) -> dict:
 
     settle_lin, settle_base = settle(hist[LINEAR]), settle(hist[BASELINE])
     every = int(run_of(record, LINEAR)["config"]["eval_every"])
-    if settle_base - settle_lin <= 2 * every:   # one seed each: a step or two of evaluations apart is no difference
-        settle_sentence = (f"Both settle at about the same point: the linear network is within half a point of its "
-                           f"final accuracy from step {num(settle_lin)}, the original network from step "
-                           f"{num(settle_base)} (evaluations every {num(every)} steps, one seed each).")
+    if abs(settle_base - settle_lin) <= 2 * every:   # one seed each: a step or two of evaluations apart is no difference
+        settle_sentence = ("Both settle at about the same point: the linear network is within half a point of its "
+                           + (f"final accuracy from step {num(settle_lin)}, and so is the original network"
+                              if settle_lin == settle_base else
+                              f"final accuracy from step {num(settle_lin)}, the original network from step "
+                              f"{num(settle_base)}")
+                           + f" (evaluations every {num(every)} steps, one seed each).")
     elif settle_lin < settle_base:
         settle_sentence = (f"The linear network settles early: it is within half a point of its final accuracy from "
                            f"step {num(settle_lin)}, the original network only from step {num(settle_base)}; its "
@@ -264,11 +267,11 @@ def _sweep_section(qid: str, result, record, what: str) -> dict:
     test_all = bool((test["test_accuracy"] >= target).all())
     ctx.update({
         "row": row, "params": int(row.params), "test": test_t, "boundary": boundary,
-        "test_mean": mean_std_pct(test["test_accuracy"]), "validation_mean": mean_std_pct(test["validation_accuracy"]),
+        "test_mean": mean_std_pct(test["test_accuracy"], seeds=False), "n_test_seeds": len(test), "validation_mean": mean_std_pct(test["validation_accuracy"]),
         "test_sentence": (f"On the test set every seed of it is above {pct(target, 0)} as well."
                           if test_all else
-                          f"On the test set {int((test['test_accuracy'] < target).sum())} of {len(test)} seeds fall "
-                          f"below {pct(target, 0)}: the validation images pick the network, but the margin above "
+                          f"On the test set {int((test['test_accuracy'] < target).sum())} of {len(test)} seeds "
+                          f"{'falls' if int((test['test_accuracy'] < target).sum()) == 1 else 'fall'} below {pct(target, 0)}: the validation images pick the network, but the margin above "
                           "the threshold is within the spread between seeds and between the two image sets."),
         "table": param_table(qid, "params", params, f"Parameters of the chosen network ({chosen}), layer by layer."),
         "layers": [{"layer": r.layer, "tex": tex_grouped(r.formula_tex), "params": int(r.params),
@@ -299,19 +302,26 @@ def huji_3_2(result, record) -> dict:
     return ctx
 
 
-def _convergence_sentence(level: str, unit: str, d: dict, fmt, level_both: str | None = None) -> str:
-    """Which network needs less `unit` to reach `level`, or that its seeds cannot tell the two apart."""
-    s, dp = d["shallow"], d["deep"]
-    diff = welch(s.mean(), s.std(), len(s), dp.mean(), dp.std(), len(dp))
-    both = f"shallow {fmt(s.mean())} ± {fmt(s.std())}, deep {fmt(dp.mean())} ± {fmt(dp.std())} {unit}"
-    if diff.significant:
-        first = "deep" if diff.diff < 0 else "shallow"
-        lo, hi = sorted((abs(diff.low), abs(diff.high)))
-        return (f"In {unit}, the {first} network reaches {level} first ({both}; the 95% interval of the "
-                f"difference, {fmt(lo)} to {fmt(hi)} {unit}, excludes zero).")
-    return (f"In {unit}, the two networks cannot be told apart in reaching {level_both or level} ({both}; over {len(s)} seeds the "
-            "difference is within the spread between seeds" + (f", p = {diff.p:.2g}" if diff.measurable else "")
-            + ").")
+def _convergence_sentences(unit: str, levels: list[tuple[str, str, dict]], fmt) -> list[str]:
+    """For each (level, the level said of both, seconds or steps per family): which network needs less `unit` to
+    reach it, or that its seeds cannot tell the two apart; levels that tell nothing apart share one sentence."""
+    apart, together = [], []
+    for level, level_both, d in levels:
+        s, dp = d["shallow"], d["deep"]
+        diff = welch(s.mean(), s.std(), len(s), dp.mean(), dp.std(), len(dp))
+        both = f"shallow {fmt(s.mean())} ± {fmt(s.std())}, deep {fmt(dp.mean())} ± {fmt(dp.std())} {unit}"
+        if diff.significant:
+            first = "deep" if diff.diff < 0 else "shallow"
+            lo, hi = sorted((abs(diff.low), abs(diff.high)))
+            apart.append(f"In {unit}, the {first} network reaches {level} first ({both}; the 95% interval of the "
+                         f"difference, {fmt(lo)} to {fmt(hi)} {unit}, excludes zero).")
+        else:
+            together.append((level_both, both + (f", p = {diff.p:.2g}" if diff.measurable else ""), len(s)))
+    if together:
+        reach = " or ".join(f"{level} ({detail})" for level, detail, _ in together)
+        apart.append(f"In {unit}, the two networks cannot be told apart in reaching {reach}: over {together[0][2]} "
+                     f"seeds {'each' if len(together) > 1 else 'the'} difference is within the spread between seeds.")
+    return apart
 
 
 @section("huji.3.3")
@@ -356,30 +366,26 @@ def huji_3_3(result, record) -> dict:
     if reached:
         def by(col):
             return {f: g.get_group(f)[col].astype(float) for f in fams}
+        own, level = (f"{rel:.0%} of its final accuracy", f"{rel:.0%} of their final accuracies"), \
+            f"the common level {pct(common)}"
         sentences = [
-            _convergence_sentence(f"{rel:.0%} of its final accuracy", "steps", by("own_step"), num,
-                                  f"{rel:.0%} of their final accuracies"),
-            _convergence_sentence(f"the common level {pct(common)}", "steps", by("common_step"), num),
-            _convergence_sentence(f"{rel:.0%} of its final accuracy", "seconds", by("own_seconds"),
-                                  lambda x: f"{x:.1f}", f"{rel:.0%} of their final accuracies"),
-            _convergence_sentence(f"the common level {pct(common)}", "seconds", by("common_seconds"),
-                                  lambda x: f"{x:.1f}"),
+            *_convergence_sentences("steps", [(*own, by("own_step")), (level, level, by("common_step"))], num),
+            *_convergence_sentences("seconds", [(*own, by("own_seconds")), (level, level, by("common_seconds"))],
+                                    lambda x: f"{x:.1f}"),
         ]
         step_diff = welch(*(lambda s, d: (s.mean(), s.std(), len(s), d.mean(), d.std(), len(d)))(
             by("own_step")["shallow"], by("own_step")["deep"]))
         if step_diff.significant and step_diff.diff < 0:
-            why = ("A likely reason the deep network needs fewer steps: pooling twice lets each of its few parameters act on larger, "
+            why = ("A possible reason the deep network needs fewer steps, not tested here: pooling twice lets each of its few parameters act on larger, "
                    "already-combined features, while the shallow network must separate the classes with one dense "
                    "layer on a single level of features.")
         elif step_diff.significant:
-            why = ("A likely reason the shallow network needs fewer steps: the gradient reaches its single convolution directly, "
+            why = ("A possible reason the shallow network needs fewer steps, not tested here: the gradient reaches its single convolution directly, "
                    "while the deep network's narrow layers are bottlenecks the signal must pass through twice.")
         else:
             why = (f"With {facts['seeds']} seeds, a difference in steps smaller than the spread between seeds cannot be "
                    "detected; what separates the two networks is the cost of a step. The deep network runs two "
-                   "convolutions, two poolings and an extra dense layer per step where the shallow one runs one of each; "
-                   "with a few filters per layer each operation is too small to keep the cores busy, so the time per "
-                   "step likely follows the number of layers more than their arithmetic.")
+                   "convolutions, two poolings and an extra dense layer per step where the shallow one runs one of each.")
         ips = {f: g.get_group(f)["images_per_second"].mean() for f in fams}
         ratio = ips["shallow"] / ips["deep"]
         sentences.append(f"One step of the shallow network costs {1 / ratio:.2f} times the time of one step of the "
@@ -514,6 +520,17 @@ def accuracy_difference(a, b):
     return welch(a.test_mean, a.test_std, a.n, b.test_mean, b.test_std, b.n)
 
 
+def runner_up_sentence(runner_up, best) -> str:
+    """Whether the best setting is ahead of the next best beyond seed noise; a ranking of means alone says little."""
+    if runner_up is None:
+        return ""
+    d = accuracy_difference(runner_up, best)
+    name = f"keep probability {runner_up.setting:g} ({pct(runner_up.test_mean)})"
+    if d.significant:
+        return f" It is ahead of the next best, {name}, beyond seed noise: {d.points()}."
+    return f" The next best, {name}, cannot be told apart from it: {d.points()}."
+
+
 def underfit_sentence(r, fit: float) -> str:
     """A best ratio that comes from fitting the training examples badly says so."""
     if r.train_mean >= fit:
@@ -529,8 +546,9 @@ def drop_vs_size_sentence(size, drop) -> str:
     d = accuracy_difference(size, drop)
     head = f"Test accuracy of the best dropout minus that of the best smaller network: {d.points()}"
     if d.significant and d.diff > 0:
-        return head + "; on these 250 examples dropout helps more: it keeps the capacity but stops units from relying " \
-                      "on each other."
+        return head + "; on these 250 examples dropout helps more. It keeps the network's capacity; the usual " \
+                      "explanation (Srivastava et al., \u201cDropout: a simple way to prevent neural networks from " \
+                      "overfitting\u201d, JMLR 15, 2014) is that units cannot rely on each other."
     if d.significant:
         return head + "; on these 250 examples shrinking the network helps more."
     return head + "; neither can be said to help more."
@@ -596,6 +614,8 @@ def huji_4(result, record) -> dict:
     drop_base = no_drop.iloc[0] if len(no_drop) else base
     dropped = drop[drop["setting"] < 1.0]
     best_drop = dropped.loc[dropped["test_mean"].idxmax()]
+    ranked = dropped.sort_values("test_mean", ascending=False)
+    runner_up = ranked.iloc[1] if len(ranked) > 1 else None
     best_ratio_drop = dropped.loc[dropped["ratio_mean"].idxmax()]
     # the best network with fewer parameters: a narrower width or the first dense layer alone shrunk
     smaller = pd.concat([size[size["setting"] < 1.0], fc1], ignore_index=True)
@@ -645,6 +665,7 @@ def huji_4(result, record) -> dict:
             "best_ratio_drop": best_ratio_drop, "gain_size": gain(best_size), "gain_drop": gain(best_drop),
             "test_size": against_base(best_size),
             "test_drop": accuracy_difference(drop_base, best_drop),
+            "drop_runner_up": runner_up_sentence(runner_up, best_drop),
             "ratio_underfits": underfit_sentence(best_ratio_drop, facts["fit"]),
             "drop_vs_size": drop_vs_size_sentence(best_smaller, best_drop),
             "fc1": fc1_sentence(base, fc1.iloc[0]) if len(fc1) else "",
