@@ -112,8 +112,10 @@ def _train_test(ax, x, train, test, color: str, label: str, held_out: str = "tes
 
 
 @_styled
-def accuracy_curves(histories: dict[str, pd.DataFrame], zoom_from: float | None = 97.0, held_out: str = "test"):
-    """Train (dashed) and held-out (solid) accuracy in % against steps; a second panel zooms on the top."""
+def accuracy_curves(histories: dict[str, pd.DataFrame], zoom_from: float | None = 97.0, held_out: str = "test",
+                    drops: tuple[int, ...] = ()):
+    """Train (dashed) and held-out (solid) accuracy in % against steps; a second panel zooms on the top;
+    learning-rate drops after the steps `drops` dotted."""
     panels = 2 if zoom_applies(histories, zoom_from) else 1
     fig, axes = _subplots(1, panels, figsize=(7.2 if panels == 2 else 4.8, 2.5), squeeze=False)
     for ax in axes[0]:
@@ -122,6 +124,10 @@ def accuracy_curves(histories: dict[str, pd.DataFrame], zoom_from: float | None 
                         held_out)
         ax.set_xlabel("training step (mini-batches)")
         ax.set_ylabel("accuracy (%)")
+        for b in drops:
+            ax.axvline(b, color="black", ls=":", lw=1)
+            ax.annotate("rate ÷10", (b, 0), xycoords=("data", "axes fraction"), xytext=(3, 4),
+                        textcoords="offset points", fontsize=7)
     if panels == 2:
         # The first evaluations hold the rise; a linear axis would show a step and then a flat line.
         first = min(int(h.loc[h["step"] > 0, "step"].min()) for h in histories.values() if (h["step"] > 0).any())

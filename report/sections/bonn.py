@@ -162,12 +162,13 @@ def bonn_p4(result, record) -> dict:
     answer, aug, plain = (nets.loc[k].to_dict() for k in ("answer", "augmented", "plain"))
     curves = result.tables["curves"]
     hist = {labels[k]: curves[curves["network"] == k] for k in labels}
-    acc = Figure(slug("bonn.p4", "acc"), to_svg(figures.accuracy_curves(hist, zoom_from=None)),
+    acc = Figure(slug("bonn.p4", "acc"), to_svg(figures.accuracy_curves(hist, zoom_from=None,
+                                                                     drops=tuple(cfg["lr_boundaries"]))),
                  f"CIFAR-10, the three networks of the table below: accuracy on a fixed sample of "
                  f"{num(cfg['train_eval_size'])} training images (dashed) and on the "
                  f"{num(cfg['test_size'] or facts['test_examples'])} test images (solid), every "
                  f"{num(cfg['eval_every'])} steps; the learning rate drops tenfold after step "
-                 + " and again after step ".join(num(b) for b in cfg["lr_boundaries"]) + ".")
+                 + " and again after step ".join(num(b) for b in cfg["lr_boundaries"]) + " (dotted lines).")
     loss = Figure(slug("bonn.p4", "loss"), to_svg(figures.loss_curves(hist)),
                   "CIFAR-10, the same three networks: training-sample (dashed) and test (solid) loss, log scale.",
                   kind="more")
