@@ -298,10 +298,12 @@ def learning_rate_sweep(curves: pd.DataFrame, chosen: str):
     fig, (a, b) = _subplots(1, 2, figsize=(7.2, 2.5))
     curves = curves.assign(run=[f"{float(r):g}" for r in curves["run"]])   # CSV turns "0.01" into 0.01
     rates = list(dict.fromkeys(curves["run"]))
+    # Cool to warm with the rate, but hues far enough apart to tell neighbours apart (viridis's were not).
+    ordered = ["#2c4fb4", "#1b9e9e", "#4d9a1e", "#c79300", "#e0600b", "#b2182b"]
     cmap = matplotlib.colormaps["viridis"]
     for i, rate in enumerate(rates):
         h = curves[(curves["run"] == rate) & (curves["step"] > 0)]
-        c = cmap(0.9 * i / max(1, len(rates) - 1))   # the palest end of viridis is unreadable on white
+        c = ordered[i] if len(rates) <= len(ordered) else cmap(0.9 * i / max(1, len(rates) - 1))
         lw = 2.4 if rate == chosen else 1.2
         lab = f"{rate}" + (" (chosen)" if rate == chosen else "")
         a.plot(h["step"], 100 * (1 - h["test_accuracy"]), "-", color=c, lw=lw, label=lab)
