@@ -274,7 +274,7 @@ def _list(args) -> None:
     try:
         ctx = make_context(args.profile, args.data_dir, args.out, precision=args.precision, log=lambda s: None)
         progress = plan.Progress([], plan.remembered_rate(ctx) or plan.guessed_rate(ctx.precision),
-                                 plan.remembered_rate(ctx, " | per-run s"))
+                                 plan.remembered_rate(ctx, plan.PER_RUN))
         estimates = {e.question: e for e in plan.estimate(questions, ctx)}
         print(f"{'id':<12} {'stored':<7} {'minutes':>7}  title   ({args.profile} profile, {ctx.precision})")
     except (DataError, ValueError) as e:
@@ -368,7 +368,7 @@ def run(args: argparse.Namespace) -> Path | None:
             print(stale, flush=True)
         estimates = plan.estimate(selected, ctx)
         progress = plan.Progress(estimates, plan.remembered_rate(ctx) or plan.guessed_rate(ctx.precision)
-                                 if any(e.gflop for e in estimates) else 1.0, plan.remembered_rate(ctx, " | per-run s"))
+                                 if any(e.gflop for e in estimates) else 1.0, plan.remembered_rate(ctx, plan.PER_RUN))
         for q, est in zip(selected, estimates):
             ctx.log(f"{progress.prefix(q.id)} {q.id}: {q.title}")
             answers.append(experiments.execute(q, ctx))

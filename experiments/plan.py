@@ -132,21 +132,26 @@ def _rate_file(ctx: Context) -> Path:
     return ctx.store.root / "rate.json"
 
 
-def remembered_rate(ctx: Context, what: str = "") -> float | None:
-    """GFLOP/s that training reached on this machine and precision in an earlier command, if any (with
-    what=" | per-run s": the seconds a run cost beyond its FLOPs)."""
+def _key(ctx: Context, what: str = "") -> str:
     from ex1 import machine
 
+    return f"{machine.cpu_description()} | {ctx.precision}{what}"
+
+
+PER_RUN = " | per-run s"
+
+
+def remembered_rate(ctx: Context, what: str = "") -> float | None:
+    """GFLOP/s that training reached on this machine and precision in an earlier command, if any (with
+    what=PER_RUN: the seconds a run cost beyond its FLOPs)."""
     try:
-        doc = json.loads(_rate_file(ctx).read_text())
-        entry = doc.get(f"{machine.cpu_description()} | {ctx.precision}{what}")
+        entry = json.loads(_rate_file(ctx).read_text()).get(_key(ctx, what))
         return float(entry) if entry else None
     except (OSError, ValueError, TypeError, AttributeError):
         return None
 
 
 def remember_rate(ctx: Context, gflops: float, overhead_s: float | None = None) -> None:
-    from ex1 import machine
     from ex1.fsutil import write_atomically
 
     try:
@@ -154,9 +159,9 @@ def remember_rate(ctx: Context, gflops: float, overhead_s: float | None = None) 
         doc = doc if isinstance(doc, dict) else {}
     except (OSError, ValueError):
         doc = {}
-    doc[f"{machine.cpu_description()} | {ctx.precision}"] = round(gflops, 2)
+    doc[_key(ctx)] = round(gflops, 2)
     if overhead_s is not None:
-        doc[f"{machine.cpu_description()} | {ctx.precision} | per-run s"] = round(overhead_s, 2)
+        doc[_key(ctx, PER_RUN)] = round(overhead_s, 2)
     try:
         write_atomically(_rate_file(ctx), lambda tmp: tmp.write_text(json.dumps(doc, indent=1)), "a rate")
     except Exception:  # an estimate is not worth failing a command for

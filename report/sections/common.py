@@ -169,8 +169,7 @@ def sign_beyond(diff: float, half_width: float) -> int:
 
 def interval(diff: float, se: float) -> str:
     """'+0.42 points (95% interval ...)'; a difference that rounds to 0.00 says so rather than print 0.00."""
-    d = signed(100 * diff)
-    d = "less than 0.005 points" if float(d.replace("\u2212", "-")) == 0 else f"{d} points"
+    d = "less than 0.005 points" if round(100 * diff, 2) == 0 else f"{signed(100 * diff)} points"
     return f"{d} (95% interval {signed(100 * (diff - 1.96 * se))} to {signed(100 * (diff + 1.96 * se))})"
 
 

@@ -155,12 +155,11 @@ def huji_2(result, record) -> dict:
     settle_lin, settle_base = settle(hist[LINEAR]), settle(hist[BASELINE])
     every = int(run_of(record, LINEAR)["config"]["eval_every"])
     if abs(settle_base - settle_lin) <= 2 * every:   # one seed each: a step or two of evaluations apart is no difference
-        settle_sentence = ("Both settle at about the same point: the linear network is within half a point of its "
-                           + (f"final accuracy from step {num(settle_lin)}, and so is the original network"
-                              if settle_lin == settle_base else
-                              f"final accuracy from step {num(settle_lin)}, the original network from step "
-                              f"{num(settle_base)}")
-                           + f" (evaluations every {num(every)} steps, one seed each).")
+        base = ("and so is the original network" if settle_lin == settle_base else
+                f"the original network from step {num(settle_base)}")
+        settle_sentence = (f"Both settle at about the same point: the linear network is within half a point of its "
+                           f"final accuracy from step {num(settle_lin)}, {base} (evaluations every {num(every)} steps, "
+                           "one seed each).")
     elif settle_lin < settle_base:
         settle_sentence = (f"The linear network settles early: it is within half a point of its final accuracy from "
                            f"step {num(settle_lin)}, the original network only from step {num(settle_base)}; its "
@@ -264,14 +263,15 @@ def _sweep_section(qid: str, result, record, what: str) -> dict:
         boundary = (f"The threshold is crossed between {pretty(miss.label)} ({num(miss.params)} parameters, "
                     f"{(1 - miss.params / row.params):.0%} fewer), which misses it on {len(failing)} of "
                     f"{int(miss.seeds)} seeds (lowest {pct(miss.validation_min)}), and the chosen network.")
-    test_all = bool((test["test_accuracy"] >= target).all())
+    below = int((test["test_accuracy"] < target).sum())
     ctx.update({
         "row": row, "params": int(row.params), "test": test_t, "boundary": boundary,
-        "test_mean": mean_std_pct(test["test_accuracy"], seeds=False), "n_test_seeds": len(test), "validation_mean": mean_std_pct(test["validation_accuracy"]),
+        "test_mean": mean_std_pct(test["test_accuracy"], seeds=False), "n_test_seeds": len(test),
+        "validation_mean": mean_std_pct(test["validation_accuracy"]),
         "test_sentence": (f"On the test set every seed of it is above {pct(target, 0)} as well."
-                          if test_all else
-                          f"On the test set {int((test['test_accuracy'] < target).sum())} of {len(test)} seeds "
-                          f"{'falls' if int((test['test_accuracy'] < target).sum()) == 1 else 'fall'} below {pct(target, 0)}: the validation images pick the network, but the margin above "
+                          if not below else
+                          f"On the test set {below} of {len(test)} seeds {'falls' if below == 1 else 'fall'} below "
+                          f"{pct(target, 0)}: the validation images pick the network, but the margin above "
                           "the threshold is within the spread between seeds and between the two image sets."),
         "table": param_table(qid, "params", params, f"Parameters of the chosen network ({chosen}), layer by layer."),
         "layers": [{"layer": r.layer, "tex": tex_grouped(r.formula_tex), "params": int(r.params),
