@@ -377,7 +377,8 @@ def run(args: argparse.Namespace) -> Path | None:
                 progress.measured(est.gflop, rec["wall_seconds"], est.runs)
             print(f"{q.id}: {_how(rec)}", flush=True)
         if progress.done_s or progress.overhead_runs:
-            plan.remember_rate(ctx, progress.rate, progress.overhead if progress.overhead_runs else None)
+            plan.remember_rate(ctx, progress.rate if progress.done_s else None,
+                               progress.overhead if progress.overhead_runs else None)
     except DataError as e:
         raise UsageError(str(e)) from None
     stem = _outputs(args, names)

@@ -151,7 +151,8 @@ def remembered_rate(ctx: Context, what: str = "") -> float | None:
         return None
 
 
-def remember_rate(ctx: Context, gflops: float, overhead_s: float | None = None) -> None:
+def remember_rate(ctx: Context, gflops: float | None, overhead_s: float | None = None) -> None:
+    """Store what this command measured; a value it only guessed (None) leaves the remembered one alone."""
     from ex1.fsutil import write_atomically
 
     try:
@@ -159,7 +160,8 @@ def remember_rate(ctx: Context, gflops: float, overhead_s: float | None = None) 
         doc = doc if isinstance(doc, dict) else {}
     except (OSError, ValueError):
         doc = {}
-    doc[_key(ctx)] = round(gflops, 2)
+    if gflops is not None:
+        doc[_key(ctx)] = round(gflops, 2)
     if overhead_s is not None:
         doc[_key(ctx, PER_RUN)] = round(overhead_s, 2)
     try:

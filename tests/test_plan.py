@@ -23,3 +23,15 @@ def test_nothing_measured_keeps_the_given_rate_and_cost():
     p = Progress([e], rate_gflops=60.0, overhead_s=3.0)
     p.measured(0.0, 10.0, 2)
     assert p.seconds(e) == pytest.approx(10.0 + 6.0)
+
+
+def test_only_what_was_measured_is_remembered(tmp_path):
+    from types import SimpleNamespace
+
+    from experiments.plan import PER_RUN, remember_rate, remembered_rate
+
+    ctx = SimpleNamespace(store=SimpleNamespace(root=tmp_path), precision="float32")
+    remember_rate(ctx, None, 3.0)          # only small runs finished: the rate was a guess
+    assert remembered_rate(ctx) is None and remembered_rate(ctx, PER_RUN) == 3.0
+    remember_rate(ctx, 100.0)
+    assert remembered_rate(ctx) == 100.0 and remembered_rate(ctx, PER_RUN) == 3.0
