@@ -155,10 +155,10 @@ def huji_2(result, record) -> dict:
     settle_lin, settle_base = settle(hist[LINEAR]), settle(hist[BASELINE])
     every = int(run_of(record, LINEAR)["config"]["eval_every"])
     if abs(settle_base - settle_lin) <= 2 * every:   # one seed each: a step or two of evaluations apart is no difference
-        base = ("and so is the original network" if settle_lin == settle_base else
-                f"the original network from step {num(settle_base)}")
+        original = ("and so is the original network" if settle_lin == settle_base else
+                    f"the original network from step {num(settle_base)}")
         settle_sentence = (f"Both settle at about the same point: the linear network is within half a point of its "
-                           f"final accuracy from step {num(settle_lin)}, {base} (evaluations every {num(every)} steps, "
+                           f"final accuracy from step {num(settle_lin)}, {original} (evaluations every {num(every)} steps, "
                            "one seed each).")
     elif settle_lin < settle_base:
         settle_sentence = (f"The linear network settles early: it is within half a point of its final accuracy from "
