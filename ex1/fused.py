@@ -170,6 +170,27 @@ def train_fused(
     position = {st.members[k]: t for t, (st, k) in enumerate(order)}  # member -> column of the logits
     member_lane = np.array([st.members[k][0] for st, k in order], dtype=np.int32)
 
+    # The max pooling right after a stack's first convolution acts on each channel alone: it runs on each lane's
+    # part before the lanes' parts are joined, and before the channels spread into padded slots.
+    leading = {}
+    for s_id, st in enumerate(stacks_):
+        n = 1
+        while n < len(st.settings) and st.settings[n][0] == "maxpool":
+            n += 1
+        leading[s_id] = n
+    # A stack of several widths spreads each member's channels into slots of the widest width. Where the leading
+    # pools shrink the maps little, zero filters in the first kernel make the slots directly: a gather over the
+    # channel axis and its gradient cost more than the extra filters (deep sweep, pool 2: 12.6-13.3 against
+    # 15.3 ms a step on a 2-core AVX-512 machine in bfloat16). Behind a large pool the gather reads few values and wins
+    # (shallow sweep, pools 3-8: 15.7 against 17.0 ms). The zero filters get a zero gradient (ReLU's is zero at
+    # zero, and the next layer's weights for padded inputs are zero), so they stay zero, like every padded weight.
+    padded_kernel = {id(st) for s_id, st in enumerate(stacks_) if len({w[0] for w in st.widths}) > 1
+                     and np.prod([np.prod(s[2]) for s in st.settings[1: leading[s_id]]]) <= 4}
+
+    def slot(st, width):
+        """Channels a member of `st` takes in its lane's wide first convolution."""
+        return st.widest(0) if id(st) in padded_kernel else width
+
     def variable(value, name):
         return tf.Variable(np.asarray(value, dtype=np.float32), name=name)
 
@@ -184,9 +205,10 @@ def train_fused(
                 for (ln, i), w in zip(st.members, st.widths):
                     if ln == lane:
                         k, b = _weights(members[ln][i])[0]
-                        ks.append(k)
-                        bs.append(b)
-                        n += w[0]
+                        extra = slot(st, w[0]) - w[0]
+                        ks.append(np.concatenate([k, np.zeros((*k.shape[:-1], extra), np.float32)], axis=-1))
+                        bs.append(np.concatenate([b, np.zeros(extra, np.float32)]))
+                        n += slot(st, w[0])
                 split.append(n)
             per_lane.append((variable(np.concatenate(ks, axis=-1), "wide_kernel") if ks else None,
                              variable(np.concatenate(bs), "wide_bias") if bs else None, split))
@@ -255,7 +277,7 @@ def train_fused(
     for s_id, st in enumerate(stacks_):
         real = [w[0] for w in st.widths]
         F = st.widest(0)
-        if len(set(real)) > 1:
+        if len(set(real)) > 1 and id(st) not in padded_kernel:
             offsets = np.cumsum([0] + real)
             idx = np.full(len(real) * F, offsets[-1], np.int32)   # the appended zero channel
             for m, r in enumerate(real):
@@ -269,15 +291,6 @@ def train_fused(
         for s in settings:
             x = tf.nn.max_pool2d(x, list(s[1]), list(s[2]), s[3].upper())
         return x
-
-    # The max pooling right after a stack's first convolution acts on each channel alone: it runs on each lane's
-    # part before the lanes' parts are joined, and before the channels spread into padded slots.
-    leading = {}
-    for s_id, st in enumerate(stacks_):
-        n = 1
-        while n < len(st.settings) and st.settings[n][0] == "maxpool":
-            n += 1
-        leading[s_id] = n
 
     def forward(xs_by_lane):
         """Logits (n, models, classes) in float32, one column per member in `order`."""
@@ -433,7 +446,7 @@ def train_fused(
                         layer = next(x for x in members[ln][i].layers if hasattr(x, "kernel"))
                         layer.kernel.assign(k[..., at: at + w[0]])
                         layer.bias.assign(bias[at: at + w[0]])
-                        at += w[0]
+                        at += slot(st, w[0])
     for s_id, st in enumerate(stacks_):
         M = len(st.members)
         for m, ((ln, i), widths) in enumerate(zip(st.members, st.widths)):
