@@ -70,6 +70,12 @@ def hold_out(x: np.ndarray, y: np.ndarray, n: int):
     return x[:-n], y[:-n], x[-n:], y[-n:]
 
 
+# The modules that train runs. A run's key hashes those it goes through (run_code_deps); a question's key hashes
+# them all (experiments.registry.question_code_deps), because a stored answer is served by its own key without
+# looking at its runs: a change here must reach the answers as well as the runs.
+ENGINE = (train, packed, "ex1.layers", fused)
+
+
 def run_code_deps(model: str, pairs: bool = False, validation: bool = False, fused_: bool = False) -> dict[str, str]:
     """The code a training run depends on: the engine, the model's builder(s), the data preparation,
     each with the hash of its normalised source.
@@ -82,8 +88,8 @@ def run_code_deps(model: str, pairs: bool = False, validation: bool = False, fus
         builders.append(models.huji_cnn)  # the thin variants delegate to it
     extra = [data_mod.make_pairs, PairSpec] if pairs else []
     extra += [hold_out] if validation else []
-    extra += [fused] if fused_ else []
-    return codehash.code_versions(train, packed, "ex1.layers", models._pool, *builders, data_mod.to_float, data_mod.stratified_subset,
+    engine = [m for m in ENGINE if m is not fused or fused_]
+    return codehash.code_versions(*engine, models._pool, *builders, data_mod.to_float, data_mod.stratified_subset,
                                   data_mod.sample_indices, *extra)
 
 

@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 import pandas as pd
 
-from ex1 import codehash, models, runner, theory, train
+from ex1 import codehash, models, runner, theory
 from ex1 import data as data_mod
 from ex1.result import Result
 from ex1.runner import Context, run_summary, wall_share
@@ -118,7 +118,7 @@ def question_key(q: Question, cfg, ctx: Context) -> tuple[str, dict]:
 def question_code_deps(q: Question) -> dict[str, str]:
     # Whole modules: an engine change re-assembles every answer, while the runs themselves,
     # keyed by the exact code they use, stay cached where that code did not change.
-    return codehash.code_versions(sys.modules[q.fn.__module__], train, models, data_mod, runner, theory)
+    return codehash.code_versions(sys.modules[q.fn.__module__], *runner.ENGINE, models, data_mod, runner, theory)
 
 
 def _newest_record(folder: Path, profile: str) -> dict | None:

@@ -97,3 +97,17 @@ def test_the_budget_counts_a_packed_runs_share_of_the_wall_clock_and_the_steps_i
     assert df.loc["alone", "measured_s"] == 8.0 and df.loc["packed", "measured_s"] == 2.0
     assert df.loc["flat", "steps"] == 50
     assert df.loc["flat", "train_tflop"] == pytest.approx(df.loc["alone", "train_tflop"] / 2)
+
+
+def test_every_module_a_run_is_keyed_by_is_in_every_question_s_key():
+    # A stored answer is served by its question's key without looking at its runs: if a run's code could
+    # change without the question's key changing, the answer would keep runs trained by the old code.
+    import experiments
+    from ex1 import models, runner
+    from experiments.registry import question_code_deps
+
+    run_files = {dep.split(":")[0] for model in models._REGISTRY
+                 for dep in runner.run_code_deps(model, pairs=True, validation=True, fused_=True)}
+    assert {"ex1/train.py", "ex1/packed.py", "ex1/fused.py", "ex1/layers.py"} <= run_files
+    for q in experiments.QUESTIONS.values():
+        assert run_files <= set(question_code_deps(q)), q.id
