@@ -1,4 +1,5 @@
-"""Comparing two groups of seeds: Welch's t-test on the difference of their means."""
+"""Comparing two groups of seeds (Welch's t-test on the difference of their means), and two classifiers scored on the
+same examples (the paired difference of their accuracies, with McNemar's exact test)."""
 
 from __future__ import annotations
 
@@ -41,7 +42,12 @@ class Difference:
         if self.se == 0:
             return f"{signed(100 * self.diff)} points (identical across seeds on both sides)"
         return (f"{signed(100 * self.diff)} points (95% interval {signed(100 * self.low)} to {signed(100 * self.high)}; "
-                f"Welch's t-test, {self.df:.1f} degrees of freedom, p = {self.p:.2g})")
+                f"Welch's t-test, {self.df:.1f} degrees of freedom, {p_value(self.p)})")
+
+
+def p_value(p: float) -> str:
+    """'p = 0.042', or 'p < 0.0001' where two significant digits would print a string of zeros or an exponent."""
+    return "p < 0.0001" if p < 1e-4 else f"p = {p:.2g}"
 
 
 def signed(x: float, digits: int = 2) -> str:
@@ -69,3 +75,41 @@ def welch(mean_a: float, std_a: float, n_a: int, mean_b: float, std_b: float, n_
     t = stats.t.ppf(0.5 + LEVEL / 2, df)
     p = float(2 * stats.t.sf(abs(diff) / se, df))
     return Difference(diff, se, df, diff - t * se, diff + t * se, p)
+
+
+@dataclass(frozen=True)
+class Paired:
+    """Accuracy of b minus accuracy of a on the same n examples, from the examples only one of them gets right."""
+
+    only_a: int
+    only_b: int
+    n: int
+
+    @property
+    def diff(self) -> float:
+        return (self.only_b - self.only_a) / self.n
+
+    @property
+    def se(self) -> float:
+        """The standard error of a paired difference of proportions: only the discordant examples carry it."""
+        return math.sqrt(self.only_a + self.only_b - (self.only_b - self.only_a) ** 2 / self.n) / self.n
+
+    @property
+    def p(self) -> float:
+        """McNemar's exact test: under 'equally good', each discordant example is a fair coin."""
+        from scipy import stats
+
+        k = self.only_a + self.only_b
+        return float(stats.binomtest(self.only_b, k, 0.5).pvalue) if k else 1.0
+
+    @property
+    def significant(self) -> bool:
+        return self.p < 1 - LEVEL
+
+
+def paired(correct_a, correct_b) -> Paired:
+    """Paired from two boolean arrays: whether a, and whether b, got each example right."""
+    import numpy as np
+
+    a, b = np.asarray(correct_a, bool), np.asarray(correct_b, bool)
+    return Paired(int((a & ~b).sum()), int((b & ~a).sum()), len(a))

@@ -51,17 +51,20 @@ def predicted_sums(run: Run, x: np.ndarray) -> np.ndarray:
     return out.argmax(-1), None
 
 
-def evaluation(cfg: SumConfig, ctx: Context, runs: dict[str, Run]) -> pd.DataFrame:
+def evaluation(cfg: SumConfig, ctx: Context, runs: dict[str, Run]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Sum accuracy of each model on test pairs of the combinations seen in training (the same pairs the
     training curves are measured on) and, apart, on test pairs of the held-out combinations only; the
-    two-digit network's per-digit and both-digits accuracy."""
+    two-digit network's per-digit and both-digits accuracy. Second, per split, how many pairs each
+    right/wrong pattern of the models' sums holds (one column per model, the count in "pairs"): the models
+    are scored on the same pairs, so a comparison of the two is a paired one."""
     ds = ctx.dataset("mnist")
     xt, dt = make_pairs(ds.x_test, ds.y_test, cfg.pairs.test_pairs, cfg.pairs.seed + 1, exclude=cfg.pairs.exclude)
     xh, dh = make_pairs(ds.x_test, ds.y_test, cfg.held_out_test_pairs, cfg.pairs.seed + 2, only=cfg.pairs.exclude)
-    rows = []
+    rows, hits = [], {}
     for name, run in runs.items():
         for split, x, d in ((SEEN, xt, dt), (HELD, xh, dh)):
             sums, digits = predicted_sums(run, to_float(x))
+            hits.setdefault(split, {})[name] = sums == d.sum(axis=1)
             row = {"model": name, "split": split, "pairs": len(x),
                    "sum_accuracy": float((sums == d.sum(axis=1)).mean())}
             if digits is not None:
@@ -70,7 +73,9 @@ def evaluation(cfg: SumConfig, ctx: Context, runs: dict[str, Run]) -> pd.DataFra
                             "both_digits_accuracy": float(per_digit.all(axis=1).mean()),
                             "digit_accuracy_squared": float(per_digit.mean() ** 2)})
             rows.append(row)
-    return pd.DataFrame(rows)
+    patterns = pd.concat([pd.DataFrame(by_model).value_counts().rename("pairs").reset_index().assign(split=split)
+                          for split, by_model in hits.items()], ignore_index=True)
+    return pd.DataFrame(rows), patterns
 
 
 @question("huji.5.1", "Two digits: the sum as one of 19 classes", config=sum_config)
@@ -91,7 +96,7 @@ def digit_pair(cfg: SumConfig, ctx: Context) -> Result:
     the network. 5.2.1 Plot the training steps (train and test of each iteration) of this network."""
     run = ctx.train(digits_run(cfg))
     return Result(tables={"history": run.history, "params": run.params,
-                          "evaluation": evaluation(cfg, ctx, {"two-digit network": run})},
+                          "evaluation": evaluation(cfg, ctx, {"two-digit network": run})[0]},
                   facts={"held_out": [list(p) for p in cfg.pairs.exclude]})
 
 
@@ -100,6 +105,7 @@ def compare(cfg: SumConfig, ctx: Context) -> Result:
     """5.3 Which strategy worked better and why?"""
     runs = {"sum classifier": ctx.train(sum_run(cfg)), "two-digit network": ctx.train(digits_run(cfg))}
     curves = pd.concat([r.history.assign(model=name) for name, r in runs.items()])
-    return Result(tables={"evaluation": evaluation(cfg, ctx, runs), "curves": curves},
+    scores, patterns = evaluation(cfg, ctx, runs)
+    return Result(tables={"evaluation": scores, "patterns": patterns, "curves": curves},
                   facts={"held_out": [list(p) for p in cfg.pairs.exclude],
                          "train_pairs": cfg.pairs.train_pairs, "test_pairs": cfg.pairs.test_pairs})

@@ -168,6 +168,7 @@ EXPECTED_COLUMNS = {
     ("huji.4", "curves"): {"step", "train_accuracy", "test_accuracy", "ratio", "data"},
     ("huji.5.1", "history"): {"step", "train_accuracy", "test_accuracy"},
     ("huji.5.3", "evaluation"): {"model", "split", "pairs", "sum_accuracy", "digit_accuracy"},
+    ("huji.5.3", "patterns"): {"sum classifier", "two-digit network", "pairs", "split"},
     ("huji.t3", "checks"): {"check", "max_abs_error"},
     ("huji.2", "params_linear"): {"layer", "output_shape", "params"},
     ("huji.4", "width_layers"): {"width", "layer", "output_shape", "params"},

@@ -42,7 +42,10 @@ def test_generalisation_gap_sentence_follows_the_gap():
     assert "Test accuracy ends 4.90 points above" in inverted
 
 
-def answer_5_3(sum_acc: float, digits_sum_acc: float, both: float = 0.98, gap_sum: float = 0.0) -> Answer:
+def answer_5_3(sum_acc: float, digits_sum_acc: float, both: float = 0.98, gap_sum: float = 0.0,
+               disagree: int = 100) -> Answer:
+    """`disagree`: seen pairs on top of the accuracy difference that one model gets right and the other wrong,
+    as many each way."""
     from experiments.huji_sum import HELD, SEEN
 
     digits = {"digit_accuracy": 0.99, "both_digits_accuracy": both, "digit_accuracy_squared": 0.9801}
@@ -56,16 +59,33 @@ def answer_5_3(sum_acc: float, digits_sum_acc: float, both: float = 0.98, gap_su
                         history(digits_sum_acc, digits_sum_acc).assign(model="two-digit network")])
     runs = [{"label": m, "train_examples": 60000, "config": {"train_eval_size": 10000, "test_size": None}}
             for m in ("sum classifier", "two-digit network")]
-    return Answer(QUESTIONS["huji.5.3"], Result({"evaluation": ev, "curves": curves},
+    n = 10000
+    only_sum = round(max(0.0, sum_acc - digits_sum_acc) * n) + disagree
+    only_digits = round(max(0.0, digits_sum_acc - sum_acc) * n) + disagree
+    both_right = round(sum_acc * n) - only_sum
+    patterns = pd.DataFrame({"sum classifier": [True, True, False, False],
+                             "two-digit network": [True, False, True, False],
+                             "pairs": [both_right, only_sum, only_digits, n - both_right - only_sum - only_digits],
+                             "split": SEEN})
+    return Answer(QUESTIONS["huji.5.3"], Result({"evaluation": ev, "curves": curves, "patterns": patterns},
                                                 {"held_out": [[0, 9]], "test_pairs": 10000}), {"runs": runs})
 
 
 def test_which_strategy_wins_is_decided_by_the_table():
     assert "the two-digit network works better" in sections.build(answer_5_3(0.90, 0.98))["verdict"]
     assert "the sum classifier works better" in sections.build(answer_5_3(0.98, 0.90))["verdict"]
-    assert "are level" in sections.build(answer_5_3(0.981, 0.980))["verdict"]
+    assert "cannot be told apart" in sections.build(answer_5_3(0.981, 0.980))["verdict"]
     flipped = sections.build(answer_5_3(0.90, 0.98))
     assert flipped["digits_generalise"] and not flipped["sum_generalises"]
+
+
+def test_the_two_strategies_are_compared_pair_by_pair():
+    # The same 0.6-point difference on the same 10,000 pairs: a finding when the two models disagree on few
+    # pairs, not when they disagree on 2,060 (an unpaired binomial interval would say the same for both).
+    few = sections.build(answer_5_3(0.970, 0.976, disagree=0))["verdict"]
+    many = sections.build(answer_5_3(0.970, 0.976, disagree=1000))["verdict"]
+    assert "the two-digit network works better" in few and "0 are the sum classifier's and 60" in few
+    assert "cannot be told apart" in many and "1,000 are the sum classifier's and 1,060" in many
 
 
 def test_pair_errors_and_overfitting_sentences_follow_their_intervals():
@@ -148,6 +168,27 @@ def test_welch_matches_scipy_and_its_verdict_follows_the_spread():
     assert tight.significant and not wide.significant
     assert abs(few_df.diff) > 2 * few_df.se and not few_df.significant
     assert not welch(0.98, float("nan"), 1, 0.99, 0.001, 3).measurable
+
+
+def test_a_paired_comparison_uses_only_the_examples_the_two_classifiers_disagree_on():
+    import numpy as np
+    import pytest
+    from scipy import stats as sp
+
+    from ex1.stats import paired
+
+    rng = np.random.default_rng(0)
+    a = rng.random(5000) < 0.97
+    b = np.where(rng.random(5000) < 0.9, a, rng.random(5000) < 0.99)   # mostly the same right/wrong as a
+    d = paired(a, b)
+    assert d.diff == pytest.approx(b.mean() - a.mean())
+    # the standard error of the mean per-example difference b - a (population variance over the n examples)
+    assert d.se == pytest.approx(np.std(b.astype(float) - a, ddof=0) / np.sqrt(len(a)))
+    assert d.p == pytest.approx(sp.binomtest(int((b & ~a).sum()), int((a != b).sum()), 0.5).pvalue)
+    # Correlated errors: the paired interval is narrower than the unpaired binomial one on the same counts.
+    unpaired = np.sqrt(a.mean() * (1 - a.mean()) / len(a) + b.mean() * (1 - b.mean()) / len(b))
+    assert d.se < unpaired
+    assert not paired(a, a).significant and paired(a, a).p == 1.0
 
 
 def test_dropout_against_size_follows_welchs_interval():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ex1.stats import welch
+from ex1.stats import Paired, p_value, welch
 from experiments import huji_sum
 from experiments.huji import BASELINE, LINEAR, SOFTMAX
 
@@ -316,7 +316,7 @@ def _convergence_sentences(unit: str, levels: list[tuple[str, str, dict]], fmt) 
             apart.append(f"In {unit}, the {first} network reaches {level} first ({both}; the 95% interval of the "
                          f"difference, {fmt(lo)} to {fmt(hi)} {unit}, excludes zero).")
         else:
-            together.append((level_both, both + (f", p = {diff.p:.2g}" if diff.measurable else ""), len(s)))
+            together.append((level_both, both + (f", {p_value(diff.p)}" if diff.measurable else ""), len(s)))
     if together:
         reach = " or ".join(f"{level} ({detail})" for level, detail, _ in together)
         apart.append(f"In {unit}, the two networks cannot be told apart in reaching {reach}: over {together[0][2]} "
@@ -477,20 +477,26 @@ def huji_5_3(result, record) -> dict:
                  "pair (both digits right), on training pairs (dashed) and on test pairs of the combinations seen in "
                  "training (solid); same steps and optimiser.", kind="more")
     better = "two-digit network" if d_t.sum_accuracy > s_t.sum_accuracy else "sum classifier"
-    diff = d_t.sum_accuracy - s_t.sum_accuracy
-    # Two accuracies on the same pairs: the binomial standard error of their difference (independence assumed,
-    # which overstates it when the two models err on the same pairs, so the verdict errs towards "level").
-    se = (binomial_se(s_t.sum_accuracy, s_t.pairs) ** 2 + binomial_se(d_t.sum_accuracy, d_t.pairs) ** 2) ** 0.5
-    if abs(diff) <= 1.96 * se:
-        verdict = (f"On test pairs of the combinations seen in training the two strategies are level: "
+    # Both models are scored on the same pairs: the comparison is paired, and only the pairs one model gets right
+    # and the other wrong carry it (McNemar).
+    pat = result.tables["patterns"]
+    seen = pat[pat["split"] == huji_sum.SEEN]
+    count = lambda s_ok, d_ok: int(seen.loc[(seen["sum classifier"] == s_ok)   # noqa: E731
+                                            & (seen["two-digit network"] == d_ok), "pairs"].sum())
+    pd_ = Paired(only_a=count(True, False), only_b=count(False, True), n=int(seen["pairs"].sum()))
+    diff, se = pd_.diff, pd_.se
+    if not pd_.significant:
+        verdict = (f"On test pairs of the combinations seen in training the two strategies cannot be told apart: "
                    f"{pct(d_t.sum_accuracy)} for the two-digit network against {pct(s_t.sum_accuracy)}, a difference "
                    f"of {interval(diff, se)}.")
     else:
         verdict = (f"On test pairs of the combinations seen in training the {better} works better: a sum accuracy of "
                    f"{pct(max(d_t.sum_accuracy, s_t.sum_accuracy))} against "
                    f"{pct(min(d_t.sum_accuracy, s_t.sum_accuracy))}, a difference of {interval(abs(diff), se)}.")
-    verdict += (" The interval is binomial over these test pairs, the two models' errors taken as independent; each "
-                "model was trained once, with one seed, so it leaves out how far another training seed would move either.")
+    verdict += (f" The two models are scored on the same {num(pd_.n)} pairs, so the interval is the paired one: of "
+                f"the pairs only one model gets right, {num(pd_.only_a)} are the sum classifier's and "
+                f"{num(pd_.only_b)} the two-digit network's (McNemar's exact test, {p_value(pd_.p)}). Each model was "
+                "trained once, with one seed, so this leaves out how far another training seed would move either.")
     gaps = {}
     for r in record.get("runs", []):
         h = hist.get(r["label"])
