@@ -77,6 +77,26 @@ def welch(mean_a: float, std_a: float, n_a: int, mean_b: float, std_b: float, n_
     return Difference(diff, se, df, diff - t * se, diff + t * se, p)
 
 
+def contrast(terms) -> Difference:
+    """Welch's test of a sum of group means with coefficients, from (coefficient, mean, std, n) per group: e.g.
+    (b - a) - (d - c), one method's gain over its own baseline minus another's. The groups are taken as
+    independent; Welch-Satterthwaite degrees of freedom."""
+    from scipy import stats
+
+    terms = list(terms)
+    diff = sum(c * m for c, m, _, _ in terms)
+    nan = float("nan")
+    if any(n < 2 or not math.isfinite(s) for _, _, s, n in terms):
+        return Difference(diff, nan, nan, nan, nan, nan)
+    parts = [c * c * s * s / n for c, _, s, n in terms]
+    se = math.sqrt(sum(parts))
+    if se == 0:
+        return Difference(diff, 0.0, nan, diff, diff, 0.0 if diff else 1.0)
+    df = se ** 4 / sum(v * v / (n - 1) for v, (_, _, _, n) in zip(parts, terms))
+    t = stats.t.ppf(0.5 + LEVEL / 2, df)
+    return Difference(diff, se, df, diff - t * se, diff + t * se, float(2 * stats.t.sf(abs(diff) / se, df)))
+
+
 @dataclass(frozen=True)
 class Paired:
     """Accuracy of b minus accuracy of a on the same n examples, from the examples only one of them gets right."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ex1.stats import Paired, p_value, welch
+from ex1.stats import Paired, contrast, p_value, signed, welch
 from experiments import huji_sum
 from experiments.huji import BASELINE, LINEAR, SOFTMAX
 
@@ -545,12 +545,20 @@ def underfit_sentence(r, fit: float) -> str:
             "underfits, not because it generalises.")
 
 
-def drop_vs_size_sentence(size, drop) -> str:
-    """Best dropout against the best network with fewer parameters on test accuracy, decided by Welch's interval."""
+def drop_vs_size_sentence(size, size_base, drop, drop_base, steps: int, fit: float) -> str:
+    """Which helps more, the best dropout or the best network with fewer parameters: each one's test-accuracy gain
+    over the full-size network without dropout read the same way as itself (the size table reads its runs at
+    `fit` training accuracy, the dropout table after `steps`), the two gains compared by Welch's interval."""
     if size is None:
         return ""
-    d = accuracy_difference(size, drop)
-    head = f"Test accuracy of the best dropout minus that of the best smaller network: {d.points()}"
+    d = contrast([(1, drop.test_mean, drop.test_std, drop.n), (-1, drop_base.test_mean, drop_base.test_std, drop_base.n),
+                  (-1, size.test_mean, size.test_std, size.n), (1, size_base.test_mean, size_base.test_std, size_base.n)])
+    head = (f"The two tables read their runs at different points, so each method is measured against the full-size "
+            f"network without dropout, read the same way: the best dropout gains "
+            f"{signed(100 * (drop.test_mean - drop_base.test_mean))} points over it after {num(steps)} steps, the "
+            f"best smaller network {signed(100 * (size.test_mean - size_base.test_mean))} points over it at "
+            f"{pct(fit, 0)} training accuracy. Dropout's gain minus shrinking's: {d.points()}, the four groups of "
+            "seeds taken as independent")
     if d.significant and d.diff > 0:
         return head + "; on these 250 examples dropout helps more. It keeps the network's capacity; the usual " \
                       "explanation (Srivastava et al., \u201cDropout: a simple way to prevent neural networks from " \
@@ -673,7 +681,8 @@ def huji_4(result, record) -> dict:
             "test_drop": accuracy_difference(drop_base, best_drop),
             "drop_runner_up": runner_up_sentence(runner_up, best_drop),
             "ratio_underfits": underfit_sentence(best_ratio_drop, facts["fit"]),
-            "drop_vs_size": drop_vs_size_sentence(best_smaller, best_drop),
+            "drop_vs_size": drop_vs_size_sentence(best_smaller, base, best_drop, drop_base, facts["small_steps"],
+                                                  facts["fit"]),
             "fc1": fc1_sentence(base, fc1.iloc[0]) if len(fc1) else "",
             "fig_curves": fig_curves, "fig_size": fig_size, "fig_drop": fig_drop,
             "run_full": run_of(record, "all 60,000 examples"), "run_small": run_of(record, "250 examples")}
