@@ -135,7 +135,10 @@ def _rate_file(ctx: Context) -> Path:
 def _key(ctx: Context, what: str = "") -> str:
     from ex1 import machine
 
-    return f"{machine.cpu_description()} | {ctx.precision}{what}"
+    # "since 2026-11-29": rates remembered before Progress.finished could be absurd (a reused question's seconds
+    # over FLOPs it never computed), and a too-high rate is never corrected, since no question then looks
+    # arithmetic-bound; a new key leaves them unread.
+    return f"{machine.cpu_description()} | {ctx.precision}{what} | since 2026-11-29"
 
 
 PER_RUN = " | per-run s"
@@ -216,6 +219,16 @@ class Progress:
             self.overhead_runs += runs
             self.overhead_total += seconds - flop_s
             self.overhead = self.overhead_total / self.overhead_runs
+
+    def finished(self, e: Estimate, record: dict) -> None:
+        """Learn from a question that just ran, if its seconds were spent on the runs its estimate priced.
+
+        A question that reuses runs from the store, or from an earlier question of the same command, trains
+        fewer than the estimate planned (the planner's placeholder results can pick other candidates): its
+        seconds then price FLOPs it never computed, which once taught a rate of 1.2 million GFLOP/s."""
+        trained = sum(not r.get("cache_hit", False) for r in record.get("runs", []))
+        if not record.get("cache_hit") and e.gflop and trained == e.runs:
+            self.measured(e.gflop, record["wall_seconds"], e.runs)
 
     def seconds(self, e: Estimate) -> float:
         return e.gflop / self.rate + e.runs * self.overhead

@@ -25,6 +25,19 @@ def test_nothing_measured_keeps_the_given_rate_and_cost():
     assert p.seconds(e) == pytest.approx(10.0 + 6.0)
 
 
+def test_a_question_that_reused_its_runs_teaches_nothing():
+    # huji.3.3 planned 6 timed runs but found them trained: 0.4 s for 6 runs' FLOPs once made the remembered
+    # rate 1.2 million GFLOP/s, and the next command said "0.2 min left" before 35 minutes of CIFAR-10.
+    e = Estimate("huji.3.3", False, 6, 20_000.0)
+    p = Progress([e], rate_gflops=100.0, overhead_s=2.0)
+    reused = {"cache_hit": False, "wall_seconds": 0.4, "runs": [{"cache_hit": True}] * 6}
+    p.finished(e, reused)
+    assert p.rate == 100.0 and not p.done_s and not p.overhead_runs
+    trained = {"cache_hit": False, "wall_seconds": 212.0, "runs": [{"cache_hit": False}] * 6}
+    p.finished(e, trained)
+    assert p.rate == pytest.approx(20_000.0 / (212.0 - 6 * 2.0))
+
+
 def test_only_what_was_measured_is_remembered(tmp_path):
     from types import SimpleNamespace
 
