@@ -430,7 +430,7 @@ def run_summary(run: Run) -> dict[str, Any]:
         "params": int(run.params["params"].sum()), "train_seconds": r["train_seconds"],
         "wall_seconds": r["wall_seconds"],
         "images_per_second": r["images_per_second"], "cache_hit": run.cache_hit,
-        "packed_with": r.get("packed_with", 1),
+        "packed_with": r.get("packed_with", 1), "resumed_from": r.get("resumed_from", 0),
         "final_step": int(f["step"]), "final_train_accuracy": float(f["train_accuracy"]),
         "final_test_accuracy": float(f["test_accuracy"]),
         **{k: r[k] for k in ("identity", "code_deps", "code_inputs") if k in r},

@@ -201,10 +201,9 @@ def regularisation(cfg: BonnConfig, ctx: Context) -> Result:
                          "dropout": dict(cfg.regularised)})
 
 
-def per_class_errors(run: Run, x: np.ndarray, y: np.ndarray, names: tuple[str, ...]) -> tuple[pd.DataFrame,
-                                                                                                pd.DataFrame]:
-    """Per-class test error and the confusion matrix (rows: true class, columns: predicted)."""
-    pred = run.predict(x).argmax(-1)
+def per_class_errors(pred: np.ndarray, y: np.ndarray, names: tuple[str, ...]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per-class test error and the confusion matrix (rows: true class, columns: predicted), from the predicted
+    classes."""
     k = len(names)
     confusion = np.zeros((k, k), dtype=np.int64)
     np.add.at(confusion, (y.astype(np.int64), pred), 1)
@@ -267,7 +266,11 @@ def cifar(cfg: BonnConfig, ctx: Context) -> Result:
     n = len(ds.y_test)   # every test image, whatever the profile evaluates during training: 3 s of inference
     names = data_mod.SPECS["cifar10"].class_names
     x_test = data_mod.to_float(ds.x_test)
-    per_class = {role: per_class_errors(r, x_test, ds.y_test, names) for role, r in runs.items()}
+    predicted = {role: r.predict(x_test).argmax(-1) for role, r in runs.items()}
+    per_class = {role: per_class_errors(p, ds.y_test, names) for role, p in predicted.items()}
+    # the networks are scored on the same test images: how many each right/wrong pattern holds, for paired comparisons
+    patterns = pd.DataFrame({role: p == ds.y_test for role, p in predicted.items()}).value_counts() \
+        .rename("images").reset_index()
     test_accuracy = {role: float(np.trace(m.to_numpy()) / n) for role, (_, m) in per_class.items()}
     n_fit = len(ds.y_train) - cfg.validation
     classes, confusion = per_class["answer"]
@@ -288,6 +291,7 @@ def cifar(cfg: BonnConfig, ctx: Context) -> Result:
     curves = pd.concat([r.history.assign(network=role) for role, r in runs.items()], ignore_index=True)
     answer = runs["answer"]
     return Result(tables={"history": answer.history, "per_class": classes, "confusion": confusion.reset_index(),
+                          "patterns": patterns,
                           "params": answer.params, "networks": networks, "curves": curves},
                   facts={"chosen": lr, "target": cfg.cifar_target, "shift": cfg.cifar_shift,
                          "flat_last": cfg.flat_last, "flat_within": cfg.flat_within, "validation": cfg.validation,

@@ -225,9 +225,11 @@ class Progress:
 
         A question that reuses runs from the store, or from an earlier question of the same command, trains
         fewer than the estimate planned (the planner's placeholder results can pick other candidates): its
-        seconds then price FLOPs it never computed, which once taught a rate of 1.2 million GFLOP/s."""
-        trained = sum(not r.get("cache_hit", False) for r in record.get("runs", []))
-        if not record.get("cache_hit") and e.gflop and trained == e.runs:
+        seconds then price FLOPs it never computed, which once taught a rate of 1.2 million GFLOP/s. So does a
+        question whose runs resumed from a killed command's checkpoints."""
+        trained = [r for r in record.get("runs", []) if not r.get("cache_hit", False)]
+        whole = not any(r.get("resumed_from") for r in trained)   # a resumed run trained only its last steps
+        if not record.get("cache_hit") and e.gflop and len(trained) == e.runs and whole:
             self.measured(e.gflop, record["wall_seconds"], e.runs)
 
     def seconds(self, e: Estimate) -> float:

@@ -181,6 +181,7 @@ EXPECTED_COLUMNS = {
     ("bonn.p3", "per_seed"): {"regularisation", "seed", "test_accuracy"},
     ("bonn.p4", "per_class"): {"class", "images", "error", "most_confused_with"},
     ("bonn.p4", "confusion"): {"index", "airplane", "truck"},
+    ("bonn.p4", "networks"): {"role", "epochs", "validation_accuracy", "best_validation_accuracy", "test_accuracy"},
     ("huji.t4", "counts"): {"by_formula", "keras"},
 }
 

@@ -33,7 +33,10 @@ def test_a_question_that_reused_its_runs_teaches_nothing():
     reused = {"cache_hit": False, "wall_seconds": 0.4, "runs": [{"cache_hit": True}] * 6}
     p.finished(e, reused)
     assert p.rate == 100.0 and not p.done_s and not p.overhead_runs
-    trained = {"cache_hit": False, "wall_seconds": 212.0, "runs": [{"cache_hit": False}] * 6}
+    resumed = {"cache_hit": False, "wall_seconds": 30.0, "runs": [{"cache_hit": False, "resumed_from": 900}] * 6}
+    p.finished(e, resumed)
+    assert p.rate == 100.0 and not p.done_s and not p.overhead_runs
+    trained = {"cache_hit": False, "wall_seconds": 212.0, "runs": [{"cache_hit": False, "resumed_from": 0}] * 6}
     p.finished(e, trained)
     assert p.rate == pytest.approx(20_000.0 / (212.0 - 6 * 2.0))
 

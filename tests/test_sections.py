@@ -191,6 +191,12 @@ def test_a_paired_comparison_uses_only_the_examples_the_two_classifiers_disagree
     unpaired = np.sqrt(a.mean() * (1 - a.mean()) / len(a) + b.mean() * (1 - b.mean()) / len(b))
     assert d.se < unpaired
     assert not paired(a, a).significant and paired(a, a).p == 1.0
+    # The verdict follows the exact test; where the interval disagrees (10 against 21 discordant pairs: p = 0.07,
+    # yet the normal-approximation interval excludes zero) the text says which one decides.
+    from ex1.stats import Paired
+    near = Paired(10, 21, 1000)
+    assert not near.significant and near.low > 0 and "the verdict follows the test" in near.points()
+    assert "the verdict follows the test" not in Paired(10, 40, 1000).points()
 
 
 def test_dropout_against_size_compares_each_ones_gain_over_its_own_baseline():

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import math
 
-from ex1.stats import welch
+from ex1.stats import Paired, welch
 
 from experiments.bonn_practical import mnist_label, sweep_label
 
 from .. import figures
 from ..figures import to_svg
 from .common import (Figure, Table, binomial_se, conv_backprop_section, num, one_line, param_table, pct, pm, run_of,
-                     secs, section, sign_beyond, slug, still_improving)
+                     secs, section, slug, still_improving)
 
 
 conv_backprop_section("bonn.t1")   # derived in Tübingen 2; the check is printed once
@@ -166,8 +166,8 @@ def bonn_p4(result, record) -> dict:
                                                                      drops=tuple(cfg["lr_boundaries"]))),
                  f"CIFAR-10, the three networks of the table below: accuracy on a fixed sample of "
                  f"{num(cfg['train_eval_size'])} training images (dashed) and on "
-                 f"{'the' if cfg['test_size'] is None else 'a fixed sample of'} "
-                 f"{num(min(cfg['test_size'] or facts['validation'], facts['validation']))} validation images held out "
+                 + (f"the {num(facts['validation'])}" if (cfg['test_size'] or facts['validation']) >= facts['validation']
+                    else f"a fixed sample of {num(cfg['test_size'])}") + " validation images held out "
                  f"from training (solid), every {num(cfg['eval_every'])} steps; the learning rate drops tenfold after "
                  f"step " + " and again after step ".join(num(b) for b in cfg["lr_boundaries"]) + " (dotted lines).")
     loss = Figure(slug("bonn.p4", "loss"), to_svg(figures.loss_curves(hist, held_out="validation")),
@@ -187,10 +187,12 @@ def bonn_p4(result, record) -> dict:
                      pct(r["test_accuracy"]), one_line(secs(r["wall_seconds"]))] for r in (answer, aug, plain)],
                    ["l", "r", "r", "r", "r", "r", "r", "r"])
     n_test = facts["test_examples"]
-    se = lambda p: binomial_se(p, n_test)   # noqa: E731
-    aug_diff = aug["test_accuracy"] - answer["test_accuracy"]
-    aug_half = 1.96 * (se(aug["test_accuracy"]) ** 2 + se(answer["test_accuracy"]) ** 2) ** 0.5
-    aug_verdict = {1: "higher", -1: "lower", 0: "indistinct"}[sign_beyond(aug_diff, aug_half)]
+    # both networks are scored on the same test images: a paired comparison (McNemar)
+    pat = result.tables["patterns"]
+    aug_vs = Paired(only_a=int(pat.loc[pat["answer"] & ~pat["augmented"], "images"].sum()),
+                    only_b=int(pat.loc[pat["augmented"] & ~pat["answer"], "images"].sum()), n=n_test)
+    aug_diff = aug_vs.diff
+    aug_verdict = ("indistinct" if not aug_vs.significant else "higher" if aug_diff > 0 else "lower")
     confusion = result.tables["confusion"].set_index("index")
     conf = Figure(slug("bonn.p4", "confusion"), to_svg(figures.confusion_matrix(confusion)),
                   "CIFAR-10, the answer's network (exercise 3's, regularised): confusion matrix on the test set; row i "
@@ -226,7 +228,7 @@ def bonn_p4(result, record) -> dict:
             "drops": drops, "step_schedule": len(drops) > 1, "minutes": answer["wall_seconds"] / 60, "gap": gap, "fit": "overfits" if gap > 0.05 else "some" if gap > 0.02 else "none",
             "plain_gap": plain_gap, "plain_overfits": plain_gap > 0.05,
             "plain_diff": plain["test_accuracy"] - answer["test_accuracy"],
-            "aug_diff": aug_diff, "aug_half": aug_half, "aug_verdict": aug_verdict, "n_test": n_test,
+            "aug_diff": aug_diff, "aug_vs": aug_vs, "aug_verdict": aug_verdict, "n_test": n_test,
             "aug_flat": None if math.isnan(aug["final_spread"]) else aug["final_spread"] <= within,
             "best_step": int(h.loc[h["test_accuracy"].idxmax(), "step"]),
             "trend": trend_sentence(evals["test_accuracy"].to_numpy(), float(h["test_accuracy"].max()),

@@ -484,19 +484,19 @@ def huji_5_3(result, record) -> dict:
     count = lambda s_ok, d_ok: int(seen.loc[(seen["sum classifier"] == s_ok)   # noqa: E731
                                             & (seen["two-digit network"] == d_ok), "pairs"].sum())
     pd_ = Paired(only_a=count(True, False), only_b=count(False, True), n=int(seen["pairs"].sum()))
-    diff, se = pd_.diff, pd_.se
     if not pd_.significant:
         verdict = (f"On test pairs of the combinations seen in training the two strategies cannot be told apart: "
                    f"{pct(d_t.sum_accuracy)} for the two-digit network against {pct(s_t.sum_accuracy)}, a difference "
-                   f"of {interval(diff, se)}.")
+                   f"of {pd_.points()}.")
     else:
         verdict = (f"On test pairs of the combinations seen in training the {better} works better: a sum accuracy of "
                    f"{pct(max(d_t.sum_accuracy, s_t.sum_accuracy))} against "
-                   f"{pct(min(d_t.sum_accuracy, s_t.sum_accuracy))}, a difference of {interval(abs(diff), se)}.")
-    verdict += (f" The two models are scored on the same {num(pd_.n)} pairs, so the interval is the paired one: of "
-                f"the pairs only one model gets right, {num(pd_.only_a)} are the sum classifier's and "
-                f"{num(pd_.only_b)} the two-digit network's (McNemar's exact test, {p_value(pd_.p)}). Each model was "
-                "trained once, with one seed, so this leaves out how far another training seed would move either.")
+                   f"{pct(min(d_t.sum_accuracy, s_t.sum_accuracy))}, a difference of "
+                   f"{pd_.points(flip=pd_.diff < 0)}.")
+    verdict += (f" The two models are scored on the same {num(pd_.n)} pairs, so the comparison is paired: of the "
+                f"pairs only one model gets right, {num(pd_.only_a)} are the sum classifier's and {num(pd_.only_b)} "
+                "the two-digit network's, and only these carry it. Each model was trained once, with one seed, so "
+                "this leaves out how far another training seed would move either.")
     gaps = {}
     for r in record.get("runs", []):
         h = hist.get(r["label"])
@@ -557,7 +557,7 @@ def drop_vs_size_sentence(size, size_base, drop, drop_base, steps: int, fit: flo
             f"network without dropout, read the same way: the best dropout gains "
             f"{signed(100 * (drop.test_mean - drop_base.test_mean))} points over it after {num(steps)} steps, the "
             f"best smaller network {signed(100 * (size.test_mean - size_base.test_mean))} points over it at "
-            f"{pct(fit, 0)} training accuracy. Dropout's gain minus shrinking's: {d.points()}, the four groups of "
+            f"{pct(fit, 0)} training accuracy (or at the cap). Dropout's gain minus shrinking's: {d.points()}, the four groups of "
             "seeds taken as independent")
     if d.significant and d.diff > 0:
         return head + "; on these 250 examples dropout helps more. It keeps the network's capacity; the usual " \
