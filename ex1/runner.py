@@ -183,6 +183,7 @@ class Run:
         import tensorflow as tf
 
         model = self.model()
+        train._quiet_retracing_warning()   # one compiled function per model, by design
         logits_of = tf.function(lambda xb: tf.cast(model(xb, training=False), tf.float32),
                                 input_signature=[tf.TensorSpec([None, *x.shape[1:]], tf.float32)])
         return np.concatenate([logits_of(x[s: s + batch]).numpy() for s in range(0, len(x), batch)])

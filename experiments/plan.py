@@ -29,11 +29,26 @@ class _NeedsTrainedModel(Exception):
 
 
 class _PlaceholderRun(Run):
-    def model(self):
+    def model(self, *args, **kwargs):
         raise _NeedsTrainedModel
 
     def predict(self, x, batch: int = 1000):
         raise _NeedsTrainedModel
+
+
+def _stored(spec: RunSpec, folder: Path) -> Run | None:
+    """The stored run's history and parameter table, read without its weights or checksums: what a question
+    chooses from them (a learning rate, a network) is then what it will choose when it runs, so the plan
+    counts the runs it will train. A missing or unreadable table reads as not stored."""
+    try:
+        history = pd.read_csv(folder / "tables" / "history.csv")
+        params = pd.read_csv(folder / "tables" / "params.csv")
+        record = json.loads((folder / "record.json").read_text())["record"]
+    except (OSError, ValueError, KeyError, TypeError, pd.errors.ParserError):
+        return None
+    if not set(HISTORY_COLUMNS) <= set(history.columns) or history.empty:
+        return None
+    return _PlaceholderRun(spec, history, params, record, [], cache_hit=True)
 
 
 def _placeholder(spec: RunSpec) -> Run:
@@ -53,7 +68,7 @@ class _PlanContext(Context):
 
     def train(self, spec: RunSpec) -> Run:
         self.planned.append(spec)
-        run = _placeholder(spec)
+        run = _stored(spec, self.store.path("runs", self.run_key(spec))) or _placeholder(spec)
         self.runs.append(run)
         return run
 

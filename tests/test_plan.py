@@ -51,3 +51,24 @@ def test_only_what_was_measured_is_remembered(tmp_path):
     assert remembered_rate(ctx) is None and remembered_rate(ctx, PER_RUN) == 3.0
     remember_rate(ctx, 100.0)
     assert remembered_rate(ctx) == 100.0 and remembered_rate(ctx, PER_RUN) == 3.0
+
+
+def test_the_plan_reads_stored_histories_so_later_choices_match_the_real_run(tmp_path, data_dir):
+    # A question that chooses from its runs' histories (a learning rate, a network) must plan the runs it will
+    # really train next: with placeholder histories every candidate ties, and the plan once counted 38 minutes
+    # of CIFAR-10 runs for another rate than the one chosen, when all were stored.
+    import pandas as pd
+
+    from ex1.runner import RunSpec, get_profile
+    from ex1.store import Store
+    from ex1.train import HISTORY_COLUMNS, TrainConfig
+    from experiments.plan import _PlanContext
+
+    ctx = _PlanContext(get_profile("quick"), Store(tmp_path / "store"), str(data_dir), log=lambda s: None)
+    stored, missing = (RunSpec("huji_cnn", TrainConfig(steps=100, eval_every=50, seed=s)) for s in (0, 1))
+    history = pd.DataFrame({c: [0.0, 0.5, 0.25] for c in HISTORY_COLUMNS}).assign(step=[0, 50, 100])
+    params = pd.DataFrame({"layer": ["dense"], "type": ["Dense"], "output_shape": ["(None, 10)"], "params": [10]})
+    ctx.store.save("runs", ctx.run_key(stored), {"history": history, "params": params}, {"train_seconds": 1.0})
+    assert ctx.train(stored).history["test_accuracy"].tolist() == [0.0, 0.5, 0.25]
+    assert ctx.train(missing).history["test_accuracy"].tolist() == [1.0, 1.0, 1.0]   # a placeholder
+    assert ctx.planned == [stored, missing]
