@@ -165,9 +165,11 @@ def out_of_date(questions: list[Question], ctx: Context) -> str | None:
         return None
     what = ", ".join(sorted(deps)) if deps else "their settings or data"
     ids = ", ".join(stale) if len(stale) <= 6 else ", ".join(stale[:6]) + ", ..."
+    # Only runs whose code changed are counted here; runs whose settings changed are new runs, which the
+    # progress line's estimate includes. "0 will train again" read as "nothing trains" before a 30-minute run.
+    again = (f"; {len(runs)} stored training run{'s' if len(runs) != 1 else ''} will train again" if runs else "")
     return (f"stored answers out of date for {len(stale)} question{'s' if len(stale) != 1 else ''} ({ids}): "
-            f"{what} changed since they were computed; {len(runs)} stored training run"
-            f"{'s' if len(runs) != 1 else ''} will train again")
+            f"{what} changed since they were computed" + again)
 
 
 class NotStored(LookupError):
