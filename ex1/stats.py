@@ -35,14 +35,14 @@ class Difference:
         """'gain' or 'loss' when the interval excludes zero, else 'indistinct'."""
         return ("gain" if self.diff > 0 else "loss") if self.significant else "indistinct"
 
-    def points(self) -> str:
+    def points(self, test: str = "Welch's t-test") -> str:
         """'+0.42 points (95% interval +0.10 to +0.74; Welch's t-test, 3.6 degrees of freedom, p = 0.02)'."""
         if not self.measurable:
             return f"{signed(100 * self.diff)} points (one seed on a side: no interval)"
         if self.se == 0:
             return f"{signed(100 * self.diff)} points (identical across seeds on both sides)"
         return (f"{signed(100 * self.diff)} points (95% interval {signed(100 * self.low)} to {signed(100 * self.high)}; "
-                f"Welch's t-test, {self.df:.1f} degrees of freedom, {p_value(self.p)})")
+                f"{test}, {self.df:.1f} degrees of freedom, {p_value(self.p)})")
 
 
 def p_value(p: float) -> str:

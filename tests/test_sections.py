@@ -252,3 +252,14 @@ def test_a_curve_that_is_not_flat_says_which_way_it_moves():
     falling = trend_sentence([0.724, 0.7201, 0.7163], 0.7429, 44)
     assert "They fall" in falling and "2.66 points below the best" in falling and "epoch 44" in falling
     assert "move up and down" in trend_sentence([0.72, 0.71, 0.715], 0.74, 40)
+
+
+def test_the_gap_between_validation_and_test_is_weighed_against_the_margin():
+    from report.sections.huji import _validation_gap_sentence
+
+    wide = pd.DataFrame({"validation_accuracy": [0.962, 0.960, 0.958], "test_accuracy": [0.948, 0.950, 0.949]})
+    narrow = pd.DataFrame({"validation_accuracy": [0.962, 0.960, 0.958], "test_accuracy": [0.958, 0.957, 0.959]})
+    assert "does not carry over" in _validation_gap_sentence(wide, 0.95)
+    assert "higher for 3 of 3 seeds" in _validation_gap_sentence(wide, 0.95)
+    assert "does not carry over" not in _validation_gap_sentence(narrow, 0.95)
+    assert "higher for 2 of 3 seeds" in _validation_gap_sentence(narrow, 0.95)

@@ -179,9 +179,9 @@ def bonn_p4(result, record) -> dict:
                    f"exercise 2's network without dropout and weight decay; one recipe, seed 0. \"last "
                    f"{facts['flat_last']}\": the spread of the last {facts['flat_last']} validation accuracies. "
                    f"Test accuracy: the final weights on all {num(facts['test_examples'])} test images, scored once.",
-                   ["network", "epochs", "training-sample accuracy", "validation accuracy", "best validation accuracy",
+                   ["network", "epochs (steps)", "training-sample accuracy", "validation accuracy", "best validation accuracy",
                     f"last {facts['flat_last']}", "test accuracy", "wall time"],
-                   [[r["network"], one_line(f"{r['epochs']:g} ({num(r['steps'])} steps)"), pct(r["train_accuracy"]),
+                   [[r["network"], one_line(f"{r['epochs']:g} ({num(r['steps'])})"), pct(r["train_accuracy"]),
                      pct(r["validation_accuracy"]), pct(r["best_validation_accuracy"]),
                      "–" if math.isnan(r["final_spread"]) else one_line(f"{100 * r['final_spread']:.2f} points"),
                      pct(r["test_accuracy"]), one_line(secs(r["wall_seconds"]))] for r in (answer, aug, plain)],
@@ -191,6 +191,8 @@ def bonn_p4(result, record) -> dict:
     pat = result.tables["patterns"]
     aug_vs = Paired(only_a=int(pat.loc[pat["answer"] & ~pat["augmented"], "images"].sum()),
                     only_b=int(pat.loc[pat["augmented"] & ~pat["answer"], "images"].sum()), n=n_test)
+    plain_vs = Paired(only_a=int(pat.loc[pat["answer"] & ~pat["plain"], "images"].sum()),
+                      only_b=int(pat.loc[pat["plain"] & ~pat["answer"], "images"].sum()), n=n_test)
     aug_diff = aug_vs.diff
     aug_verdict = ("indistinct" if not aug_vs.significant else "higher" if aug_diff > 0 else "lower")
     confusion = result.tables["confusion"].set_index("index")
@@ -228,7 +230,7 @@ def bonn_p4(result, record) -> dict:
             "drops": drops, "step_schedule": len(drops) > 1, "minutes": answer["wall_seconds"] / 60, "gap": gap, "fit": "overfits" if gap > 0.05 else "some" if gap > 0.02 else "none",
             "plain_gap": plain_gap, "plain_overfits": plain_gap > 0.05,
             "plain_diff": plain["test_accuracy"] - answer["test_accuracy"],
-            "aug_diff": aug_diff, "aug_vs": aug_vs, "aug_verdict": aug_verdict, "n_test": n_test,
+            "aug_diff": aug_diff, "aug_vs": aug_vs, "plain_vs": plain_vs, "aug_verdict": aug_verdict, "n_test": n_test,
             "aug_flat": None if math.isnan(aug["final_spread"]) else aug["final_spread"] <= within,
             "best_step": int(h.loc[h["test_accuracy"].idxmax(), "step"]),
             "trend": trend_sentence(evals["test_accuracy"].to_numpy(), float(h["test_accuracy"].max()),

@@ -271,8 +271,7 @@ def _sweep_section(qid: str, result, record, what: str) -> dict:
         "test_sentence": (f"On the test set every seed of it is above {pct(target, 0)} as well."
                           if not below else
                           f"On the test set {below} of {len(test)} seeds {'falls' if below == 1 else 'fall'} below "
-                          f"{pct(target, 0)}: the validation images pick the network, but the margin above "
-                          "the threshold is within the spread between seeds and between the two image sets."),
+                          f"{pct(target, 0)}. " + _validation_gap_sentence(test, target)),
         "table": param_table(qid, "params", params, f"Parameters of the chosen network ({chosen}), layer by layer."),
         "layers": [{"layer": r.layer, "tex": tex_grouped(r.formula_tex), "params": int(r.params),
                     "shape": shape(r.output_shape), "rule": shape(r.size_rule)} for r in nonzero.itertuples()],
@@ -432,13 +431,28 @@ def huji_5_2(result, record) -> dict:
 
 
 
+def _validation_gap_sentence(test: pd.DataFrame, target: float) -> str:
+    """How the validation images that picked the network compare with the test images, seed by seed, against the
+    chosen network's margin above the threshold on the validation images."""
+    gap = test["validation_accuracy"] - test["test_accuracy"]
+    margin = test["validation_accuracy"].mean() - target
+    higher = int((gap > 0).sum())
+    head = (f"The validation images, which pick the network, score {100 * abs(gap.mean()):.2f} points "
+            f"{'higher' if gap.mean() > 0 else 'lower'} than the test images on average (higher for {higher} of "
+            f"{len(test)} seeds)")
+    if gap.mean() > margin:
+        return head + (f", more than the network's mean margin above {pct(target, 0)} on them "
+                       f"({signed(100 * margin)} points): the margin does not carry over to the test set.")
+    return head + f"; its mean margin above {pct(target, 0)} on them is {signed(100 * margin)} points."
+
+
 def pair_error_sentence(d) -> str:
     """Both digits right against p², the rate if the two heads erred independently, with the direction
     chosen by the numbers: errors on the same pairs (positively correlated) push it above p²."""
     both, p2, n = float(d.both_digits_accuracy), float(d.digit_accuracy_squared), float(d.pairs)
     diff, se = both - p2, binomial_se(both, n)
-    head = (f"Both digits are right for {pct(both)} of the pairs, against {pct(d.digit_accuracy)}² = {pct(p2)} if the "
-            f"two heads erred independently: a difference of {interval(diff, se)}")
+    head = (f"Both digits are right for {pct(both)} of the pairs, against {pct(d.digit_accuracy, 3)}² = {pct(p2)} if "
+            f"the two heads erred independently: a difference of {interval(diff, se)}, binomial over the pairs")
     return head + {1: "; the two heads tend to fail on the same pairs (positively correlated errors).",
                    -1: "; the two heads fail on different pairs more often than chance (negatively correlated errors).",
                    0: "; the data cannot tell it from independent errors."}[sign_beyond(diff, 1.96 * se)]
@@ -495,8 +509,8 @@ def huji_5_3(result, record) -> dict:
                    f"{pd_.points(flip=pd_.diff < 0)}.")
     verdict += (f" The two models are scored on the same {num(pd_.n)} pairs, so the comparison is paired: of the "
                 f"pairs only one model gets right, {num(pd_.only_a)} are the sum classifier's and {num(pd_.only_b)} "
-                "the two-digit network's, and only these carry it. Each model was trained once, with one seed, so "
-                "this leaves out how far another training seed would move either.")
+                "the two-digit network's, and only these discordant pairs enter the test. Each model was trained "
+                "once, with one seed, so this leaves out how far another training seed would move either.")
     gaps = {}
     for r in record.get("runs", []):
         h = hist.get(r["label"])
@@ -553,12 +567,14 @@ def drop_vs_size_sentence(size, size_base, drop, drop_base, steps: int, fit: flo
         return ""
     d = contrast([(1, drop.test_mean, drop.test_std, drop.n), (-1, drop_base.test_mean, drop_base.test_std, drop_base.n),
                   (-1, size.test_mean, size.test_std, size.n), (1, size_base.test_mean, size_base.test_std, size_base.n)])
-    head = (f"The two tables read their runs at different points, so each method is measured against the full-size "
-            f"network without dropout, read the same way: the best dropout gains "
+    head = (f"The two tables evaluate their runs at different points, so each method is measured against the "
+            f"full-size network without dropout evaluated at the same point: the best dropout gains "
             f"{signed(100 * (drop.test_mean - drop_base.test_mean))} points over it after {num(steps)} steps, the "
             f"best smaller network {signed(100 * (size.test_mean - size_base.test_mean))} points over it at "
-            f"{pct(fit, 0)} training accuracy (or at the cap). Dropout's gain minus shrinking's: {d.points()}, the four groups of "
-            "seeds taken as independent")
+            f"{pct(fit, 0)} training accuracy (or at the cap). Dropout's gain minus shrinking's: "
+            f"{d.points(test='Welch–Satterthwaite contrast')}, the four groups "
+            "of runs taken as independent although they share seeds; both best settings were picked on test "
+            "accuracy, which makes the difference look larger than a fresh comparison would")
     if d.significant and d.diff > 0:
         return head + "; on these 250 examples dropout helps more. It keeps the network's capacity; the usual " \
                       "explanation (Srivastava et al., \u201cDropout: a simple way to prevent neural networks from " \
