@@ -178,9 +178,8 @@ def bonn_p4(result, record) -> dict:
                    f"Exercise 3's network (the answer), the same network trained on mirrored and shifted images, and "
                    f"exercise 2's network without dropout and weight decay; one recipe, seed 0. \"last "
                    f"{facts['flat_last']}\": the spread of the last {facts['flat_last']} validation accuracies. "
-                   f"Test accuracy: the final weights on all {num(facts['test_examples'])} test images, scored once. Every "
-                   "accuracy, the augmented network's training sample included, is measured on images as they are "
-                   "(augmentation acts only in training).",
+                   f"Test accuracy: the final weights on all {num(facts['test_examples'])} test images, scored once; all on "
+                   "unaugmented images.",
                    ["network", "epochs (steps)", "training-sample accuracy", "validation accuracy", "best validation accuracy",
                     f"last {facts['flat_last']}", "test accuracy", "wall time"],
                    [[r["network"], one_line(f"{r['epochs']:g} ({num(r['steps'])})"), pct(r["train_accuracy"]),
