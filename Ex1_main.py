@@ -372,8 +372,8 @@ def run(args: argparse.Namespace) -> Path | None:
         for q, est in zip(selected, estimates):
             ctx.log(f"{progress.prefix(q.id)} {q.id}: {q.title}")
             answers.append(experiments.execute(q, ctx))
-            progress.finished(est, answers[-1].record)
             rec = answers[-1].record
+            progress.finished(est, rec)
             print(f"{q.id}: {_how(rec)}", flush=True)
         if progress.done_s or progress.overhead_runs:
             plan.remember_rate(ctx, progress.rate if progress.done_s else None,

@@ -151,9 +151,15 @@ class Paired:
         return text + ")"
 
 
-def paired(correct_a, correct_b) -> Paired:
-    """Paired from two boolean arrays: whether a, and whether b, got each example right."""
-    import numpy as np
+def right_wrong(correct: dict, count: str):
+    """How many examples each right/wrong pattern of several classifiers holds: one boolean column per classifier
+    (from `correct`, name -> whether it got each example right) and the count in column `count`."""
+    import pandas as pd
 
-    a, b = np.asarray(correct_a, bool), np.asarray(correct_b, bool)
-    return Paired(int((a & ~b).sum()), int((b & ~a).sum()), len(a))
+    return pd.DataFrame(correct).value_counts().rename(count).reset_index()
+
+
+def paired(patterns, a: str, b: str, count: str) -> Paired:
+    """Paired of b against a from a right_wrong table: the examples only a, and only b, gets right."""
+    only = lambda x, y: int(patterns.loc[patterns[x] & ~patterns[y], count].sum())   # noqa: E731
+    return Paired(only(a, b), only(b, a), int(patterns[count].sum()))

@@ -15,6 +15,7 @@ import pandas as pd
 from ex1 import data as data_mod
 from ex1.result import Result
 from ex1.runner import Context, Run, RunSpec
+from ex1.stats import right_wrong
 from ex1.train import FLAT_WINDOW, TrainConfig
 
 from .registry import question
@@ -268,10 +269,10 @@ def cifar(cfg: BonnConfig, ctx: Context) -> Result:
     x_test = data_mod.to_float(ds.x_test)
     predicted = {role: r.predict(x_test).argmax(-1) for role, r in runs.items()}
     per_class = {role: per_class_errors(p, ds.y_test, names) for role, p in predicted.items()}
-    # the networks are scored on the same test images: how many each right/wrong pattern holds, for paired comparisons
-    patterns = pd.DataFrame({role: p == ds.y_test for role, p in predicted.items()}).value_counts() \
-        .rename("images").reset_index()
-    test_accuracy = {role: float(np.trace(m.to_numpy()) / n) for role, (_, m) in per_class.items()}
+    correct = {role: p == ds.y_test for role, p in predicted.items()}
+    test_accuracy = {role: float(c.mean()) for role, c in correct.items()}
+    # the networks are scored on the same test images: the right/wrong patterns, for paired comparisons
+    patterns = right_wrong(correct, "images")
     n_fit = len(ds.y_train) - cfg.validation
     classes, confusion = per_class["answer"]
     for role in ("augmented", "plain"):

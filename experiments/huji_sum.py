@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from ex1.data import make_pairs, to_float
+from ex1.stats import right_wrong
 from ex1.result import Result
 from ex1.runner import Context, PairSpec, Run, RunSpec
 from ex1.train import TrainConfig
@@ -73,8 +74,8 @@ def evaluation(cfg: SumConfig, ctx: Context, runs: dict[str, Run]) -> tuple[pd.D
                             "both_digits_accuracy": float(per_digit.all(axis=1).mean()),
                             "digit_accuracy_squared": float(per_digit.mean() ** 2)})
             rows.append(row)
-    patterns = pd.concat([pd.DataFrame(by_model).value_counts().rename("pairs").reset_index().assign(split=split)
-                          for split, by_model in hits.items()], ignore_index=True)
+    patterns = pd.concat([right_wrong(by_model, "pairs").assign(split=split) for split, by_model in hits.items()],
+                         ignore_index=True)
     return pd.DataFrame(rows), patterns
 
 

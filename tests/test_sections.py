@@ -177,11 +177,15 @@ def test_a_paired_comparison_uses_only_the_examples_the_two_classifiers_disagree
     import pytest
     from scipy import stats as sp
 
-    from ex1.stats import paired
+    from ex1.stats import right_wrong
 
     rng = np.random.default_rng(0)
     a = rng.random(5000) < 0.97
     b = np.where(rng.random(5000) < 0.9, a, rng.random(5000) < 0.99)   # mostly the same right/wrong as a
+    def paired(a, b):
+        from ex1.stats import paired
+        return paired(right_wrong({"a": a, "b": b}, "n"), "a", "b", "n")
+
     d = paired(a, b)
     assert d.diff == pytest.approx(b.mean() - a.mean())
     # the standard error of the mean per-example difference b - a (population variance over the n examples)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from ex1.stats import Paired, welch
+from ex1.stats import paired, welch
 
 from experiments.bonn_practical import mnist_label, sweep_label
 
@@ -190,10 +190,7 @@ def bonn_p4(result, record) -> dict:
     n_test = facts["test_examples"]
     # both networks are scored on the same test images: a paired comparison (McNemar)
     pat = result.tables["patterns"]
-    aug_vs = Paired(only_a=int(pat.loc[pat["answer"] & ~pat["augmented"], "images"].sum()),
-                    only_b=int(pat.loc[pat["augmented"] & ~pat["answer"], "images"].sum()), n=n_test)
-    plain_vs = Paired(only_a=int(pat.loc[pat["answer"] & ~pat["plain"], "images"].sum()),
-                      only_b=int(pat.loc[pat["plain"] & ~pat["answer"], "images"].sum()), n=n_test)
+    aug_vs, plain_vs = paired(pat, "answer", "augmented", "images"), paired(pat, "answer", "plain", "images")
     aug_diff = aug_vs.diff
     aug_verdict = ("indistinct" if not aug_vs.significant else "higher" if aug_diff > 0 else "lower")
     confusion = result.tables["confusion"].set_index("index")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ex1.stats import Paired, contrast, p_value, signed, welch
+from ex1.stats import contrast, p_value, paired, signed, welch
 from experiments import huji_sum
 from experiments.huji import BASELINE, LINEAR, SOFTMAX
 
@@ -494,10 +494,7 @@ def huji_5_3(result, record) -> dict:
     # Both models are scored on the same pairs: the comparison is paired, and only the pairs one model gets right
     # and the other wrong carry it (McNemar).
     pat = result.tables["patterns"]
-    seen = pat[pat["split"] == huji_sum.SEEN]
-    count = lambda s_ok, d_ok: int(seen.loc[(seen["sum classifier"] == s_ok)   # noqa: E731
-                                            & (seen["two-digit network"] == d_ok), "pairs"].sum())
-    pd_ = Paired(only_a=count(True, False), only_b=count(False, True), n=int(seen["pairs"].sum()))
+    pd_ = paired(pat[pat["split"] == huji_sum.SEEN], "sum classifier", "two-digit network", "pairs")
     if not pd_.significant:
         verdict = (f"On test pairs of the combinations seen in training the two strategies cannot be told apart: "
                    f"{pct(d_t.sum_accuracy)} for the two-digit network against {pct(s_t.sum_accuracy)}, a difference "
