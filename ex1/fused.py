@@ -171,7 +171,12 @@ def train_fused(
     member_lane = np.array([st.members[k][0] for st, k in order], dtype=np.int32)
 
     # The max pooling right after a stack's first convolution acts on each channel alone: it runs on each lane's
-    # part before the lanes' parts are joined, and before the channels spread into padded slots.
+    # part before the lanes' parts are joined, and before the channels spread into padded slots. Every
+    # convolution's pooling also runs before its bias and ReLU, which would otherwise act on maps up to 64 times
+    # larger: adding a channel's bias and the ReLU are monotone, also after rounding, so they commute with the
+    # maximum and the outputs are the same. Only a tie that the bias's rounding creates can send a pooling
+    # gradient to another position of its window. (Shallow sweep's core, 3 seeds x 49 filters, pool 6,
+    # bfloat16, 2-core AVX-512 machine: 3.7 against 4.8-5.5 ms a step; the whole shallow step 14.3 against 18.8.)
     leading = {}
     for s_id, st in enumerate(stacks_):
         n = 1
@@ -302,13 +307,14 @@ def train_fused(
                     continue
                 y = tf.nn.conv2d(tf.cast(xs_by_lane[lane], cd), tf.cast(k, cd), strides=list(strides),
                                  padding=padding.upper())
-                y = act(tf.nn.bias_add(y, tf.cast(b, cd)), activation)
                 sts = first[sig]
                 pieces = tf.split(y, split, axis=3) if len(sts) > 1 else [y]
-                for st, piece, n in zip(sts, pieces, split):
+                biases = tf.split(tf.cast(b, cd), split) if len(sts) > 1 else [tf.cast(b, cd)]
+                for st, piece, bias, n in zip(sts, pieces, biases, split):
                     if n:
                         s_id = stacks_.index(st)
-                        parts[s_id].append(pools(piece, st.settings[1: leading[s_id]]))
+                        piece = pools(piece, st.settings[1: leading[s_id]])
+                        parts[s_id].append(act(tf.nn.bias_add(piece, bias), activation))
         logits = []
         for s_id, st in enumerate(stacks_):
             x = parts[s_id][0] if len(parts[s_id]) == 1 else tf.concat(parts[s_id], axis=3)
@@ -316,9 +322,10 @@ def train_fused(
             if s_id in pad_index:   # each member's channels to its own slots, zeros after them
                 x = tf.gather(tf.concat([x, tf.zeros_like(x[..., :1])], axis=3), pad_index[s_id], axis=3)
             flat = False
+            applied = leading[s_id]   # the settings before this index have acted on x
             for j, s in enumerate(st.settings):
                 kind = s[0]
-                if j < leading[s_id]:
+                if j < applied:
                     continue
                 if kind == "maxpool":
                     x = tf.nn.max_pool2d(x, list(s[1]), list(s[2]), s[3].upper())
@@ -330,6 +337,10 @@ def train_fused(
                     k, b = stacked[s_id][j - 1]
                     cd = s[5]
                     x = tf.nn.conv2d(tf.cast(x, cd), tf.cast(k, cd), strides=list(s[2]), padding=s[3].upper())
+                    applied = j + 1
+                    while applied < len(st.settings) and st.settings[applied][0] == "maxpool":
+                        x = pools(x, [st.settings[applied]])   # before the bias and ReLU, as for the first layer
+                        applied += 1
                     x = act(tf.nn.bias_add(x, tf.cast(b, cd)), s[4])
                     F = int(k.shape[-1]) // M
                 else:
