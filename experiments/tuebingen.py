@@ -14,19 +14,20 @@ from ex1.train import TrainConfig
 from .registry import question
 
 GAP_STEPS = 10000     # the sheet gives no count; 8.3 epochs of 50-image batches fit its time limit easily
-# Learning rate before and after the drop at half of the steps. The first is where we started; it ended
-# 0.1 points short of the 99% target, so the reported run starts five times higher. Both are trained and
-# shown: the choice, made after seeing the first one's test error, is disclosed, not hidden.
+# Learning rate before and after the drop at half of the steps: the sheet names neither, so two are tried, the
+# second five times higher, and the one with the higher validation accuracy is trained on all images.
 LR_SCHEDULES = ((0.01, 0.001), (0.05, 0.005))
+VALIDATION = 5000     # the last 5,000 training images: the choice of schedule never looks at the test set
+CHOICE_EVALS = 3      # the choice reads the mean of the last 3 validation evaluations, not one noisy reading
 
 
 @dataclass(frozen=True)
 class GapConfig:
-    schedules: tuple[TrainConfig, ...]  # the last one is the answer
+    schedules: tuple[TrainConfig, ...]
+    validation: int
     sheet_accuracy: float = 0.97        # "surpasses the best accuracy of ~97%" of the fully connected nets
-    target: float = 0.99                # this project's target
     sheet_cpu_minutes: float = 30.0     # "no more than 30 minutes to train on a CPU"
-    budget_minutes: float = 5.0         # this project's target on 2 cores
+    choice_evals: int = CHOICE_EVALS
 
 
 def gap_config(ctx: Context) -> GapConfig:
@@ -35,7 +36,8 @@ def gap_config(ctx: Context) -> GapConfig:
     # (its tf.train.piecewise_constant). Keras's default initialisers are tf.get_variable's (Glorot uniform).
     return GapConfig(schedules=tuple(
         ctx.train_config(GAP_STEPS, optimizer="momentum", momentum=0.9, lr_boundaries=(steps // 2,),
-                         lr_values=values, batch_size=50, seed=0) for values in LR_SCHEDULES))
+                         lr_values=values, batch_size=50, seed=0) for values in LR_SCHEDULES),
+        validation=VALIDATION if ctx.profile.max_steps is None else 1000)
 
 
 GAP_LABEL = "Tübingen GAP network"   # each run's label: GAP_LABEL, then its schedule
@@ -45,7 +47,16 @@ def schedule_label(cfg: TrainConfig) -> str:
     return " → ".join(f"{v:g}" for v in cfg.lr_values)
 
 
-@question("tuebingen.1", "MNIST with convolutions: a global-average-pooling network", config=gap_config)
+def enough_for_hold_out(cfg: GapConfig, ctx: Context) -> str | None:
+    n = len(ctx.dataset("mnist").y_train)
+    if n <= cfg.validation + cfg.schedules[0].batch_size:
+        return (f"holds out the last {cfg.validation:,} training images to choose the learning rate and trains on "
+                f"the rest, but the training set has only {n:,}")
+    return None
+
+
+@question("tuebingen.1", "MNIST with convolutions: a global-average-pooling network", config=gap_config,
+          requires=enough_for_hold_out)
 def gap_network(cfg: GapConfig, ctx: Context) -> Result:
     """Implement a neural network comprised of convolutions that surpasses the best accuracy of ~97% of
     the fully connected networks: convolution 5×5, 16 features, ReLU; max pooling 2×2, stride 2;
@@ -53,24 +64,25 @@ def gap_network(cfg: GapConfig, ctx: Context) -> Result:
     global average pooling; fully connected, 10 outputs. Use the default initialisation, reduce the
     learning rate after about half of the training steps, use momentum 0.9. Training should take no
     more than 30 minutes on a CPU. Output training and test errors every 500 training steps."""
-    runs = [ctx.train(RunSpec("gap_cnn", t, label=f"{GAP_LABEL}, {schedule_label(t)}"))
-            for t in cfg.schedules]
-    run = runs[-1]
+    trials = [ctx.train(RunSpec("gap_cnn", t, label=f"{GAP_LABEL}, {schedule_label(t)}, validation",
+                                validation=cfg.validation)) for t in cfg.schedules]
+    scores = [float(r.history["test_accuracy"].iloc[-cfg.choice_evals:].mean()) for r in trials]
+    chosen = cfg.schedules[max(range(len(scores)), key=scores.__getitem__)]   # the first of equals
+    run = ctx.train(RunSpec("gap_cnn", chosen, label=f"{GAP_LABEL}, {schedule_label(chosen)}"))
     h = run.history
     errors = pd.DataFrame({"step": h["step"], "train_error": 1 - h["train_accuracy"],
                            "test_error": 1 - h["test_accuracy"], "learning_rate": h["learning_rate"],
                            "wall_s": h["wall_s"]})
     schedules = pd.DataFrame([{
         "schedule": schedule_label(r.spec.config), "initial_learning_rate": r.spec.config.lr_values[0],
-        "steps": int(r.final["step"]),
-        "train_accuracy": float(r.final["train_accuracy"]), "test_accuracy": float(r.final["test_accuracy"]),
-        "best_test_accuracy": float(r.history["test_accuracy"].max()),
-        "wall_seconds": float(r.record["wall_seconds"]), "reported": r is run} for r in runs])
-    curves = pd.concat([r.history.assign(schedule=schedule_label(r.spec.config)) for r in runs], ignore_index=True)
+        "steps": int(r.final["step"]), "train_accuracy": float(r.final["train_accuracy"]),
+        "validation_accuracy": float(r.final["test_accuracy"]), "validation_last_mean": score,
+        "chosen": r.spec.config == chosen} for r, score in zip(trials, scores)])
+    curves = pd.concat([r.history.assign(schedule=schedule_label(r.spec.config)) for r in trials], ignore_index=True)
     return Result(tables={"history": h, "errors": errors, "params": run.params, "schedules": schedules,
                           "curves": curves},
-                  facts={"sheet_accuracy": cfg.sheet_accuracy, "target": cfg.target,
-                         "sheet_cpu_minutes": cfg.sheet_cpu_minutes, "budget_minutes": cfg.budget_minutes,
+                  facts={"sheet_accuracy": cfg.sheet_accuracy, "sheet_cpu_minutes": cfg.sheet_cpu_minutes,
+                         "validation": cfg.validation, "choice_evals": cfg.choice_evals,
                          "train_seconds": float(run.record["train_seconds"]),
                          "wall_seconds": float(run.record["wall_seconds"])})
 

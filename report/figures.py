@@ -182,9 +182,10 @@ def param_bars(tables: dict[str, pd.DataFrame]):
 
 @_styled
 def frontier(sweeps: dict[str, pd.DataFrame], target: float, chosen: dict[str, str | None],
-             per_seed: dict[str, pd.DataFrame]):
+             per_seed: dict[str, pd.DataFrame], level: float | None = None):
     """Validation accuracy against parameters (log scale) for each sweep: every seed a dot, the mean a cross,
-    the frontier of the means joined, the choice ringed."""
+    the frontier of the means joined, the choice ringed; the threshold dotted, the level every seed of the choice
+    must reach (the threshold plus a margin for the validation sample) dashed."""
     fig, ax = _subplots(figsize=(6.0, 2.7))
     for family, t in sweeps.items():
         c = color_for(family)
@@ -202,6 +203,8 @@ def frontier(sweeps: dict[str, pd.DataFrame], target: float, chosen: dict[str, s
             ax.annotate(f"{int(pick['params'].iloc[0]):,}", (pick["params"].iloc[0], 100 * pick["validation_mean"].iloc[0]),
                         textcoords="offset points", xytext=(6, -12), fontsize=8)
     ax.axhline(100 * target, color="black", ls=":", lw=1, label=f"{100 * target:g}%, the sheet's threshold")
+    if level is not None:
+        ax.axhline(100 * level, color="grey", ls="--", lw=1, label=f"{100 * level:.2f}%, with the validation margin")
     ax.set_xscale("log")
     ax.set_xlabel("free parameters (log scale)")
     ax.set_ylabel("validation accuracy (%)")
@@ -271,14 +274,14 @@ def sweep_errorbars(summary: pd.DataFrame, x: str, xlabel: str, log_x: bool = Fa
 
 @_styled
 def error_curves(histories: dict[str, pd.DataFrame], boundaries: tuple[int, ...] = (),
-                 colors: dict[str, str] | None = None):
-    """Train (dashed) and test (solid) error in % against steps, log scale; learning-rate drops dotted."""
+                 colors: dict[str, str] | None = None, held_out: str = "test"):
+    """Train (dashed) and held-out (solid) error in % against steps, log scale; learning-rate drops dotted."""
     # narrower than the text's half width allows, so that beside the text it is scaled down less
     fig, ax = _subplots(figsize=(4.2, 2.9))
     for label, h in histories.items():
         h = h[h["step"] > 0]   # the untrained network's ~90% would squash the scale
         _train_test(ax, h["step"], 100 * (1 - h["train_accuracy"]), 100 * (1 - h["test_accuracy"]),
-                    (colors or {}).get(label) or color_for(label), label)
+                    (colors or {}).get(label) or color_for(label), label, held_out)
     for b in boundaries:
         ax.axvline(b, color="black", ls=":", lw=1)
         ax.annotate("learning rate ÷10", (b, 1), xycoords=("data", "axes fraction"), xytext=(3, -10),

@@ -12,12 +12,17 @@ from ex1.store import Store
 from ex1.train import TrainConfig
 
 
-def test_hold_out_takes_the_last_images_and_rejects_impossible_sizes():
-    x, y = np.arange(10)[:, None], np.arange(10)
-    xt, yt, xv, yv = hold_out(x, y, 3)
-    assert yt.tolist() == list(range(7)) and yv.tolist() == [7, 8, 9] and xv[:, 0].tolist() == [7, 8, 9]
-    for n in (0, 10, 11):
-        with pytest.raises(ValueError, match="validation hold-out must be between 1 and 9"):
+def test_hold_out_draws_a_fixed_random_split_and_rejects_impossible_sizes():
+    x, y = np.arange(1000)[:, None], np.arange(1000)
+    xt, yt, xv, yv = hold_out(x, y, 100)
+    assert len(yv) == 100 and len(yt) == 900
+    assert sorted(yt.tolist() + yv.tolist()) == list(range(1000))   # a partition: nothing lost or repeated
+    assert (xv[:, 0] == yv).all() and (xt[:, 0] == yt).all()        # images keep their labels
+    assert yv.max() - yv.min() > 500, "drawn across the set, not one end of it"
+    assert hold_out(x, y, 100)[3].tolist() == yv.tolist()            # the same draw every time
+    assert hold_out(x, y, 100, seed=1)[3].tolist() != yv.tolist()
+    for n in (0, 1000, 1001):
+        with pytest.raises(ValueError, match="validation hold-out must be between 1 and 999"):
             hold_out(x, y, n)
 
 

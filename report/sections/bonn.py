@@ -230,6 +230,7 @@ def bonn_p4(result, record) -> dict:
             "plain_diff": plain["test_accuracy"] - answer["test_accuracy"],
             "aug_diff": aug_diff, "aug_vs": aug_vs, "plain_vs": plain_vs, "aug_verdict": aug_verdict, "n_test": n_test,
             "aug_flat": None if math.isnan(aug["final_spread"]) else aug["final_spread"] <= within,
+            "aug_capped": aug["epochs"] >= aug["cap_epochs"],
             "best_step": int(h.loc[h["test_accuracy"].idxmax(), "step"]),
             "trend": trend_sentence(evals["test_accuracy"].to_numpy(), float(h["test_accuracy"].max()),
                                     h.loc[h["test_accuracy"].idxmax(), "step"] / per_epoch),
