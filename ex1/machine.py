@@ -21,16 +21,20 @@ def cpu_flags() -> frozenset[str]:
 
 
 @lru_cache(maxsize=None)
-def cpu_description() -> str:
+def cpu_name() -> str:
     name = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
                 if line.startswith("model name"):
-                    name = line.split(":", 1)[1].strip()
-                    break
+                    return line.split(":", 1)[1].strip()
     except OSError:
         pass
+    return name
+
+
+def cpu_description() -> str:
+    name = cpu_name()
     simd = [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16") if f in cpu_flags()]
     return f"{name}, {os.cpu_count()} logical cores" + (f", {' '.join(simd)}" if simd else "")
 

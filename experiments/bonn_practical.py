@@ -14,7 +14,7 @@ import pandas as pd
 
 from ex1 import data as data_mod
 from ex1.result import Result
-from ex1.runner import Context, Run, RunSpec
+from ex1.runner import Context, Run, RunSpec, hold_out
 from ex1.stats import right_wrong
 from ex1.train import FLAT_WINDOW, TrainConfig
 
@@ -24,7 +24,7 @@ from .registry import question
 LEARNING_RATES = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3)   # 2.5 orders of magnitude
 SWEEP_STEPS = 2000           # 1.8 epochs of the 55,000 images left after the hold-out
 SWEEP_EVAL_EVERY = 250       # the error curves the sheet wants to "observe over each iteration"
-VALIDATION = 5000            # the last 5,000 training images: the sweep never looks at the test set
+VALIDATION = 5000            # 5,000 training images held out at random: the sweep never looks at the test set
 SELECT_LAST = 3              # the rule averages the validation error of the last 3 evaluations
 STEPS = 4000                 # programming 2 and 3: 3.3 epochs of all 60,000 images
 REGULARISED = {"conv_dropout": 0.25, "dense_dropout": 0.5}
@@ -160,7 +160,17 @@ def learning_rates(cfg: BonnConfig, ctx: Context) -> Result:
     over each iteration. Pick the best learning rate and keep it fixed for the following steps."""
     lr, table, runs = chosen_rate(cfg, ctx, own=True)
     curves = histories({f"{k:g}": r for k, r in runs.items()})
-    return Result(tables={"selection": table, "curves": curves, "params": next(iter(runs.values())).params},
+    tables = {"selection": table, "curves": curves, "params": next(iter(runs.values())).params}
+    finite = table[table["finite"]].sort_values("mean_val_error_last")
+    if len(finite) > 1:
+        # The chosen rate and the runner-up, scored on the same validation images with their final weights: the
+        # right/wrong patterns, for a paired comparison
+        ds = ctx.dataset("mnist")
+        _, _, x_val, y_val = hold_out(ds.x_train, ds.y_train, cfg.validation)
+        x_val = data_mod.to_float(x_val)
+        tables["patterns"] = right_wrong({f"{r:g}": runs[r].predict(x_val).argmax(-1) == y_val
+                                          for r in finite["learning_rate"].iloc[:2]}, "images")
+    return Result(tables=tables,
                   facts={"chosen": lr, "validation": cfg.validation, "select_last": cfg.select_last,
                          "eval_every": cfg.sweep.eval_every})
 

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ex1 import data as data_mod
+from ex1 import flops
 from ex1.result import Result
 from ex1.runner import Context, Run, RunSpec, with_seed
 from ex1.train import TrainConfig
@@ -246,11 +247,13 @@ def training_speed(cfg: SpeedConfig, ctx: Context) -> Result:
               for fam, rs in timed.items()}
     # One level both networks clear with a margin: 99% of the lower of the two final accuracies.
     common = cfg.relative * min(finals.values())
+    # multiply-adds of one image's forward pass: the arithmetic a step's time can be set against
+    macs = {fam: flops.forward_flops(rs[0].model()) // 2 for fam, rs in timed.items()}
     rows, curves = [], []
     for fam, rs in timed.items():
         for r in rs:
             rows.append({"family": fam, "label": r.spec.label, "seed": r.spec.config.seed,
-                         "params": int(r.params["params"].sum()),
+                         "params": int(r.params["params"].sum()), "forward_macs": macs[fam],
                          "images_per_second": float(r.record["images_per_second"]),
                          **convergence(r.history, cfg.final_evaluations, {"own": cfg.relative, "common": common})})
             curves.append(r.history.assign(label=r.spec.label, family=fam, seed=r.spec.config.seed))

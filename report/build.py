@@ -37,10 +37,24 @@ def _env() -> Environment:
     # {% filter display %}LaTeX{% endfilter %}: block text reaches ziamath raw, backslashes and all.
     env.filters["display"] = lambda s: tex(str(s).strip(), display=True)
     env.filters["math"] = lambda s: tex(str(s).strip())
+    env.filters["qname"] = question_name
+    env.filters["qshort"] = lambda qid: question_name(qid, short=True)
     env.globals.update(tex=tex, signed=signed, pct=sections.pct, num=sections.num, secs=sections.secs, sci=sections.sci,
                        svg_src=lambda svg: Markup("data:image/svg+xml;base64,"
                                                   + base64.b64encode(svg.encode()).decode()))
     return env
+
+
+SHEET_NAMES = {"huji": "HUJI", "tuebingen": "Tübingen", "eth": "ETH", "bonn": "Bonn"}
+
+
+def question_name(qid: str, short: bool = False) -> str:
+    """'bonn.p4' -> 'Bonn Programming 4' (short: 'Bonn P4'), 'huji.3.1' -> 'HUJI 3.1': how the text names them."""
+    sheet = qid.split(".", 1)[0]
+    number = _number(qid)
+    if short:
+        number = number.replace("Theory ", "T").replace("Programming ", "P")
+    return f"{SHEET_NAMES.get(sheet, sheet)} {number}"
 
 
 def _number(qid: str) -> str:
@@ -130,10 +144,11 @@ def render_html(answers, ctx, names: list[str] | None = None, selected_all: bool
         sheets=[SHEET_TITLES[s].split(",")[0] for s in grouped], sections=sheet_sections, toc=toc,
         pending=pending, versions=machine.versions(),
         cpu=f"{machine.cpu_description()}, {machine.kernels_description()}",
+        cpu_cover=f"{machine.cpu_name()}, {os.cpu_count()} logical cores"
+                  + (", native bfloat16" if machine.has_native_bf16() else ""),
         platform=f"{platform.system()} {platform.release()}, Python {platform.python_version()}",
         precision=ctx.precision, precision_reason=precision_reason, datasets=datasets,
         provenance=_provenance(answers), total_train_seconds=sum(r["train_seconds"] for r in all_runs),
-        cache_hits=sum(1 for a in answers if a.record["cache_hit"]),
         damaged=[f"{k} ({why})" for k, why in ctx.store.damaged], run_seconds=run_seconds,
         appendix=appendix_mod.Appendix(), kinds=appendix_mod.KINDS, all_runs=all_runs, runs_of=runs_of,
         run_ranges=appendix_mod.ranges, first_run=appendix_mod.first_run,

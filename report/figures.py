@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import math
 import zlib
 
 import functools
@@ -129,14 +130,19 @@ def accuracy_curves(histories: dict[str, pd.DataFrame], zoom_from: float | None 
             ax.annotate("rate ÷10", (b, 0), xycoords=("data", "axes fraction"), xytext=(3, 4),
                         textcoords="offset points", fontsize=7)
     if panels == 2:
-        # The first evaluations hold the rise; a linear axis would show a step and then a flat line.
         first = min(int(h.loc[h["step"] > 0, "step"].min()) for h in histories.values() if (h["step"] > 0).any())
-        axes[0][0].set_xscale("symlog", linthresh=first, linscale=1.0)   # room between the 0 and the first decade
-        # Labels at 0 and at the decades past the linear part only: 10² inside it sat on top of the 0.
         last = max(int(h["step"].max()) for h in histories.values())
-        decades = [10 ** k for k in range(len(str(first)) - 1, len(str(last))) if first <= 10 ** k <= last]
-        axes[0][0].xaxis.set_major_locator(FixedLocator([0, *decades]))
-        axes[0][0].set_title("whole run (steps on a log scale)")
+        if first <= last // 100:
+            # Evaluations dense enough to show the rise: a log axis spreads it out, where a linear one would show a
+            # step and then a flat line.
+            axes[0][0].set_xscale("symlog", linthresh=first, linscale=1.0)   # room between the 0 and the first decade
+            # Labels at 0 and at the decades past the linear part only: 10² inside it sat on top of the 0.
+            decades = [10 ** k for k in range(len(str(first)) - 1, len(str(last))) if first <= 10 ** k <= last]
+            axes[0][0].xaxis.set_major_locator(FixedLocator([0, *decades]))
+            axes[0][0].set_title("whole run (steps on a log scale)")
+        else:
+            # Sparse evaluations: the rise is one segment, which a log axis would only stretch.
+            axes[0][0].set_title("whole run")
     fig.tight_layout()
     _legend_below(fig, axes[0][0])
     if panels == 2:
@@ -144,6 +150,26 @@ def accuracy_curves(histories: dict[str, pd.DataFrame], zoom_from: float | None 
         top = max(100 * h[["train_accuracy", "test_accuracy"]].max().max() for h in histories.values())
         ax.set_ylim(zoom_from, min(100.0, top + 0.3))
         ax.set_title(f"zoom: accuracy above {zoom_from:g}%")
+    return fig
+
+
+@_styled
+def accuracy_panels(histories: dict[str, pd.DataFrame], held_out: str = "test", drops: tuple[int, ...] = ()):
+    """Accuracy in % against steps, the training sample (left) and the held-out images (right) in panels of their
+    own, one colour per model: several models' train and held-out curves in one panel overlap."""
+    fig, axes = _subplots(1, 2, figsize=(7.2, 2.7), sharey=True)
+    for ax, col, title in ((axes[0], "train_accuracy", "training sample"), (axes[1], "test_accuracy", held_out)):
+        for label, h in histories.items():
+            ax.plot(h["step"], 100 * h[col], "-", color=color_for(label), lw=1.4, label=label, **_marker(h["step"]))
+        for b in drops:
+            ax.axvline(b, color="black", ls=":", lw=1)
+            ax.annotate("rate ÷10", (b, 0), xycoords=("data", "axes fraction"), xytext=(3, 4),
+                        textcoords="offset points", fontsize=7)
+        ax.set_title(title)
+        ax.set_xlabel("training step (mini-batches)")
+    axes[0].set_ylabel("accuracy (%)")
+    fig.tight_layout()
+    _legend_below(fig, axes[0])
     return fig
 
 
@@ -165,15 +191,26 @@ def loss_curves(histories: dict[str, pd.DataFrame], held_out: str = "test"):
 @_styled
 def param_bars(tables: dict[str, pd.DataFrame]):
     """Parameters per layer (log scale) for several readings of an architecture."""
-    fig, ax = _subplots(figsize=(5.6, 2.2))
+    fig, ax = _subplots(figsize=(5.6, 2.4))
     width = 0.8 / max(1, len(tables))
+    tables = {label: t[t["params"] > 0].reset_index(drop=True) for label, t in tables.items()}
+    first = next(iter(tables.values()))
     for i, (label, t) in enumerate(tables.items()):
-        t = t[t["params"] > 0].reset_index(drop=True)
         xs = [j + i * width for j in range(len(t))]
         bars = ax.bar(xs, t["params"], width=width, label=label, color=color_for(label))
-        ax.bar_label(bars, labels=[f"{p:,}" for p in t["params"]], fontsize=7, rotation=0, padding=1)
+        # a count equal in every reading is labelled once, over the group; the others over their own bar
+        own = [f"{p:,}" if any(len(o) != len(t) or o["params"][j] != p for o in tables.values()) else ""
+               for j, p in enumerate(t["params"])]
+        ax.bar_label(bars, labels=own, fontsize=6.5, padding=1)
         ax.set_xticks([j + width * (len(tables) - 1) / 2 for j in range(len(t))], t["layer"])
+    for j, p in enumerate(first["params"]):
+        if all(len(o) == len(first) and o["params"][j] == p for o in tables.values()):
+            ax.annotate(f"{p:,} in each", (j + width * (len(tables) - 1) / 2, p), xytext=(0, 2),
+                        textcoords="offset points", ha="center", va="bottom", fontsize=6.5)
     ax.set_yscale("log")
+    low = min(int(t["params"].min()) for t in tables.values())
+    high = max(int(t["params"].max()) for t in tables.values())
+    ax.set_ylim(10 ** math.floor(math.log10(low) - 0.5), high * 6)   # room below the smallest bar and above the labels
     ax.set_ylabel("parameters (log scale)")
     fig.tight_layout()
     _legend_below(fig, ax)

@@ -33,9 +33,11 @@ def test_series_of_fewer_than_ten_points_show_their_points():
         assert all((line.get_marker() not in ("None", None, "")) == marked for line in fig.axes[0].get_lines())
 
 
-def test_the_whole_run_panel_uses_a_log_step_axis_when_a_zoom_is_drawn():
-    fig = figures.accuracy_curves({"a": history(41)}, zoom_from=97.0)
-    assert len(fig.axes) == 2 and fig.axes[0].get_xscale() == "symlog" and fig.axes[1].get_xscale() == "linear"
+def test_the_whole_run_panel_spreads_the_rise_on_a_log_axis_only_where_evaluations_show_it():
+    dense = figures.accuracy_curves({"a": history(201)}, zoom_from=97.0)    # first evaluation at 0.5% of the run
+    assert len(dense.axes) == 2 and dense.axes[0].get_xscale() == "symlog" and dense.axes[1].get_xscale() == "linear"
+    sparse = figures.accuracy_curves({"a": history(41)}, zoom_from=97.0)    # at 2.5%: the rise is one segment
+    assert len(sparse.axes) == 2 and sparse.axes[0].get_xscale() == "linear"
 
 
 def test_the_question_boxes_typeset_the_sheets_formulas():
@@ -72,3 +74,11 @@ def test_running_header_cuts_a_long_question_title_at_a_word():
     assert cut.endswith("…") and long.startswith(cut[:-1]) and long[len(cut) - 1] == " "
     assert len(sheet) + len(cut) <= RUNNING_HEADER_CHARS
     assert running_title("3.1  Shallow network", sheet) == "3.1  Shallow network"
+
+
+def test_questions_are_named_as_the_sheets_name_them_not_by_internal_id():
+    from report.build import question_name
+
+    assert question_name("bonn.p4") == "Bonn Programming 4" and question_name("bonn.p4", short=True) == "Bonn P4"
+    assert question_name("huji.3.1") == "HUJI 3.1" and question_name("huji.t3", short=True) == "HUJI T3"
+    assert question_name("tuebingen.1") == "Tübingen 1" and question_name("eth.2") == "ETH 2"

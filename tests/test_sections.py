@@ -88,6 +88,24 @@ def test_the_two_strategies_are_compared_pair_by_pair():
     assert "cannot be told apart" in many and "1,000 are the sum classifier's and 1,060" in many
 
 
+def test_over_several_seeds_welch_on_the_seeds_decides_not_the_first_seeds_pairs():
+    from experiments.huji_sum import HELD, SEEN
+
+    def with_seeds(sum_accs, digit_accs):
+        a = answer_5_3(sum_accs[0], digit_accs[0], disagree=0)   # seed 0 alone: a clear paired difference
+        a.result.tables["by_seed"] = pd.DataFrame(
+            [{"model": m, "split": sp, "seed": sd, "sum_accuracy": acc}
+             for m, accs in (("sum classifier", sum_accs), ("two-digit network", digit_accs))
+             for sd, acc in enumerate(accs) for sp in (SEEN, HELD)])
+        return sections.build(a)
+
+    steady = with_seeds([0.970, 0.971, 0.969], [0.976, 0.977, 0.975])
+    noisy = with_seeds([0.970, 0.985, 0.960], [0.976, 0.962, 0.981])
+    assert "the two-digit network works better" in steady["verdict"] and "3 seeds each" in steady["verdict"]
+    assert "cannot be told apart" in noisy["verdict"] and "McNemar" in noisy["verdict"]
+    assert steady["seeds_t"] is not None and len(steady["seeds_t"].rows) == 3
+
+
 def test_pair_errors_and_overfitting_sentences_follow_their_intervals():
     above = sections.build(answer_5_3(0.97, 0.98, both=0.9850))["pair_errors"]      # p² = 98.01%
     level = sections.build(answer_5_3(0.97, 0.98, both=0.9805))["pair_errors"]
@@ -210,8 +228,8 @@ def test_dropout_against_size_compares_each_ones_gain_over_its_own_baseline():
         return sections.drop_vs_size_sentence(*(R(test_mean=m, test_std=std, n=3) for m in (size, size_base, drop,
                                                                                            drop_base)), 1000, 0.99)
 
-    assert "dropout helps more" in sentence(0.80, 0.78, 0.85, 0.78)
-    assert "shrinking the network helps more" in sentence(0.80, 0.75, 0.81, 0.80)
+    assert "that dropout helps more" in sentence(0.80, 0.78, 0.85, 0.78)
+    assert "that shrinking helps more" in sentence(0.80, 0.75, 0.81, 0.80)
     assert "neither can be said" in sentence(0.80, 0.78, 0.81, 0.78, std=0.03)
     # Dropout scores higher than the smaller network only because its table reads the runs later, where the
     # same network without dropout scores higher too: the gains are equal, so neither helps more.
@@ -267,3 +285,12 @@ def test_the_gap_between_validation_and_test_is_weighed_against_the_margin():
     assert "higher for 3 of 3 seeds" in _validation_gap_sentence(wide, 0.95)
     assert "does not carry over" not in _validation_gap_sentence(narrow, 0.95)
     assert "higher for 2 of 3 seeds" in _validation_gap_sentence(narrow, 0.95)
+
+
+def test_the_learning_rate_choice_is_weighed_pair_by_pair_against_the_runner_up():
+    from ex1.stats import Paired
+    from report.sections.bonn import rate_verdict
+
+    assert "not told apart" in rate_verdict(Paired(30, 25, 5000), "0.03")           # 5 pairs either way: noise
+    assert "in the rule's order" in rate_verdict(Paired(90, 30, 5000), "0.03")      # the chosen rate right more often
+    assert "runner-up is the better one" in rate_verdict(Paired(30, 90, 5000), "0.03")

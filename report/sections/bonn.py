@@ -10,7 +10,7 @@ from experiments.bonn_practical import mnist_label, sweep_label
 
 from .. import figures
 from ..figures import to_svg
-from .common import (Figure, Table, binomial_se, conv_backprop_section, num, one_line, param_table, pct, pm, run_of,
+from .common import (Figure, Table, conv_backprop_section, num, one_line, param_table, pct, pm, run_of,
                      secs, section, slug, still_improving)
 
 
@@ -28,6 +28,17 @@ def bonn_t2(result, record) -> dict:
 
 
 # ----------------------------------------------------------------------------- Bonn programming
+
+def rate_verdict(vs, chosen: str) -> str:
+    """What the paired comparison of the runner-up against the chosen rate (vs: stats.Paired, b the runner-up)
+    says about the choice."""
+    if not vs.significant:
+        return f"the rule picks {chosen}, but the two rates are not told apart"
+    if vs.diff < 0:
+        return "the final weights tell the two rates apart in the rule's order"
+    return ("on the final weights the runner-up is the better one, so the rule's average and the last evaluation "
+            "disagree; the rule, fixed in advance, decides")
+
 
 @section("bonn.p1")
 def bonn_p1(result, record) -> dict:
@@ -49,14 +60,9 @@ def bonn_p1(result, record) -> dict:
     diverged = [f"{v:g}" for v in t.loc[~t["finite"], "learning_rate"]]
     runner_up = finite.iloc[1] if len(finite) > 1 else None
     best = finite.iloc[0]
-    margin = None
-    if runner_up is not None:
-        # binomial over the validation images (the rule's mean of three evaluations is treated as one)
-        se = (binomial_se(best.mean_val_error_last, facts["validation"]) ** 2
-              + binomial_se(runner_up.mean_val_error_last, facts["validation"]) ** 2) ** 0.5
-        gap = runner_up.mean_val_error_last - best.mean_val_error_last
-        margin = {"points": 100 * gap, "se": 100 * se, "close": gap <= 2 * se,
-                  "within": "less than one standard error" if gap < se else "within two standard errors"}
+    # the runner-up against the chosen rate, pair by pair on the same validation images (McNemar)
+    vs = (paired(result.tables["patterns"], f"{best.learning_rate:g}", f"{runner_up.learning_rate:g}", "images")
+          if runner_up is not None and "patterns" in result.tables else None)
     lrs = sorted(t["learning_rate"])
     at_edge = best.learning_rate in (lrs[0], lrs[-1])
     params = param_table("bonn.p1", "params", result.tables["params"], "The Bonn CNN on MNIST, layer by layer.")
@@ -76,8 +82,8 @@ def bonn_p1(result, record) -> dict:
     below = listed(learned[learned["learning_rate"] < best.learning_rate])
     above = listed(learned[learned["learning_rate"] > best.learning_rate])
     chosen_run = run_of(record, sweep_label(float(chosen)))
-    return {"below": below, "above": above, "stuck": stuck, "collapsed": collapsed, "chosen_run": chosen_run, "table": table, "fig": fig, "facts": facts, "chosen": chosen, "best": best, "runner_up": runner_up,
-            "margin": margin, "diverged": diverged, "at_edge": at_edge, "span": lrs[-1] / lrs[0], "n": len(lrs),
+    return {"vs": vs, "vs_verdict": None if vs is None else rate_verdict(vs, chosen), "below": below, "above": above, "stuck": stuck, "collapsed": collapsed, "chosen_run": chosen_run, "table": table, "fig": fig, "facts": facts, "chosen": chosen, "best": best, "runner_up": runner_up,
+            "diverged": diverged, "at_edge": at_edge, "span": lrs[-1] / lrs[0], "n": len(lrs),
             "run": chosen_run, "params": params}
 
 
@@ -162,13 +168,13 @@ def bonn_p4(result, record) -> dict:
     answer, aug, plain = (nets.loc[k].to_dict() for k in ("answer", "augmented", "plain"))
     curves = result.tables["curves"]
     hist = {labels[k]: curves[curves["network"] == k] for k in labels}
-    acc = Figure(slug("bonn.p4", "acc"), to_svg(figures.accuracy_curves(hist, zoom_from=None, held_out="validation",
+    acc = Figure(slug("bonn.p4", "acc"), to_svg(figures.accuracy_panels(hist, held_out="validation",
                                                                      drops=tuple(cfg["lr_boundaries"]))),
                  f"CIFAR-10, the three networks of the table below: accuracy on a fixed sample of "
-                 f"{num(cfg['train_eval_size'])} training images (dashed) and on "
+                 f"{num(cfg['train_eval_size'])} training images (left) and on "
                  + (f"the {num(facts['validation'])}" if (cfg['test_size'] or facts['validation']) >= facts['validation']
                     else f"a fixed sample of {num(cfg['test_size'])}") + " validation images held out "
-                 f"from training (solid), every {num(cfg['eval_every'])} steps; the learning rate drops tenfold after "
+                 f"from training (right), every {num(cfg['eval_every'])} steps; the learning rate drops tenfold after "
                  f"step " + " and again after step ".join(num(b) for b in cfg["lr_boundaries"]) + " (dotted lines).")
     loss = Figure(slug("bonn.p4", "loss"), to_svg(figures.loss_curves(hist, held_out="validation")),
                   "CIFAR-10, the same three networks: training-sample (dashed) and validation (solid) loss, log scale.",
@@ -196,7 +202,7 @@ def bonn_p4(result, record) -> dict:
     confusion = result.tables["confusion"].set_index("index")
     conf = Figure(slug("bonn.p4", "confusion"), to_svg(figures.confusion_matrix(confusion)),
                   "CIFAR-10, the answer's network (exercise 3's, regularised): confusion matrix on the test set; row i "
-                  "shows, in %, how the test images of true class i were labelled (each row sums to 100%).",
+                  "shows, in %, how the test images of true class i were labelled (each row sums to 100% before rounding).",
                   kind="more")
     pc = per_class.rename(columns={"class": "name"}).sort_values("error", ascending=False)
     rows = [[r.name, pct(r.error, 1), r.most_confused_with, num(r.confused_count), pct(r.error_augmented, 1),

@@ -72,8 +72,10 @@ def huji_1_2(result, record) -> dict:
         gap_sentence = (f"Train and test accuracy end {100 * abs(gap):.2f} points apart, within two standard "
                         f"errors ({se_text}): no measurable generalisation gap.")
     elif gap > 0:
-        gap_sentence = (f"Training accuracy ends {100 * gap:.2f} points above test accuracy, {gap / se:.1f} standard "
-                        f"errors ({se_text}): a small generalisation gap.")
+        gap_sentence = (f"Training accuracy ends {100 * gap:.2f} points above test accuracy. Each is measured on a "
+                        f"sample of images, and the gap is {gap / se:.1f} times the standard error of that measurement "
+                        f"({se_text}), so it is not an accident of which images were measured: a small "
+                        "generalisation gap.")
     else:
         gap_sentence = (f"Test accuracy ends {100 * -gap:.2f} points above the accuracy on the training sample, "
                         f"{-gap / se:.1f} standard errors ({se_text}): the training images "
@@ -118,7 +120,9 @@ def huji_2(result, record) -> dict:
     # "Within" means inside two standard errors of a 10,000-image test accuracy (about 0.5 points).
     se = (2 * lr["test_accuracy"] * (1 - lr["test_accuracy"]) / 10000) ** 0.5
     if abs(vs_lr) <= 2 * se:
-        lr_sentence = (f"The linear network ends at {pct(lin['test_accuracy'])}, within {100 * abs(vs_lr):.2f} points of "
+        close = ("exactly as accurate as" if round(100 * abs(vs_lr), 2) == 0
+                 else f"within {100 * abs(vs_lr):.2f} points of")
+        lr_sentence = (f"The linear network ends at {pct(lin['test_accuracy'])}, {close} "
                        f"softmax regression on the raw pixels ({pct(lr['test_accuracy'])}): with its "
                        f"{num(lin['params'])} parameters it does no better than the {num(lr['params'])}-parameter "
                        "affine classifier it is equivalent to.")
@@ -385,12 +389,13 @@ def huji_3_3(result, record) -> dict:
                    "while the deep network's narrow layers are bottlenecks the signal must pass through twice.")
         else:
             why = (f"With {facts['seeds']} seeds, a difference in steps smaller than the spread between seeds cannot be "
-                   "detected; what separates the two networks is the cost of a step. The deep network runs two "
-                   "convolutions, two poolings and an extra dense layer per step where the shallow one runs one of each.")
+                   "detected; what separates the two networks is the cost of a step.")
         ips = {f: g.get_group(f)["images_per_second"].mean() for f in fams}
         ratio = ips["shallow"] / ips["deep"]
         sentences.append(f"One step of the shallow network costs {1 / ratio:.2f} times the time of one step of the "
                          f"deep one ({num(ips['shallow'])} against {num(ips['deep'])} images/s).")
+        if "forward_macs" in sp:
+            why += " " + _step_cost_sentence({f: int(g.get_group(f)["forward_macs"].iloc[0]) for f in fams}, ratio)
     bounds = (record.get("runs") or [{}])[0].get("config", {}).get("lr_boundaries") or []
     window = 2 * (record.get("runs") or [{}])[0].get("config", {}).get("eval_every", 0) * 5
     at_drop = reached and bool(bounds) and all(0 <= s - bounds[0] <= window for s in sp["own_step"])
@@ -400,6 +405,20 @@ def huji_3_3(result, record) -> dict:
     return {"empty": False, "table": table, "by_step": by_step, "by_time": by_time, "sentences": sentences,
             "why": why, "schedule": schedule, "facts": facts, "reached": reached,
             "lowest_final": float(sp["final_accuracy"].min())}
+
+
+def _step_cost_sentence(macs: dict[str, int], ratio: float) -> str:
+    """The arithmetic of one image's forward pass against the measured cost of a step (ratio: shallow's speed over
+    deep's): at these sizes a step's time follows the number of layers more than the arithmetic."""
+    head = (f"One image's forward pass takes {num(macs['shallow'])} multiply-adds in the shallow network and "
+            f"{num(macs['deep'])} in the deep one")
+    if ratio > 1 and macs["deep"] <= macs["shallow"]:
+        return (head + ": the deep network's steps are slower with no more arithmetic. Networks this small leave "
+                "the processor mostly idle, and a step's time goes to running each layer's operations (forward "
+                "and backward) on small tensors, of which the deep network has more.")
+    if ratio > 1:
+        return head + f", {macs['deep'] / macs['shallow']:.2f} times as many, and it has more layers to run."
+    return head + "."
 
 
 # ----------------------------------------------------------------------------- HUJI 5
@@ -465,8 +484,9 @@ def overfit_sentence(gaps: dict[str, tuple[float, float]]) -> str:
     gaps: model -> (gap, its standard error)."""
     (gs, ss), (gd, sd) = gaps["sum classifier"], gaps["two-digit network"]
     diff, se = gs - gd, (ss ** 2 + sd ** 2) ** 0.5
-    head = (f"Training-sample accuracy ends {100 * gs:.2f} points above test accuracy for the sum classifier and "
-            f"{100 * gd:.2f} points for the two-digit network, a difference of {interval(diff, se)}")
+    head = (f"Accuracy on the training sample ends {100 * gs:.2f} points above test accuracy for the sum classifier "
+            f"(its sum right) and {100 * gd:.2f} points for the two-digit network (both digits right), a difference "
+            f"of {interval(diff, se)}")
     return head + {1: ": the sum classifier overfits more.", -1: ": the two-digit network overfits more.",
                    0: ": the two gaps are not distinguishable."}[sign_beyond(diff, 1.96 * se)]
 
@@ -492,24 +512,51 @@ def huji_5_3(result, record) -> dict:
                  "Pairs of MNIST digits, both models on one plot: accuracy of the sum classifier's sum and of the two-digit network's "
                  "pair (both digits right), on training pairs (dashed) and on test pairs of the combinations seen in "
                  "training (solid); same steps and optimiser.", kind="more")
-    better = "two-digit network" if d_t.sum_accuracy > s_t.sum_accuracy else "sum classifier"
-    # Both models are scored on the same pairs: the comparison is paired, and only the pairs one model gets right
-    # and the other wrong carry it (McNemar).
+    # Both models are scored on the same pairs: for one seed the comparison is paired, and only the pairs one model
+    # gets right and the other wrong carry it (McNemar). Over seeds, Welch's test on the seeds' accuracies carries the
+    # training noise as well, and decides.
     pat = result.tables["patterns"]
     pd_ = paired(pat[pat["split"] == huji_sum.SEEN], "sum classifier", "two-digit network", "pairs")
-    if not pd_.significant:
+    bs = result.tables.get("by_seed")
+    seen = bs[bs["split"] == huji_sum.SEEN] if bs is not None else None
+    over = None
+    if seen is not None and seen["seed"].nunique() > 1:
+        acc = {m: seen[seen["model"] == m]["sum_accuracy"] for m in ("sum classifier", "two-digit network")}
+        a, b = acc["sum classifier"], acc["two-digit network"]
+        over = welch(a.mean(), a.std(), len(a), b.mean(), b.std(), len(b))
+    seed0 = (f"the two models are scored on the same {num(pd_.n)} pairs, so the comparison is paired, the two-digit "
+             f"network's accuracy minus the sum classifier's: {pd_.points()}; of the pairs only one model gets right, {num(pd_.only_a)} are the sum "
+             f"classifier's and {num(pd_.only_b)} the two-digit network's, and only these discordant pairs enter "
+             "the test")
+    if over is not None:
+        n_seeds = len(acc["sum classifier"])
+        means = (f"the two-digit network's sum accuracy is {mean_std_pct(b, seeds=False)} against "
+                 f"{mean_std_pct(a, seeds=False)} for the sum classifier ({n_seeds} seeds each), a difference of "
+                 f"{over.points()}")
+        lead = {"gain": "the two-digit network works better", "loss": "the sum classifier works better",
+                "indistinct": "the two strategies cannot be told apart"}[over.direction]
+        verdict = (f"On test pairs of the combinations seen in training {lead}: {means}. For seed "
+                   f"{result.facts.get('seed', 0)}, the answers of 5.1 and 5.2 ({pct(d_t.sum_accuracy)} against "
+                   f"{pct(s_t.sum_accuracy)}), {seed0}.")
+    elif not pd_.significant:
         verdict = (f"On test pairs of the combinations seen in training the two strategies cannot be told apart: "
-                   f"{pct(d_t.sum_accuracy)} for the two-digit network against {pct(s_t.sum_accuracy)}, a difference "
-                   f"of {pd_.points()}.")
+                   f"{pct(d_t.sum_accuracy)} for the two-digit network against {pct(s_t.sum_accuracy)}; {seed0}. "
+                   "Each model was trained once, so this leaves out how far another training seed would move either.")
     else:
+        better = "two-digit network" if pd_.diff > 0 else "sum classifier"
         verdict = (f"On test pairs of the combinations seen in training the {better} works better: a sum accuracy of "
                    f"{pct(max(d_t.sum_accuracy, s_t.sum_accuracy))} against "
-                   f"{pct(min(d_t.sum_accuracy, s_t.sum_accuracy))}, a difference of "
-                   f"{pd_.points(flip=pd_.diff < 0)}.")
-    verdict += (f" The two models are scored on the same {num(pd_.n)} pairs, so the comparison is paired: of the "
-                f"pairs only one model gets right, {num(pd_.only_a)} are the sum classifier's and {num(pd_.only_b)} "
-                "the two-digit network's, and only these discordant pairs enter the test. Each model was trained "
-                "once, with one seed, so this leaves out how far another training seed would move either.")
+                   f"{pct(min(d_t.sum_accuracy, s_t.sum_accuracy))}; {seed0}. Each model was trained once, so this "
+                   "leaves out how far another training seed would move either.")
+    seeds_t = None
+    if bs is not None and bs["seed"].nunique() > 1:
+        wide = bs.pivot_table(index="seed", columns=["model", "split"], values="sum_accuracy")
+        cols = [(m, sp) for m in ("sum classifier", "two-digit network") for sp in (huji_sum.SEEN, huji_sum.HELD)]
+        seeds_t = Table(slug("huji.5.3", "seeds"), "Sum accuracy of both models trained with every seed, on the "
+                        "same test pairs: of the combinations seen in training, and of those held out of it.",
+                        ["seed"] + [one_line(f"{m}, {'seen' if sp == huji_sum.SEEN else 'held out'}") for m, sp in cols],
+                        [[str(int(sd))] + [pct(wide.loc[sd, c]) for c in cols] for sd in wide.index],
+                        ["r"] * (1 + len(cols)), kind="more")
     gaps = {}
     for r in record.get("runs", []):
         h = hist.get(r["label"])
@@ -520,7 +567,7 @@ def huji_5_3(result, record) -> dict:
             gaps[r["label"]] = (tr - te, (binomial_se(tr, n_train) ** 2 + binomial_se(te, n_test) ** 2) ** 0.5)
     held_se = {m: binomial_se(get[(m, huji_sum.HELD)].sum_accuracy, get[(m, huji_sum.HELD)].pairs)
                for m in ("sum classifier", "two-digit network")}
-    return {"table": table, "fig": fig, "verdict": verdict, "d_t": d_t, "s_t": s_t, "d_h": d_h, "s_h": s_h,
+    return {"seeds_t": seeds_t, "table": table, "fig": fig, "verdict": verdict, "d_t": d_t, "s_t": s_t, "d_h": d_h, "s_h": s_h,
             "sum_held_mostly_wrong": s_h.sum_accuracy < 0.5,
             "pair_errors": pair_error_sentence(d_t),
             "overfit": overfit_sentence(gaps) if len(gaps) == 2 else "",
@@ -574,12 +621,15 @@ def drop_vs_size_sentence(size, size_base, drop, drop_base, steps: int, fit: flo
             f"{d.points(test='Welch–Satterthwaite contrast')}, the four groups "
             "of runs taken as independent although they share seeds; both best settings were picked on test "
             "accuracy, which makes the difference look larger than a fresh comparison would")
+    caution = ("a lead that picking both settings on the test set may inflate, so these runs suggest, without "
+               "establishing, that")
     if d.significant and d.diff > 0:
-        return head + "; on these 250 examples dropout helps more. It keeps the network's capacity; the usual " \
-                      "explanation (Srivastava et al., \u201cDropout: a simple way to prevent neural networks from " \
-                      "overfitting\u201d, JMLR 15, 2014) is that units cannot rely on each other."
+        return head + (f"; in these runs dropout's gain is the larger, {caution} dropout helps more on 250 examples. "
+                       "A reason to expect it: dropout keeps the network's capacity, and units cannot rely on each "
+                       "other (Srivastava et al., \u201cDropout: a simple way to prevent neural networks from "
+                       "overfitting\u201d, JMLR 15, 2014).")
     if d.significant:
-        return head + "; on these 250 examples shrinking the network helps more."
+        return head + f"; in these runs shrinking's gain is the larger, {caution} shrinking helps more on 250 examples."
     return head + "; neither can be said to help more."
 
 
@@ -614,6 +664,12 @@ def huji_4(result, record) -> dict:
     fc1 = summary[summary["experiment"] == "fc1"].reset_index(drop=True)
     drop = summary[summary["experiment"] == "dropout"].sort_values("setting", ascending=False).reset_index(drop=True)
     base = size[size["setting"] == 1.0].iloc[0]
+    per_seed = result.tables["per_seed"]
+    keep1 = per_seed[(per_seed["experiment"] == "dropout") & (per_seed["setting"] == 1.0)
+                     & (per_seed["seed"] == facts["seeds"][0])]
+    # the 250-example curve and the keep-1 run of its seed are one recipe trained twice (evaluated at other steps)
+    repeat = ("with the same result" if len(keep1) and keep1["test_accuracy"].iloc[0] == small["test_accuracy"]
+              else f"ending at {pct(keep1['test_accuracy'].iloc[0])} test accuracy there" if len(keep1) else "")
 
     def rows(t, first, trained=False):
         # the caption gives the number of seeds; a cell names it only where a setting has fewer
@@ -666,15 +722,19 @@ def huji_4(result, record) -> dict:
         except ValueError:  # the variant with only the first dense layer reduced
             return str(w)
 
+    # one row per network, one column per layer: seven networks side by side would run past the margin
+    layer_names = list(dict.fromkeys(wl["layer"]))
     layer_rows = []
-    for layer, g in wl.groupby("layer", sort=False):
-        g = g.set_index("width")
-        layer_rows.append([layer] + [f"{shape(g.loc[w, 'output_shape'])}: {num(g.loc[w, 'params'])}" for w in widths])
-    totals = wl.groupby("width", sort=False)["params"].sum()
-    layers_t = Table(slug("huji.4", "layers"), "The networks of the size experiment layer by layer: output shape "
-                     "and parameters of each layer with parameters (pooling, flattening and dropout have none).",
-                     ["layer"] + [width_name(w) for w in widths], layer_rows, ["l"] + ["r"] * len(widths),
-                     total=["total"] + [num(totals[w]) for w in widths], kind="architectures")
+    for w in widths:
+        g = wl[wl["width"] == w].set_index("layer")
+        layer_rows.append([width_name(w)] + [f"{shape(g.loc[n, 'output_shape'])} ({num(g.loc[n, 'params'])})"
+                                             if n in g.index else "" for n in layer_names]
+                          + [num(int(g["params"].sum()))])
+    layers_t = Table(slug("huji.4", "layers"), "The networks of the size experiment (widths scaled by the factor "
+                     "shown, or only the first fully connected layer reduced), layer by layer: output shape and, in "
+                     "brackets, parameters of each layer with parameters (pooling, flattening and dropout have none).",
+                     ["network"] + layer_names + ["total"], layer_rows, ["l"] + ["r"] * (len(layer_names) + 1),
+                     kind="architectures")
     fig_curves = Figure(slug("huji.4", "curves"), to_svg(figures.overfitting_curves(curves)),
                         "The HUJI network without dropout on all 60,000 MNIST training examples and on 250 of them: "
                         "accuracy on the training examples (dashed; a fixed sample of "
@@ -687,7 +747,7 @@ def huji_4(result, record) -> dict:
     fig_drop = Figure(slug("huji.4", "drop-fig"), to_svg(figures.sweep_errorbars(drop, "setting", "keep probability")),
                       "Dropout on 250 MNIST examples, the HUJI network with dropout after every hidden layer: mean "
                       "test accuracy and ratio against the keep probability, ±1 std over the seeds.", kind="more")
-    return {"layers": layers_t, "full": full, "small": small, "size": size_t, "drop": drop_t, "base": base, "facts": facts,
+    return {"repeat": repeat, "layers": layers_t, "full": full, "small": small, "size": size_t, "drop": drop_t, "base": base, "facts": facts,
             # memorises: the 250-example run's ratio is lower than the full run's by more than 2 points
             "memorises": bool(small["ratio"] < full["ratio"] - 0.02),
             "best_size": best_size, "best_ratio_size": best_ratio_size, "best_drop": best_drop,
