@@ -157,7 +157,7 @@ def accuracy_curves(histories: dict[str, pd.DataFrame], zoom_from: float | None 
 def accuracy_panels(histories: dict[str, pd.DataFrame], held_out: str = "test", drops: tuple[int, ...] = ()):
     """Accuracy in % against steps, the training sample (left) and the held-out images (right) in panels of their
     own, one colour per model: several models' train and held-out curves in one panel overlap."""
-    fig, axes = _subplots(1, 2, figsize=(7.2, 2.7), sharey=True)
+    fig, axes = _subplots(1, 2, figsize=(7.2, 1.8), sharey=True)
     for ax, col, title in ((axes[0], "train_accuracy", "training sample"), (axes[1], "test_accuracy", held_out)):
         for label, h in histories.items():
             ax.plot(h["step"], 100 * h[col], "-", color=color_for(label), lw=1.4, label=label, **_marker(h["step"]))
@@ -169,7 +169,7 @@ def accuracy_panels(histories: dict[str, pd.DataFrame], held_out: str = "test", 
         ax.set_xlabel("training step (mini-batches)")
     axes[0].set_ylabel("accuracy (%)")
     fig.tight_layout()
-    _legend_below(fig, axes[0])
+    _legend_below(fig, axes[0], ncol=len(histories))
     return fig
 
 

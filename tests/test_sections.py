@@ -294,3 +294,11 @@ def test_the_learning_rate_choice_is_weighed_pair_by_pair_against_the_runner_up(
     assert "not told apart" in rate_verdict(Paired(30, 25, 5000), "0.03")           # 5 pairs either way: noise
     assert "in the rule's order" in rate_verdict(Paired(90, 30, 5000), "0.03")      # the chosen rate right more often
     assert "runner-up is the better one" in rate_verdict(Paired(30, 90, 5000), "0.03")
+
+
+def test_the_cifar_answer_is_weighed_against_the_tutorial_with_its_sampling_error():
+    from report.sections.bonn import tutorial_sentence
+
+    assert tutorial_sentence(0.6997, 0.70, 10000).startswith("level with the 70%")   # 0.03 points: noise
+    assert tutorial_sentence(0.7252, 0.70, 10000).startswith("above the 70% of the TensorFlow CIFAR-10 tutorial's CNN by 2.52")
+    assert tutorial_sentence(0.6800, 0.70, 10000).startswith("below")

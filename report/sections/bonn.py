@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import math
 
-from ex1.stats import paired, welch
+from ex1.stats import paired, signed, welch
 
 from experiments.bonn_practical import mnist_label, sweep_label
 
 from .. import figures
 from ..figures import to_svg
-from .common import (Figure, Table, conv_backprop_section, num, one_line, param_table, pct, pm, run_of,
+from .common import (Figure, Table, binomial_se, conv_backprop_section, num, one_line, param_table, pct, pm, run_of,
                      secs, section, slug, still_improving)
 
 
@@ -38,6 +38,18 @@ def rate_verdict(vs, chosen: str) -> str:
         return "the final weights tell the two rates apart in the rule's order"
     return ("on the final weights the runner-up is the better one, so the rule's average and the last evaluation "
             "disagree; the rule, fixed in advance, decides")
+
+
+def tutorial_sentence(accuracy: float, tutorial: float, n_test: int) -> str:
+    """The answer's test accuracy against the tutorial's, weighed against the sampling error of a test accuracy."""
+    half = 1.96 * binomial_se(accuracy, n_test)
+    diff = accuracy - tutorial
+    name = f"the {pct(tutorial, 0)} of the TensorFlow CIFAR-10 tutorial's CNN"
+    if abs(diff) <= half:
+        return (f"level with {name} ({signed(100 * diff)} points, inside the ±{100 * half:.2f}-point 95% interval "
+                f"of a {num(n_test)}-image accuracy)")
+    return (f"{'above' if diff > 0 else 'below'} {name} by {100 * abs(diff):.2f} points (beyond the "
+            f"±{100 * half:.2f}-point 95% interval of a {num(n_test)}-image accuracy)")
 
 
 @section("bonn.p1")
@@ -173,22 +185,19 @@ def bonn_p4(result, record) -> dict:
                  f"CIFAR-10, the three networks of the table below: accuracy on a fixed sample of "
                  f"{num(cfg['train_eval_size'])} training images (left) and on "
                  + (f"the {num(facts['validation'])}" if (cfg['test_size'] or facts['validation']) >= facts['validation']
-                    else f"a fixed sample of {num(cfg['test_size'])}") + " validation images held out "
-                 f"from training (right), every {num(cfg['eval_every'])} steps; the learning rate drops tenfold after "
-                 f"step " + " and again after step ".join(num(b) for b in cfg["lr_boundaries"]) + " (dotted lines).")
+                    else f"a fixed sample of {num(cfg['test_size'])}") + " held-out validation images "
+                 f"(right), every {num(cfg['eval_every'])} steps; dotted: the learning rate's tenfold drops.")
     loss = Figure(slug("bonn.p4", "loss"), to_svg(figures.loss_curves(hist, held_out="validation")),
                   "CIFAR-10, the same three networks: training-sample (dashed) and validation (solid) loss, log scale.",
                   kind="more")
     within = facts["flat_within"]
     nets_t = Table(slug("bonn.p4", "networks"),
-                   f"Exercise 3's network (the answer), the same network trained on mirrored and shifted images, and "
-                   f"exercise 2's network without dropout and weight decay; one recipe, seed 0. \"last "
-                   f"{facts['flat_last']}\": the spread of the last {facts['flat_last']} validation accuracies. "
-                   f"Test accuracy: the final weights on all {num(facts['test_examples'])} test images, scored once; all on "
-                   "unaugmented images.",
+                   f"The three networks, one recipe, seed 0. \"last {facts['flat_last']}\": the spread of the last "
+                   f"{facts['flat_last']} validation accuracies; test accuracy: the final weights on all "
+                   f"{num(facts['test_examples'])} test images, scored once; every accuracy on unaugmented images.",
                    ["network", "epochs (steps)", "training-sample accuracy", "validation accuracy", "best validation accuracy",
                     f"last {facts['flat_last']}", "test accuracy", "wall time"],
-                   [[r["network"], one_line(f"{r['epochs']:g} ({num(r['steps'])})"), pct(r["train_accuracy"]),
+                   [[r["network"], one_line(f"{r['epochs']:.3g} ({num(r['steps'])})"), pct(r["train_accuracy"]),
                      pct(r["validation_accuracy"]), pct(r["best_validation_accuracy"]),
                      "–" if math.isnan(r["final_spread"]) else one_line(f"{100 * r['final_spread']:.2f} points"),
                      pct(r["test_accuracy"]), one_line(secs(r["wall_seconds"]))] for r in (answer, aug, plain)],
@@ -225,7 +234,7 @@ def bonn_p4(result, record) -> dict:
     plain_gap = plain["train_accuracy"] - plain["test_accuracy"]
     return {"run": run, "final": final, "acc": acc, "loss": loss, "conf": conf, "table": table, "facts": facts,
             "answer": answer, "aug": aug, "plain": plain, "params": params, "nets": nets_t,
-            "meets": answer["test_accuracy"] >= facts["target"], "stopped_flat": answer["epochs"] < answer["cap_epochs"],
+            "against_tutorial": tutorial_sentence(answer["test_accuracy"], facts["target"], n_test), "stopped_flat": answer["epochs"] < answer["cap_epochs"],
             "flat": None if math.isnan(answer["final_spread"]) else answer["final_spread"] <= within, "within": within,
             "flat_from": evals["step"].iloc[0] / per_epoch, "flat_to": evals["step"].iloc[-1] / per_epoch,
             "fixed": None if len(fixed) < 2 else {

@@ -72,10 +72,9 @@ def huji_1_2(result, record) -> dict:
         gap_sentence = (f"Train and test accuracy end {100 * abs(gap):.2f} points apart, within two standard "
                         f"errors ({se_text}): no measurable generalisation gap.")
     elif gap > 0:
-        gap_sentence = (f"Training accuracy ends {100 * gap:.2f} points above test accuracy. Each is measured on a "
-                        f"sample of images, and the gap is {gap / se:.1f} times the standard error of that measurement "
-                        f"({se_text}), so it is not an accident of which images were measured: a small "
-                        "generalisation gap.")
+        gap_sentence = (f"Training accuracy ends {100 * gap:.2f} points above test accuracy, {gap / se:.1f} times "
+                        f"the standard error with which the two are measured ({se_text}): a small generalisation "
+                        "gap, not an accident of which images were measured.")
     else:
         gap_sentence = (f"Test accuracy ends {100 * -gap:.2f} points above the accuracy on the training sample, "
                         f"{-gap / se:.1f} standard errors ({se_text}): the training images "
@@ -412,12 +411,11 @@ def _step_cost_sentence(macs: dict[str, int], ratio: float) -> str:
     deep's): at these sizes a step's time follows the number of layers more than the arithmetic."""
     head = (f"One image's forward pass takes {num(macs['shallow'])} multiply-adds in the shallow network and "
             f"{num(macs['deep'])} in the deep one")
-    if ratio > 1 and macs["deep"] <= macs["shallow"]:
-        return (head + ": the deep network's steps are slower with no more arithmetic. Networks this small leave "
-                "the processor mostly idle, and a step's time goes to running each layer's operations (forward "
-                "and backward) on small tensors, of which the deep network has more.")
-    if ratio > 1:
-        return head + f", {macs['deep'] / macs['shallow']:.2f} times as many, and it has more layers to run."
+    time_ratio, mac_ratio = 1 / ratio, macs["deep"] / macs["shallow"]
+    if time_ratio > 1 and mac_ratio < time_ratio:
+        return (head + f", {mac_ratio:.2f} times as many, while the deep network's step takes {time_ratio:.2f} times "
+                "as long: networks this small leave the processor mostly idle, and most of the difference comes from "
+                "running more layers (forward and backward), each on small tensors, not from arithmetic.")
     return head + "."
 
 
