@@ -157,17 +157,25 @@ def accuracy_curves(histories: dict[str, pd.DataFrame], zoom_from: float | None 
 def accuracy_panels(histories: dict[str, pd.DataFrame], held_out: str = "test", drops: tuple[int, ...] = ()):
     """Accuracy in % against steps, the training sample (left) and the held-out images (right) in panels of their
     own, one colour per model: several models' train and held-out curves in one panel overlap."""
-    fig, axes = _subplots(1, 2, figsize=(7.2, 1.8), sharey=True)
+    fig, axes = _subplots(1, 2, figsize=(7.2, 1.9))
     for ax, col, title in ((axes[0], "train_accuracy", "training sample"), (axes[1], "test_accuracy", held_out)):
         for label, h in histories.items():
             ax.plot(h["step"], 100 * h[col], "-", color=color_for(label), lw=1.4, label=label, **_marker(h["step"]))
+        # each panel on its own scale, set by the last 90% of the steps: the first rise would squash the rest
+        last = max(int(h["step"].max()) for h in histories.values())
+        later = [100 * h.loc[h["step"] >= 0.1 * last, col] for h in histories.values()
+                 if (h["step"] >= 0.1 * last).any()]
+        if later:
+            lo, hi = min(v.min() for v in later), max(v.max() for v in later)
+            pad = max(1.0, 0.05 * (hi - lo))
+            ax.set_ylim(max(0.0, lo - pad), min(100.0, hi + pad))
+        ax.set_ylabel("accuracy (%)")
         for b in drops:
             ax.axvline(b, color="black", ls=":", lw=1)
             ax.annotate("rate ÷10", (b, 0), xycoords=("data", "axes fraction"), xytext=(3, 4),
                         textcoords="offset points", fontsize=7)
         ax.set_title(title)
         ax.set_xlabel("training step (mini-batches)")
-    axes[0].set_ylabel("accuracy (%)")
     fig.tight_layout()
     _legend_below(fig, axes[0], ncol=len(histories))
     return fig

@@ -44,12 +44,12 @@ def tutorial_sentence(accuracy: float, tutorial: float, n_test: int) -> str:
     """The answer's test accuracy against the tutorial's, weighed against the sampling error of a test accuracy."""
     half = 1.96 * binomial_se(accuracy, n_test)
     diff = accuracy - tutorial
-    name = f"the {pct(tutorial, 0)} of the TensorFlow CIFAR-10 tutorial's CNN"
+    name = f"the \u201cover {pct(tutorial, 0)}\u201d that the TensorFlow CNN tutorial reports on CIFAR-10"
     if abs(diff) <= half:
-        return (f"level with {name} ({signed(100 * diff)} points, inside the ±{100 * half:.2f}-point 95% interval "
-                f"of a {num(n_test)}-image accuracy)")
-    return (f"{'above' if diff > 0 else 'below'} {name} by {100 * abs(diff):.2f} points (beyond the "
-            f"±{100 * half:.2f}-point 95% interval of a {num(n_test)}-image accuracy)")
+        return (f"about the same as {name} ({signed(100 * diff)} points from {pct(tutorial, 0)}, one seed, inside the "
+                f"±{100 * half:.2f}-point 95% interval of a {num(n_test)}-image accuracy)")
+    return (f"{'above' if diff > 0 else 'below'} {name}: {100 * abs(diff):.2f} points from {pct(tutorial, 0)}, one "
+            f"seed, beyond the ±{100 * half:.2f}-point 95% interval of a {num(n_test)}-image accuracy")
 
 
 @section("bonn.p1")
@@ -246,6 +246,8 @@ def bonn_p4(result, record) -> dict:
             "aug_diff": aug_diff, "aug_vs": aug_vs, "plain_vs": plain_vs, "aug_verdict": aug_verdict, "n_test": n_test,
             "aug_flat": None if math.isnan(aug["final_spread"]) else aug["final_spread"] <= within,
             "aug_capped": aug["epochs"] >= aug["cap_epochs"],
+            # fitting its own (augmented) training images no better than held-out ones: a sign of too much regularisation
+            "aug_underfits": aug["train_accuracy"] <= aug["validation_accuracy"],
             "best_step": int(h.loc[h["test_accuracy"].idxmax(), "step"]),
             "trend": trend_sentence(evals["test_accuracy"].to_numpy(), float(h["test_accuracy"].max()),
                                     h.loc[h["test_accuracy"].idxmax(), "step"] / per_epoch),

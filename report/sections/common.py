@@ -68,7 +68,8 @@ def pct(x: float, digits: int = 2) -> str:
 
 
 def num(n: float) -> str:
-    return f"{int(n):,}"
+    """A count or a mean of counts, rounded (not truncated) to a whole number, with thousands separators."""
+    return f"{int(round(float(n))):,}"
 
 
 def secs(s: float) -> str:

@@ -271,6 +271,7 @@ def _sweep_section(qid: str, result, record, what: str) -> dict:
     below = int((test["test_accuracy"] < target).sum())
     ctx.update({
         "row": row, "params": int(row.params), "test": test_t, "boundary": boundary,
+        "margin_only": _margin_only_sentence(t, row, target, level),
         "test_mean": mean_std_pct(test["test_accuracy"], seeds=False), "n_test_seeds": len(test),
         "validation_mean": mean_std_pct(test["validation_accuracy"]),
         "test_sentence": (f"On the test set every seed of it is above {pct(target, 0)} as well."
@@ -377,9 +378,17 @@ def huji_3_3(result, record) -> dict:
             *_convergence_sentences("seconds", [(*own, by("own_seconds")), (level, level, by("common_seconds"))],
                                     lambda x: f"{x:.1f}"),
         ]
-        step_diff = welch(*(lambda s, d: (s.mean(), s.std(), len(s), d.mean(), d.std(), len(d)))(
-            by("own_step")["shallow"], by("own_step")["deep"]))
-        if step_diff.significant and step_diff.diff < 0:
+        step_diff, common_diff = (welch(*(lambda s, d: (s.mean(), s.std(), len(s), d.mean(), d.std(), len(d)))(
+            by(col)["shallow"], by(col)["deep"])) for col in ("own_step", "common_step"))
+        final = {f: g.get_group(f)["final_accuracy"].mean() for f in fams}
+        ahead = "deep" if final["deep"] > final["shallow"] else "shallow"
+        if (step_diff.significant and common_diff.significant and (step_diff.diff > 0) != (common_diff.diff > 0)
+                and (step_diff.diff > 0) == (ahead == "deep")):   # the network that ends higher is later on its own bar
+            why = (f"The two measures disagree because the first is relative to each run's own final accuracy: the "
+                   f"{ahead} network ends higher ({pct(final[ahead])} against "
+                   f"{pct(final['shallow' if ahead == 'deep' else 'deep'])}), so 99% of it is a higher bar, which it "
+                   "reaches later although it passes the common level first.")
+        elif step_diff.significant and step_diff.diff < 0:
             why = ("A possible reason the deep network needs fewer steps, not tested here: pooling twice lets each of its few parameters act on larger, "
                    "already-combined features, while the shallow network must separate the classes with one dense "
                    "layer on a single level of features.")
@@ -450,6 +459,18 @@ def huji_5_2(result, record) -> dict:
 
 
 
+def _margin_only_sentence(t: pd.DataFrame, chosen, target: float, level: float) -> str:
+    """The smaller candidates that the margin alone excludes: every seed at the target, not every seed at the level."""
+    m = t[(t["params"] < chosen.params) & (t["validation_min"] >= target) & ~t["every_seed_reaches"]]
+    if m.empty:
+        return ""
+    names = ", ".join(f"{pretty(r.label)} ({num(r.params)} parameters, lowest seed {pct(r.validation_min)})"
+                      for r in m.itertuples())
+    one = len(m) == 1
+    return (f"Smaller, {names} {'reaches' if one else 'reach'} {pct(target, 0)} on every seed too, but not "
+            f"{pct(level)}: the margin alone excludes {'it' if one else 'them'}.")
+
+
 def _validation_gap_sentence(test: pd.DataFrame, target: float) -> str:
     """How the validation images that picked the network compare with the test images, seed by seed, against the
     chosen network's margin above the threshold on the validation images."""
@@ -496,9 +517,10 @@ def huji_5_3(result, record) -> dict:
     get = {(r.model, r.split): r for r in ev.itertuples()}
     s_t, d_t = get[("sum classifier", huji_sum.SEEN)], get[("two-digit network", huji_sum.SEEN)]
     s_h, d_h = get[("sum classifier", huji_sum.HELD)], get[("two-digit network", huji_sum.HELD)]
-    table = Table(slug("huji.5.3", "eval"), "Sum accuracy of both models on test pairs of the digit combinations seen "
-                  "in training and, apart, on test pairs of the combinations held out of training; per-digit and "
-                  "both-digits accuracy of the two-digit network. Test pairs are drawn from the 10,000 test images only.",
+    table = Table(slug("huji.5.3", "eval"), "Sum accuracy of both models (seed 0: the networks of 5.1 and 5.2) on test "
+                  "pairs of the digit combinations seen in training and, apart, on test pairs of the combinations held "
+                  "out of training; per-digit and both-digits accuracy of the two-digit network. Test pairs are drawn "
+                  "from the 10,000 test images only.",
                   ["model", "test pairs", "pairs", "sum accuracy", "digit accuracy", "(digit accuracy)²",
                    "both digits right"],
                   [[one_line(r.model), r.split, num(r.pairs), pct(r.sum_accuracy),
@@ -565,7 +587,15 @@ def huji_5_3(result, record) -> dict:
             gaps[r["label"]] = (tr - te, (binomial_se(tr, n_train) ** 2 + binomial_se(te, n_test) ** 2) ** 0.5)
     held_se = {m: binomial_se(get[(m, huji_sum.HELD)].sum_accuracy, get[(m, huji_sum.HELD)].pairs)
                for m in ("sum classifier", "two-digit network")}
-    return {"seeds_t": seeds_t, "table": table, "fig": fig, "verdict": verdict, "d_t": d_t, "s_t": s_t, "d_h": d_h, "s_h": s_h,
+    held_seeds = ""
+    if bs is not None and bs["seed"].nunique() > 1:
+        held = bs[bs["split"] == huji_sum.HELD]
+        held_seeds = (" Over the " + str(held["seed"].nunique()) + " seeds the held-out pairs' sum accuracy is "
+                      + mean_std_pct(held[held["model"] == "two-digit network"]["sum_accuracy"], seeds=False)
+                      + " for the two-digit network and "
+                      + mean_std_pct(held[held["model"] == "sum classifier"]["sum_accuracy"], seeds=False)
+                      + " for the sum classifier.")
+    return {"held_seeds": held_seeds, "seeds_t": seeds_t, "table": table, "fig": fig, "verdict": verdict, "d_t": d_t, "s_t": s_t, "d_h": d_h, "s_h": s_h,
             "sum_held_mostly_wrong": s_h.sum_accuracy < 0.5,
             "pair_errors": pair_error_sentence(d_t),
             "overfit": overfit_sentence(gaps) if len(gaps) == 2 else "",
@@ -618,7 +648,7 @@ def drop_vs_size_sentence(size, size_base, drop, drop_base, steps: int, fit: flo
             f"{pct(fit, 0)} training accuracy (or at the cap). Dropout's gain minus shrinking's: "
             f"{d.points(test='Welch–Satterthwaite contrast')}, the four groups "
             "of runs taken as independent although they share seeds; both best settings were picked on test "
-            "accuracy, which makes the difference look larger than a fresh comparison would")
+            "accuracy, which inflates both gains, by amounts that need not cancel")
     caution = ("a lead that picking both settings on the test set may inflate, so these runs suggest, without "
                "establishing, that")
     if d.significant and d.diff > 0:
