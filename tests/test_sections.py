@@ -303,3 +303,11 @@ def test_the_cifar_answer_is_weighed_against_the_tutorial_with_its_sampling_erro
     above = tutorial_sentence(0.7252, 0.70, 10000)
     assert above.startswith("above") and "2.52 points from 70%" in above
     assert tutorial_sentence(0.6800, 0.70, 10000).startswith("below")
+
+
+def test_the_step_cost_is_set_against_the_arithmetic_not_explained_by_it():
+    from report.sections.huji import _step_cost_sentence
+
+    slower = _step_cost_sentence({"shallow": 58240, "deep": 62992}, 1.875)   # a deep step takes 1.875 shallow ones
+    assert "1.08 times as many" in slower and "1.88 times as long" in slower and "not from arithmetic" in slower
+    assert "times as long" not in _step_cost_sentence({"shallow": 58240, "deep": 62992}, 0.9)

@@ -420,7 +420,7 @@ def _step_cost_sentence(macs: dict[str, int], ratio: float) -> str:
     deep's): at these sizes a step's time follows the number of layers more than the arithmetic."""
     head = (f"One image's forward pass takes {num(macs['shallow'])} multiply-adds in the shallow network and "
             f"{num(macs['deep'])} in the deep one")
-    time_ratio, mac_ratio = 1 / ratio, macs["deep"] / macs["shallow"]
+    time_ratio, mac_ratio = ratio, macs["deep"] / macs["shallow"]   # a deep step takes `ratio` times a shallow one
     if time_ratio > 1 and mac_ratio < time_ratio:
         return (head + f", {mac_ratio:.2f} times as many, while the deep network's step takes {time_ratio:.2f} times "
                 "as long: networks this small leave the processor mostly idle, and most of the difference comes from "
