@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import os
 import platform
+import re
 import zipfile
 from pathlib import Path
 
@@ -38,6 +39,7 @@ def _env() -> Environment:
     env.filters["display"] = lambda s: tex(str(s).strip(), display=True)
     env.filters["math"] = lambda s: tex(str(s).strip())
     env.filters["qname"] = question_name
+    env.filters["times"] = lambda text: re.sub(r"(?<=\d)x(?=\d)", "×", text)   # "4x5x5" as the text writes it
     env.filters["qshort"] = lambda qid: question_name(qid, short=True)
     env.globals.update(tex=tex, signed=signed, pct=sections.pct, num=sections.num, secs=sections.secs, sci=sections.sci,
                        svg_src=lambda svg: Markup("data:image/svg+xml;base64,"
