@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -10,7 +10,7 @@ import pandas as pd
 from ex1.data import make_pairs, to_float
 from ex1.stats import right_wrong
 from ex1.result import Result
-from ex1.runner import Context, PairSpec, Run, RunSpec
+from ex1.runner import Context, PairSpec, Run, RunSpec, with_seed
 from ex1.train import TrainConfig
 
 from .registry import question
@@ -42,7 +42,7 @@ def sum_config(ctx: Context) -> SumConfig:
 def _seeded(cfg: SumConfig, label: str, seed: int | None) -> tuple[TrainConfig, str]:
     if seed is None or seed == cfg.train.seed:
         return cfg.train, label
-    return replace(cfg.train, seed=seed), f"{label}, seed {seed}"
+    return with_seed(cfg.train, seed), f"{label}, seed {seed}"
 
 
 def sum_run(cfg: SumConfig, seed: int | None = None) -> RunSpec:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import os
 import platform
-import re
 import zipfile
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from ex1.fsutil import interrupt_guard, write_atomically, write_error
 from ex1.stats import signed
 
 from . import appendix as appendix_mod
+from .sections import huji as huji_sections
 from . import prompts, sections
 from .mathsvg import tex
 
@@ -39,7 +39,7 @@ def _env() -> Environment:
     env.filters["display"] = lambda s: tex(str(s).strip(), display=True)
     env.filters["math"] = lambda s: tex(str(s).strip())
     env.filters["qname"] = question_name
-    env.filters["times"] = lambda text: re.sub(r"(?<=\d)x(?=\d)", "×", text)   # "4x5x5" as the text writes it
+    env.filters["times"] = huji_sections.pretty   # "4x5x5" as the text writes it
     env.filters["qshort"] = lambda qid: question_name(qid, short=True)
     env.globals.update(tex=tex, signed=signed, pct=sections.pct, num=sections.num, secs=sections.secs, sci=sections.sci,
                        svg_src=lambda svg: Markup("data:image/svg+xml;base64,"

@@ -87,6 +87,14 @@ def _marker(x) -> dict:
     return {"marker": "o", "ms": 3} if len(x) < 10 else {}
 
 
+def _mark_drops(ax, drops) -> None:
+    """A dotted line, labelled, after each step where the learning rate drops tenfold."""
+    for b in drops:
+        ax.axvline(b, color="black", ls=":", lw=1)
+        ax.annotate("rate ÷10", (b, 0), xycoords=("data", "axes fraction"), xytext=(3, 4),
+                    textcoords="offset points", fontsize=7)
+
+
 def _legend_below(fig, ax, ncol: int = 2, **kwargs) -> None:
     """The legend under the axes, where it can not cover a curve."""
     handles, labels = ax.get_legend_handles_labels()
@@ -125,10 +133,7 @@ def accuracy_curves(histories: dict[str, pd.DataFrame], zoom_from: float | None 
                         held_out)
         ax.set_xlabel("training step (mini-batches)")
         ax.set_ylabel("accuracy (%)")
-        for b in drops:
-            ax.axvline(b, color="black", ls=":", lw=1)
-            ax.annotate("rate ÷10", (b, 0), xycoords=("data", "axes fraction"), xytext=(3, 4),
-                        textcoords="offset points", fontsize=7)
+        _mark_drops(ax, drops)
     if panels == 2:
         first = min(int(h.loc[h["step"] > 0, "step"].min()) for h in histories.values() if (h["step"] > 0).any())
         last = max(int(h["step"].max()) for h in histories.values())
@@ -170,10 +175,7 @@ def accuracy_panels(histories: dict[str, pd.DataFrame], held_out: str = "test", 
             pad = max(1.0, 0.05 * (hi - lo))
             ax.set_ylim(max(0.0, lo - pad), min(100.0, hi + pad))
         ax.set_ylabel("accuracy (%)")
-        for b in drops:
-            ax.axvline(b, color="black", ls=":", lw=1)
-            ax.annotate("rate ÷10", (b, 0), xycoords=("data", "axes fraction"), xytext=(3, 4),
-                        textcoords="offset points", fontsize=7)
+        _mark_drops(ax, drops)
         ax.set_title(title)
         ax.set_xlabel("training step (mini-batches)")
     fig.tight_layout()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 
 from ex1.stats import contrast, p_value, paired, signed, welch
@@ -191,8 +193,8 @@ def huji_2(result, record) -> dict:
 
 
 def pretty(label: str) -> str:
-    """A candidate's run label as text: "shallow 3x5x5/s1, pool 6" -> "shallow 3×5×5/s1, pool 6"."""
-    return label.replace("x", "×")
+    """A run label as text: "shallow 3x5x5/s1, pool 6" -> "shallow 3×5×5/s1, pool 6" (an x between digits only)."""
+    return re.sub(r"(?<=\d)x(?=\d)", "×", label)
 
 
 def _cell(label: str, family: str) -> str:
