@@ -10,7 +10,7 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from . import codehash, fused, machine, models, packed, tfmemory, train
+from . import codehash, fused, golden, machine, models, packed, tfmemory, train
 from . import data as data_mod
 from .store import Store, config_hash
 
@@ -78,27 +78,34 @@ def hold_out(x: np.ndarray, y: np.ndarray, n: int, seed: int = 20261129):
     return x[keep], y[keep], x[val], y[val]
 
 
-# The modules that train runs. A run's key hashes those it goes through (run_code_deps); a question's key hashes
-# them all (experiments.registry.question_code_deps), because a stored answer is served by its own key without
-# looking at its runs: a change here must reach the answers as well as the runs.
-ENGINE = (train, packed, "ex1.layers", fused)
+# The engine, which trains runs: ex1.train, ex1.packed, ex1.fused and ex1.layers. Run keys name its version
+# (ex1.golden.ENGINE_VERSION), not its source: a refactor that moves no number, which the golden runs check,
+# retrains nothing.
+ENGINE = {"engine": f"version {golden.ENGINE_VERSION}"}
 
 
-def run_code_deps(model: str, pairs: bool = False, validation: bool = False, fused_: bool = False) -> dict[str, str]:
-    """The code a training run depends on: the engine, the model's builder(s), the data preparation,
-    each with the hash of its normalised source.
+def run_code_deps(model: str, pairs: bool = False, validation: bool = False, fused_: bool = False,
+                  legacy: bool = False) -> dict[str, str]:
+    """The code a training run depends on: the engine's version, the model's builder(s), the data preparation,
+    each builder and function with the hash of its normalised source.
 
-    Only the builders a model goes through count, so adding a model to the zoo keeps other runs cached;
-    only runs trained by ex1.fused depend on it.
+    Only the builders a model goes through count, so adding a model to the zoo keeps other runs cached. With
+    legacy, the engine is named as run keys named it before they named its version (its modules' source hashes,
+    golden.LEGACY_ENGINE_SOURCE); {} when this engine version has no such keys.
     """
     builders = [models._REGISTRY[model]]
     if model != "huji_cnn" and model.startswith("huji_cnn"):
         builders.append(models.huji_cnn)  # the thin variants delegate to it
     extra = [data_mod.make_pairs, PairSpec] if pairs else []
     extra += [hold_out] if validation else []
-    engine = [m for m in ENGINE if m is not fused or fused_]
-    return codehash.code_versions(*engine, models._pool, *builders, data_mod.to_float, data_mod.stratified_subset,
-                                  data_mod.sample_indices, *extra)
+    engine = dict(ENGINE)
+    if legacy:
+        source = golden.LEGACY_ENGINE_SOURCE.get(golden.ENGINE_VERSION)
+        if source is None:
+            return {}
+        engine = {k: v for k, v in source.items() if k != "ex1/fused.py" or fused_}
+    return {**engine, **codehash.code_versions(models._pool, *builders, data_mod.to_float,
+                                               data_mod.stratified_subset, data_mod.sample_indices, *extra)}
 
 
 def run_code_version(model: str, pairs: bool = False, validation: bool = False, fused_: bool = False) -> str:
@@ -220,15 +227,23 @@ class Context:
     def run_key(self, spec: RunSpec) -> str:
         return config_hash(self.run_payload(spec))
 
-    def run_payload(self, spec: RunSpec) -> dict:
+    def legacy_run_key(self, spec: RunSpec) -> str | None:
+        """The key this run had when run keys hashed the engine's source (None: this engine version had none)."""
+        deps = run_code_deps(spec.model, pairs=spec.pairs is not None, validation=spec.validation is not None,
+                             fused_=spec.fused, legacy=True)
+        return config_hash(self.run_payload(spec, legacy=deps)) if deps else None
+
+    def run_payload(self, spec: RunSpec, legacy: dict[str, str] | None = None) -> dict:
         ds = self.dataset(spec.dataset)
+        deps = legacy or run_code_deps(spec.model, pairs=spec.pairs is not None,
+                                       validation=spec.validation is not None, fused_=spec.fused)
         payload = {
             "model": spec.model, "model_kwargs": spec.full_model_kwargs(), "config": asdict(spec.config),
             "dataset": ds.fingerprint, "per_class": spec.per_class, "subset_seed": spec.subset_seed,
-            "code": run_code_version(spec.model, pairs=spec.pairs is not None,
-                                     validation=spec.validation is not None, fused_=spec.fused), "tf": _tf_version(),
-            "onednn": machine.onednn_enabled(),
+            "code": codehash.combined(deps), "tf": _tf_version(), "onednn": machine.onednn_enabled(),
         }
+        if not legacy:   # a Keras release may change initialisers or kernels' use
+            payload["keras"] = _keras_version()
         if spec.pairs is not None:  # only when set, so the keys of plain runs stay as they were
             payload["pairs"] = asdict(spec.pairs)
         if spec.validation is not None:
@@ -243,12 +258,12 @@ class Context:
         The run's lock is held while it trains: a second process asking for the same run waits
         for it and then reuses its result instead of training it again at the same time."""
         key = self.run_key(spec)
-        entry = self._reusable(key)
+        entry = self._reusable(key, spec)
         if entry is None:
             label = f"[{spec.label or spec.model}] "
             with self.store.lock("runs", key, on_wait=lambda: self.log(
                     f"{label}another process is training this run; waiting for its result")):
-                entry = self._reusable(key)
+                entry = self._reusable(key, spec)
                 if entry is None:
                     run = self._train_now(spec, key)
         if entry is not None:
@@ -268,7 +283,7 @@ class Context:
         groups: dict[tuple, list[int]] = {}
         for i, (spec, key) in enumerate(zip(specs, keys)):
             pack = fuse_key(spec) if spec.fused else pack_key(spec)
-            if pack is not None and self._reusable(key) is None:
+            if pack is not None and self._reusable(key, spec) is None:
                 groups.setdefault(pack, []).append(i)
         trained: dict[int, Run] = {}
         for members in groups.values():
@@ -291,16 +306,30 @@ class Context:
             for key in sorted(keys):   # one order for every process: two packs never wait on each other
                 locks.enter_context(self.store.lock("runs", key, on_wait=lambda: self.log(
                     "another process is training runs of this pack; waiting for them")))
-            todo = [(i, s, k) for i, s, k in zip(ids, specs, keys) if self._reusable(k) is None]
+            todo = [(i, s, k) for i, s, k in zip(ids, specs, keys) if self._reusable(k, s) is None]
             if len(todo) < 2:
                 return {}   # the rest train alone, or are reused, through Context.train
             runs = self._train_now([s for _, s, _ in todo], [k for _, _, k in todo])
             return {i: run for (i, _, _), run in zip(todo, runs)}
 
-    def _reusable(self, key: str):
+    def stored_run_path(self, spec: RunSpec):
+        """The folder of spec's stored run, under its key or under the key it had before run keys named the
+        engine's version; None when neither is stored."""
+        for key in (self.run_key(spec), self.legacy_run_key(spec)):
+            if key is not None and self.store.path("runs", key).is_dir():
+                return self.store.path("runs", key)
+        return None
+
+    def _reusable(self, key: str, spec: RunSpec | None = None):
         """The stored entry of a run, unless --rerun asks to train it again in this invocation
-        (a run that another process finished after this one started counts as retrained)."""
+        (a run that another process finished after this one started counts as retrained). With spec, a run
+        stored under the key it had before run keys named the engine's version is found too."""
         entry = self.store.load("runs", key)
+        if entry is None and spec is not None:
+            legacy = self.legacy_run_key(spec)
+            if legacy is not None:
+                entry = self.store.load("runs", legacy)
+                key = legacy
         if entry is not None and self.rerun and key not in self.trained_keys \
                 and entry.record.get("finished", 0.0) < self.started_at:
             return None
@@ -418,6 +447,12 @@ def _tf_version() -> str:
     import tensorflow as tf
 
     return tf.__version__
+
+
+def _keras_version() -> str:
+    import keras
+
+    return keras.__version__
 
 
 def with_seed(cfg: train.TrainConfig, seed: int) -> train.TrainConfig:

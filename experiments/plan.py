@@ -68,7 +68,8 @@ class _PlanContext(Context):
 
     def train(self, spec: RunSpec) -> Run:
         self.planned.append(spec)
-        run = _stored(spec, self.store.path("runs", self.run_key(spec))) or _placeholder(spec)
+        folder = self.stored_run_path(spec)
+        run = (_stored(spec, folder) if folder else None) or _placeholder(spec)
         self.runs.append(run)
         return run
 
@@ -132,7 +133,7 @@ def estimate(questions: list[Question], ctx: Context) -> list[Estimate]:
         runs, gflop = 0, 0.0
         for spec in plan.planned:
             rkey = ctx.run_key(spec)
-            if rkey in seen or ctx.store.path("runs", rkey).is_dir():
+            if rkey in seen or ctx.stored_run_path(spec) is not None:
                 continue
             seen.add(rkey)
             train_f, eval_f = run_flops(_forward(spec), spec.config, *_examples(spec, ctx))

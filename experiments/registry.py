@@ -116,9 +116,10 @@ def question_key(q: Question, cfg, ctx: Context) -> tuple[str, dict]:
 
 
 def question_code_deps(q: Question) -> dict[str, str]:
-    # Whole modules: an engine change re-assembles every answer, while the runs themselves,
-    # keyed by the exact code they use, stay cached where that code did not change.
-    return codehash.code_versions(sys.modules[q.fn.__module__], *runner.ENGINE, models, data_mod, runner, theory)
+    # Whole modules, and the engine's version: a new engine version re-assembles every answer (a stored answer
+    # is served without looking at its runs), while the runs, keyed by the code they use, stay cached where
+    # that code did not change.
+    return {**runner.ENGINE, **codehash.code_versions(sys.modules[q.fn.__module__], models, data_mod, runner, theory)}
 
 
 def _newest_record(folder: Path, profile: str) -> dict | None:
@@ -155,6 +156,8 @@ def out_of_date(questions: list[Question], ctx: Context) -> str | None:
         for r in old.get("runs", []):
             if "code_inputs" in r:
                 ch = codehash.changed(r.get("code_deps"), runner.run_code_deps(**r["code_inputs"]))
+                if ch and r.get("code_deps") == runner.run_code_deps(**r["code_inputs"], legacy=True):
+                    ch = []   # stored under the key it had before run keys named the engine's version: reused
                 ident = r.get("identity")
             else:
                 ch, ident = ["the code"], json.dumps([r.get("model"), r.get("config")], sort_keys=True)
