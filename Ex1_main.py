@@ -250,9 +250,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _check_out_dir(out: Path) -> None:
+    from ex1.fsutil import temp_path
+
     try:
         out.mkdir(parents=True, exist_ok=True)
-        probe = out / f".write-test-{os.getpid()}"
+        probe = temp_path(out, "write-test")   # a temporary's name: a killed process's probe is cleaned up
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as e:
@@ -337,9 +339,12 @@ def run(args: argparse.Namespace) -> Path | None:
                          + (f"--profile {args.profile}" if args.profile != "full" else ""))
     if args.no_pdf and not args.html:
         raise UsageError("--no-pdf leaves nothing to write: add --html for the report as one HTML file")
+    if args.data_dir and Path(args.data_dir).exists() and not Path(args.data_dir).is_dir():
+        raise UsageError(f"--data-dir {args.data_dir} is a file, not a directory; pass the directory that holds "
+                         "mnist.npz / cifar10.npz")
     if args.data_dir and not Path(args.data_dir).is_dir():
         raise UsageError(f"data directory {args.data_dir} does not exist; pass a directory holding "
-                         "mnist.npz / cifar10.npz, or leave --data-dir out to use TensorFlow Datasets")
+                         "mnist.npz / cifar10.npz, or leave --data-dir out to use Keras's cache or TensorFlow Datasets")
     out = Path(args.out)
     _check_out_dir(out)
 

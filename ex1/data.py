@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
+import stat
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,12 +79,12 @@ def _normalise_labels(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return out
 
 
-def _check_headers(spec: DatasetSpec, path: Path) -> None:
+def _check_headers(spec: DatasetSpec, source, path: Path) -> None:
     """Check each array's .npy header (dtype, rank, size against the bytes stored) before anything
     is allocated: a 0-d array or a header claiming terabytes is 'malformed', not a crash."""
     problems = []
     try:
-        with zipfile.ZipFile(path) as z:
+        with zipfile.ZipFile(source) as z:
             names = set(z.namelist())
             for k in KEYS:
                 if f"{k}.npy" not in names:
@@ -107,8 +108,9 @@ def _check_headers(spec: DatasetSpec, path: Path) -> None:
                 if claimed != info.file_size - header:
                     problems.append(f"{k}'s header claims shape {shape} of {dtype} ({claimed:,} bytes) but the "
                                     f"file holds {info.file_size - header:,} bytes")
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
-        raise DataError(f"{path} is malformed (not a readable .npz without pickles: {e}). {_sources_hint(spec)}") from e
+    except Exception as e:  # an untrusted file: whatever its bytes make the zip or .npy reader raise is 'malformed'
+        raise DataError(f"{path} is malformed (not a readable .npz without pickles: {_first_line(e)}). "
+                        f"{_sources_hint(spec)}") from e
     if problems:
         raise DataError(f"{path} is malformed: {'; '.join(problems)}. {_sources_hint(spec)}")
 
@@ -136,14 +138,48 @@ def _validate(spec: DatasetSpec, arrays: dict[str, np.ndarray], where: str) -> N
         raise DataError(f"{where} is malformed: {'; '.join(problems)}. {_sources_hint(spec)}")
 
 
-def _load_npz(spec: DatasetSpec, path: Path) -> dict[str, np.ndarray]:
-    _check_headers(spec, path)
+def _first_line(e: Exception) -> str:
+    text = (str(e).strip().splitlines() or [""])[0][:200]
+    return f"{type(e).__name__}: {text}" if text else type(e).__name__
+
+
+def _file_kind(mode: int) -> str:
+    for test, kind in ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a named pipe"), (stat.S_ISSOCK, "a socket"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device")):
+        if test(mode):
+            return kind
+    return "not a regular file"
+
+
+def _open_regular(spec: DatasetSpec, path: Path):
+    """path opened for reading when it is a regular file (a link to one is followed); anything else is refused
+    in one line without reading from it: a named pipe would block the reader for ever, a device never end."""
     try:
-        with np.load(path, allow_pickle=False) as f:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    except OSError as e:
+        raise DataError(f"{path} cannot be read ({e.strerror or e}). {_sources_hint(spec)}") from e
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        raise DataError(f"{path} is {_file_kind(mode)}, not a data file: put the .npz file itself there. "
+                        f"{_sources_hint(spec)}")
+    return os.fdopen(fd, "rb")
+
+
+def _load_npz(spec: DatasetSpec, path: Path) -> dict[str, np.ndarray]:
+    with _open_regular(spec, path) as f:
+        _check_headers(spec, f, path)
+        f.seek(0)
+        return _read_npz(spec, f, path)
+
+
+def _read_npz(spec: DatasetSpec, source, path: Path) -> dict[str, np.ndarray]:
+    try:
+        with np.load(source, allow_pickle=False) as f:
             arrays = {k: f[k] for k in KEYS if k in f.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
+    except Exception as e:  # as in _check_headers: corrupt compressed data, an encrypted member, ...
         raise DataError(
-            f"{path} is malformed (not a readable .npz without pickles: {e}). {_sources_hint(spec)}"
+            f"{path} is malformed (not a readable .npz without pickles: {_first_line(e)}). {_sources_hint(spec)}"
         ) from e
     arrays = _normalise_labels(arrays)
     _validate(spec, arrays, str(path))
@@ -177,11 +213,11 @@ class _BatchUnpickler(pickle.Unpickler):
         return getattr(np, name)
 
 
-def _cifar_batches(folder: Path) -> dict[str, np.ndarray]:
+def _cifar_batches(spec: DatasetSpec, folder: Path) -> dict[str, np.ndarray]:
     """Keras's CIFAR-10 cache (data_batch_1..5, test_batch) in load_data() layout: NHWC uint8, labels (N,)."""
 
     def batch(name: str) -> tuple[np.ndarray, np.ndarray]:
-        with open(folder / name, "rb") as f:
+        with _open_regular(spec, folder / name) as f:
             d = _BatchUnpickler(f, encoding="bytes").load()
         d = {(k.decode() if isinstance(k, bytes) else k): v for k, v in d.items()}
         x = np.asarray(d["data"], dtype=np.uint8).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
@@ -198,16 +234,18 @@ def _load_keras_cache(spec: DatasetSpec) -> tuple[dict[str, np.ndarray] | None, 
     cache = keras_cache_dir()
     if spec.name == "mnist":
         path = cache / "mnist.npz"
-        if not path.is_file():
+        if not (path.exists() or path.is_symlink()):
             return None, f"Keras's cache: no {path}"
         return _load_npz(spec, path), f"Keras's cache {path}"
     # Keras 3.4+ extracts into cifar-10-batches-py-target/, earlier versions straight into datasets/.
     for folder in (cache / "cifar-10-batches-py-target" / "cifar-10-batches-py", cache / "cifar-10-batches-py"):
-        if (folder / "test_batch").is_file():
+        if (folder / "test_batch").exists():
             try:
-                arrays = _cifar_batches(folder)
-            except (OSError, ValueError, KeyError, EOFError, pickle.UnpicklingError) as e:
-                raise DataError(f"{folder} is malformed (not CIFAR-10's python batches: {e}). "
+                arrays = _cifar_batches(spec, folder)
+            except DataError:
+                raise
+            except Exception as e:  # an untrusted pickle stream: anything its bytes make the reader raise
+                raise DataError(f"{folder} is malformed (not CIFAR-10's python batches: {_first_line(e)}). "
                                 f"{_sources_hint(spec)}") from e
             _validate(spec, arrays, str(folder))
             return arrays, f"Keras's cache {folder}"
@@ -305,7 +343,9 @@ def load(name: str, data_dir: str | os.PathLike | None = None, use_tfds: bool = 
         # The user named this directory: a problem with it is theirs to fix, reported at once,
         # rather than hidden behind minutes of TFDS trying to download.
         path = Path(directory) / spec.filename
-        if not Path(directory).is_dir():
+        if Path(directory).exists() and not Path(directory).is_dir():
+            problem = f"that is a file, not a directory: name the folder that holds {spec.filename}"
+        elif not Path(directory).is_dir():
             problem = "the directory does not exist"
         elif path.is_symlink() and not path.exists():
             problem = f"{spec.filename} there is a broken link"

@@ -404,7 +404,7 @@ def train_fused(
     histories: list[list[dict]] = [[] for _ in order]
     start = 0
     if ckpt:
-        restored = ckpt.restore(state, optimizer)
+        restored = ckpt.restore(state, optimizer, runs=len(order), log=log, label=label)
         if restored:
             start, histories = restored
             log(f"{label}resuming all {len(order)} at step {start} of {cfg.steps}")

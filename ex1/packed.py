@@ -156,7 +156,7 @@ def train_packed(
     histories: list[list[dict]] = [[] for _ in members]
     start = 0
     if ckpt:
-        restored = ckpt.restore(state, optimizer)
+        restored = ckpt.restore(state, optimizer, runs=len(members), log=log, label=label)
         if restored:
             start, histories = restored
             log(f"{label}resuming all {len(members)} at step {start} of {cfg.steps}")

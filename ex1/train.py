@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import stat
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -13,7 +14,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from .fsutil import write_atomically, write_error
+from .fsutil import remove, write_atomically, write_error
 
 HISTORY_COLUMNS = ["step", "epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy",
                    "wall_s", "train_s", "learning_rate"]
@@ -156,17 +157,24 @@ def _make_optimizer(cfg: TrainConfig):
     return keras.optimizers.LossScaleOptimizer(opt) if cfg.precision == "mixed_float16" else opt
 
 
+class CheckpointDamaged(ValueError):
+    """A checkpoint that cannot be read completely: it is reported, removed and never resumed from."""
+
+
 class _Checkpoint:
     """Weights, optimizer state, dropout seed state and history at an evaluation point, in one .npz.
 
     Written to a temporary file of this process and renamed, so a kill leaves either the old or the
-    new one; a failed write (disk full) removes its temporary and raises a one-line WriteError.
+    new one; a failed write (disk full) removes its temporary and raises a one-line WriteError. The one
+    before the newest is kept as checkpoint.prev.npz: a damaged newest checkpoint then costs one evaluation
+    interval, not the whole run.
     """
 
     def __init__(self, directory: str | os.PathLike):
         self.path = Path(directory) / "checkpoint.npz"
+        self.prev = Path(directory) / "checkpoint.prev.npz"
 
-    def save(self, step: int, model, optimizer, history: list[dict]) -> None:
+    def save(self, step: int, model, optimizer, history: list) -> None:
         arrays = {f"m{i}": np.asarray(v.numpy()) for i, v in enumerate(model.variables)}
         arrays.update({f"o{i}": np.asarray(v.numpy()) for i, v in enumerate(optimizer.variables)})
         arrays["meta"] = np.frombuffer(json.dumps({"step": step, "history": history}).encode(), dtype=np.uint8)
@@ -178,36 +186,114 @@ class _Checkpoint:
 
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            if self.path.is_file():
+                os.replace(self.path, self.prev)
         except OSError as e:
             raise write_error("a training checkpoint", self.path.parent, e) from e
         write_atomically(self.path, write, "a training checkpoint")
 
-    def restore(self, model, optimizer) -> tuple[int, list[dict]] | None:
-        """Load the checkpoint into model and optimizer; None (and the file removed) if unusable."""
-        if not self.path.is_file():
-            return None
-        try:
-            with np.load(self.path, allow_pickle=False) as f:
-                meta = json.loads(bytes(f["meta"]).decode())
-                mv = [f[f"m{i}"] for i in range(len(model.variables))]
-                ov = [f[f"o{i}"] for i in range(len(optimizer.variables))]
+    def restore(self, model, optimizer, runs: int | None = None, log: Callable[[str], None] = print,
+                label: str = "") -> tuple[int, list] | None:
+        """Load the newest checkpoint that reads completely into model and optimizer: (step, history), or None
+        to start from step 0. history is one run's list of evaluations, or a list of `runs` such lists.
+        A damaged checkpoint is reported in one line and removed; the one before it is tried next."""
+        for path in (self.path, self.prev):
+            if not (path.exists() or path.is_symlink()):
+                continue
+            try:
+                mv, ov, step, history = _read_checkpoint(path, model, optimizer, runs)
+            except CheckpointDamaged as e:
+                fallback = "the checkpoint before it" if path == self.path and self.prev.exists() else "step 0"
+                log(f"{label}checkpoint {path} is damaged ({e}): removed; training resumes from {fallback}")
+                remove(path)
+                continue
             for v, a in zip(model.variables, mv):
-                if tuple(v.shape) != a.shape:
-                    raise ValueError(f"shape mismatch for {v.path}")
+                v.assign(a)
             for v, a in zip(optimizer.variables, ov):
-                if tuple(v.shape) != a.shape:
-                    raise ValueError(f"shape mismatch for {v.path}")
-        except Exception:  # a damaged checkpoint only costs the work since the run started
-            self.path.unlink(missing_ok=True)
-            return None
-        for v, a in zip(model.variables, mv):
-            v.assign(a)
-        for v, a in zip(optimizer.variables, ov):
-            v.assign(a)
-        return int(meta["step"]), meta["history"]
+                v.assign(a)
+            return step, history
+        return None
 
     def clear(self) -> None:
         self.path.unlink(missing_ok=True)
+        self.prev.unlink(missing_ok=True)
+
+
+def _read_checkpoint(path: Path, model, optimizer, runs: int | None):
+    """(model arrays, optimizer arrays, step, history) of a checkpoint that matches model and optimizer in every
+    array's name, shape and dtype and whose history ends at the step its weights were saved at; else
+    CheckpointDamaged saying what is wrong."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    except OSError as e:
+        raise CheckpointDamaged(f"cannot be read: {e.strerror or e}") from e
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+            raise CheckpointDamaged("not a regular file")
+        try:
+            with np.load(f, allow_pickle=False) as z:
+                if not hasattr(z, "files"):
+                    raise CheckpointDamaged("not a .npz archive")
+                names = set(z.files)
+                want = {"meta"} | {f"m{i}" for i in range(len(model.variables))} \
+                    | {f"o{i}" for i in range(len(optimizer.variables))}
+                if names != want:
+                    missing, extra = sorted(want - names), sorted(names - want)
+                    raise CheckpointDamaged("; ".join(filter(None, [
+                        missing and f"missing {', '.join(missing[:4])}", extra and f"unexpected {', '.join(extra[:4])}"])))
+                arrays = {k: z[k] for k in names}
+        except CheckpointDamaged:
+            raise
+        except Exception as e:  # truncated, not a zip, corrupt compressed data, a pickle: all the same to a resume
+            raise CheckpointDamaged(f"not a readable .npz: {type(e).__name__}") from e
+    for prefix, variables in (("m", model.variables), ("o", optimizer.variables)):
+        for i, v in enumerate(variables):
+            a = arrays[f"{prefix}{i}"]
+            if tuple(v.shape) != a.shape or np.dtype(_dtype_name(v)) != a.dtype:
+                raise CheckpointDamaged(f"{v.path} is {a.dtype}{list(a.shape)}, expected "
+                                        f"{_dtype_name(v)}{list(v.shape)}")
+    step, history = _checkpoint_meta(arrays["meta"], runs)
+    # The optimizer counts the steps its weights took. A loss-scaling optimizer skips the count of the steps it
+    # drops (non-finite gradients), so there the history's own step is all there is to check.
+    if not hasattr(optimizer, "inner_optimizer"):
+        i = next((i for i, v in enumerate(optimizer.variables) if v is optimizer.iterations), None)
+        if i is not None and int(arrays[f"o{i}"]) != step:
+            raise CheckpointDamaged(f"its weights are those of step {int(arrays[f'o{i}'])}, its history ends at {step}")
+    return ([arrays[f"m{i}"] for i in range(len(model.variables))],
+            [arrays[f"o{i}"] for i in range(len(optimizer.variables))], step, history)
+
+
+def _dtype_name(variable) -> str:
+    import keras
+
+    return keras.backend.standardize_dtype(variable.dtype)
+
+
+def _checkpoint_meta(meta: np.ndarray, runs: int | None) -> tuple[int, list]:
+    """(step, history) from a checkpoint's meta array, each evaluation checked for every history column."""
+    try:
+        if meta.dtype != np.uint8 or meta.ndim != 1:
+            raise ValueError("not bytes")
+        doc = json.loads(meta.tobytes().decode("utf-8"))
+        step, history = doc["step"], doc["history"]
+    except (ValueError, KeyError, TypeError) as e:
+        raise CheckpointDamaged(f"its meta record is unreadable or lacks {e}" if isinstance(e, KeyError)
+                                else "its meta record is unreadable") from e
+    if not isinstance(step, int) or isinstance(step, bool) or step < 0:
+        raise CheckpointDamaged("its step is not a count")
+    per_run = [history] if runs is None else history
+    if not isinstance(per_run, list) or (runs is not None and len(per_run) != runs):
+        raise CheckpointDamaged(f"its history is not that of {runs or 1} run{'s' if (runs or 1) > 1 else ''}")
+    for h in per_run:
+        ok = isinstance(h, list) and h and all(
+            isinstance(e, dict) and all(isinstance(e.get(c), (int, float)) and not isinstance(e.get(c), bool)
+                                        for c in HISTORY_COLUMNS) for e in h)
+        if not ok:
+            raise CheckpointDamaged("its history lacks evaluations or columns")
+        steps = [e["step"] for e in h]
+        if steps != sorted(set(steps)) or steps[-1] != step:
+            raise CheckpointDamaged(f"its history ends at step {steps[-1]}, its weights were saved at step {step}")
+    return step, history
 
 
 class _NotRetracing(logging.Filter):
@@ -340,7 +426,7 @@ def train(
     history: list[dict] = []
     start = 0
     if ckpt:
-        restored = ckpt.restore(model, optimizer)
+        restored = ckpt.restore(model, optimizer, log=log, label=label)
         if restored:
             start, history = restored
             log(f"{label}resuming at step {start} of {cfg.steps}")
