@@ -5,12 +5,13 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
-import stat
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from .fsutil import NotRegular, open_regular
 
 ENV_VAR = "EX1_DATA_DIR"
 
@@ -143,27 +144,15 @@ def _first_line(e: Exception) -> str:
     return f"{type(e).__name__}: {text}" if text else type(e).__name__
 
 
-def _file_kind(mode: int) -> str:
-    for test, kind in ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a named pipe"), (stat.S_ISSOCK, "a socket"),
-                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device")):
-        if test(mode):
-            return kind
-    return "not a regular file"
-
-
 def _open_regular(spec: DatasetSpec, path: Path):
-    """path opened for reading when it is a regular file (a link to one is followed); anything else is refused
-    in one line without reading from it: a named pipe would block the reader for ever, a device never end."""
+    """path opened for reading when it is a regular file; anything else refused in one line (fsutil.open_regular)."""
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+        return open_regular(path)
+    except NotRegular as e:
+        raise DataError(f"{path} is {e.kind}, not a data file: put the .npz file itself there. "
+                        f"{_sources_hint(spec)}") from e
     except OSError as e:
         raise DataError(f"{path} cannot be read ({e.strerror or e}). {_sources_hint(spec)}") from e
-    mode = os.fstat(fd).st_mode
-    if not stat.S_ISREG(mode):
-        os.close(fd)
-        raise DataError(f"{path} is {_file_kind(mode)}, not a data file: put the .npz file itself there. "
-                        f"{_sources_hint(spec)}")
-    return os.fdopen(fd, "rb")
 
 
 def _load_npz(spec: DatasetSpec, path: Path) -> dict[str, np.ndarray]:

@@ -14,6 +14,7 @@ import secrets
 import shutil
 import signal
 import socket
+import stat
 import threading
 import time
 from contextlib import contextmanager
@@ -101,6 +102,42 @@ def clean_dead_temporaries(root: Path, recursive: bool = True) -> list[Path]:
         if not recursive:
             break
     return removed
+
+
+class NotRegular(ValueError):
+    """A path that should be a data file is a folder, pipe, socket or device (kind says which)."""
+
+    def __init__(self, path: Path, kind: str):
+        super().__init__(f"{Path(path).name} is {kind}, not a regular file")
+        self.kind = kind
+
+
+def file_kind(mode: int) -> str:
+    for test, kind in ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a named pipe"), (stat.S_ISSOCK, "a socket"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device")):
+        if test(mode):
+            return kind
+    return "not a regular file"
+
+
+def open_regular(path: Path):
+    """path opened for binary reading when it is a regular file (a link to one is followed); NotRegular for
+    anything else, decided without reading from it: a named pipe would block a reader for ever, a device never
+    end. Checked before opening (opening a socket fails, a pipe may block) and again on what was opened."""
+    mode = os.stat(path).st_mode
+    if stat.S_ISREG(mode):
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISREG(mode):
+            return os.fdopen(fd, "rb")
+        os.close(fd)
+    raise NotRegular(path, file_kind(mode))
+
+
+def read_regular(path: Path) -> bytes:
+    """The bytes of a regular file (open_regular)."""
+    with open_regular(path) as f:
+        return f.read()
 
 
 def describe_os_error(e: OSError) -> str:

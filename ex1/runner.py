@@ -330,6 +330,10 @@ class Context:
             if legacy is not None:
                 entry = self.store.load("runs", legacy)
                 key = legacy
+        if entry is not None and (problem := _run_entry_problem(entry)):
+            self.log(f"stored run {key[:12]} is not a whole run ({problem}): it trains again")
+            self.store.discard("runs", key, problem)
+            return None
         if entry is not None and self.rerun and key not in self.trained_keys \
                 and entry.record.get("finished", 0.0) < self.started_at:
             return None
@@ -415,6 +419,24 @@ class Context:
     def _builder(spec: RunSpec) -> Callable[[str | None], object]:
         kw = spec.build_kwargs()
         return lambda dtype: models.create_model(spec.model, **kw, **({"dtype": dtype} if dtype else {}))
+
+
+def _run_entry_problem(entry) -> str:
+    """What makes a stored entry unusable as a run ('' when nothing does). The store vouches for an entry being
+    whole (checksums); this checks it holds what a run is read as, so a hand-edited one trains again."""
+    history, params = entry.tables.get("history"), entry.tables.get("params")
+    if history is None or not set(train.HISTORY_COLUMNS) <= set(history.columns) or history.empty:
+        return "its history lacks columns or rows"
+    steps = pd.to_numeric(history["step"], errors="coerce")
+    if steps.isna().any() or not steps.is_monotonic_increasing:
+        return "its history's steps are not increasing counts"
+    if params is None or "params" not in params.columns:
+        return "its parameter table lacks the counts"
+    if set(entry.arrays) != {f"w{i}" for i in range(len(entry.arrays))}:
+        return "its weights are not numbered w0, w1, ..."
+    missing = [k for k in ("config", "model_kwargs", "train_seconds", "wall_seconds", "images_per_second",
+                           "dataset", "train_examples") if k not in entry.record]
+    return f"its record lacks {', '.join(missing)}" if missing else ""
 
 
 PACKABLE = ("shallow_cnn", "huji_cnn")  # chains that start with a convolution: ex1.packed.first_conv_signature

@@ -11,6 +11,7 @@ import hashlib
 import io
 import json
 import os
+import re
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +20,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 import pandas as pd
 
-from .fsutil import WriteError, clean_dead_temporaries, remove, temp_path, write_error
+from .fsutil import WriteError, clean_dead_temporaries, read_regular, remove, temp_path, write_error
 
 FORMAT = 1  # bump when the layout of an entry changes; older entries then read as missing
 SUBFOLDERS = ("runs", "questions", "checkpoints", "locks")
@@ -49,6 +50,9 @@ def _sha256_file(path: Path) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+_ENTRY_FILE = re.compile(r"arrays\.npz|tables/(?!\.\.)[^/\\]+\.csv")   # the files save() writes, none outside
 
 
 def _read_table(source) -> pd.DataFrame:
@@ -146,7 +150,7 @@ class Store:
         if not d.is_dir():
             raise Damaged("not a folder")
         try:
-            record = json.loads((d / "record.json").read_text())
+            record = json.loads(read_regular(d / "record.json").decode("utf-8"))
             if not isinstance(record, dict) or not isinstance(record.get("files"), dict) \
                     or not isinstance(record.get("tables"), list) or not isinstance(record.get("record"), dict):
                 raise Damaged("record.json is not a store record")
@@ -156,7 +160,9 @@ class Store:
             # replaced by another process mid-read then fails its check instead of mixing two versions.
             blobs = {}
             for rel, digest in record["files"].items():
-                blobs[rel] = (d / rel).read_bytes()
+                if not _ENTRY_FILE.fullmatch(str(rel)):
+                    raise Damaged(f"record.json names a file the store does not write: {str(rel)[:60]!r}")
+                blobs[rel] = read_regular(d / rel)
                 if hashlib.sha256(blobs[rel]).hexdigest() != digest:
                     raise Damaged(f"checksum mismatch in {rel}")
             tables = {name: _read_table(io.BytesIO(blobs[f"tables/{name}.csv"])) for name in record["tables"]}
@@ -166,8 +172,8 @@ class Store:
                     arrays = {k: f[k] for k in f.files}
         except Damaged:
             raise
-        except (OSError, ValueError, KeyError, TypeError, AttributeError, pd.errors.ParserError) as e:
-            raise Damaged(str(e) or type(e).__name__) from e
+        except Exception as e:  # whatever bytes on disk make the JSON, CSV or zip readers raise: not whole
+            raise Damaged((str(e).strip().splitlines() or [type(e).__name__])[0][:200]) from e
         return Entry(tables=tables, record=record["record"], arrays=arrays)
 
     def load(self, kind: str, key: str) -> Entry | None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import stat
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -14,7 +13,7 @@ from typing import Callable
 import numpy as np
 import pandas as pd
 
-from .fsutil import remove, write_atomically, write_error
+from .fsutil import NotRegular, open_regular, remove, write_atomically, write_error
 
 HISTORY_COLUMNS = ["step", "epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy",
                    "wall_s", "train_s", "learning_rate"]
@@ -224,12 +223,12 @@ def _read_checkpoint(path: Path, model, optimizer, runs: int | None):
     array's name, shape and dtype and whose history ends at the step its weights were saved at; else
     CheckpointDamaged saying what is wrong."""
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+        f = open_regular(path)
+    except NotRegular as e:
+        raise CheckpointDamaged(f"{e.kind}, not a regular file") from e
     except OSError as e:
         raise CheckpointDamaged(f"cannot be read: {e.strerror or e}") from e
-    with os.fdopen(fd, "rb") as f:
-        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
-            raise CheckpointDamaged("not a regular file")
+    with f:
         try:
             with np.load(f, allow_pickle=False) as z:
                 if not hasattr(z, "files"):

@@ -106,7 +106,7 @@ DAMAGE = {
     "not a zip": (_not_a_zip, "not a readable .npz"),
     "a history that ends before the weights' step": (_history_elsewhere, "ends at step 20"),
     "weights older than the history": (_weights_elsewhere, "weights are those of step 40"),
-    "a named pipe": (_a_pipe, "not a regular file"),
+    "a named pipe": (_a_pipe, "a named pipe, not a regular file"),
 }
 
 

@@ -124,14 +124,21 @@ def test_temporaries_of_killed_processes_are_cleaned_and_live_ones_kept(tmp_path
     gone.wait()
     host = fsutil._HOST
     debris = [folder / f".0123456789ab.{host}.{gone.pid}.00000000.tmp",
-              out / f".Ex1_report_quick.pdf.{host}.{gone.pid}.00000000.tmp"]
+              out / f".Ex1_report_quick.pdf.{host}.{gone.pid}.00000000.tmp",
+              out / f".checkpoint.npz.{host}.{gone.pid}.00000000.tmp",
+              out / f".write-test.{host}.{gone.pid}.00000000.tmp"]    # the output folder's write probe
     debris[0].mkdir()
-    debris[1].write_bytes(b"%PDF partial")
-    live = out / f".Ex1_report_quick.pdf.{host}.{os.getpid()}.00000000.tmp"
-    live.write_bytes(b"being written")
+    for p in debris[1:]:
+        p.write_bytes(b"partial")
+    live = [out / f".Ex1_report_quick.pdf.{host}.{os.getpid()}.00000000.tmp",
+            out / f".write-test.{host}.{os.getpid()}.00000001.tmp"]
+    for p in live:
+        p.write_bytes(b"being written")
     code, _, err = run_cli(THEORY + ["--out", str(out)], capsys)
     assert code == 0, err
-    assert not any(p.exists() for p in debris) and live.exists()
+    assert not any(p.exists() for p in debris) and all(p.exists() for p in live)
+    # The probe a command writes is a temporary's name, which the next command's clean-up knows.
+    assert fsutil._TEMP.match(fsutil.temp_path(out, "write-test").name)
 
 
 def test_too_small_a_dataset_is_named_before_anything_trains(tmp_path, capsys):
@@ -218,3 +225,29 @@ def test_the_hand_in_zip_takes_the_projects_own_files_only(tmp_path):
     assert "Ex1_main.py" in names and "ex1/train.py" in names and "pyproject.toml" in names
     assert "report/templates/report.html.j2" in names and "README.md" in names and pdf.name in names
     assert not any(n.startswith(("myenv/", "docs/")) or n == "scratch.py" for n in names)
+
+
+def test_a_named_pipe_as_a_data_file_is_refused_at_once(tmp_path):
+    # It hung for ever in the loader's zip reader. A subprocess: a hang here must fail the test, not stop it.
+    d = tmp_path / "d"
+    d.mkdir()
+    os.mkfifo(d / "mnist.npz")
+    p = subprocess.run([sys.executable, str(Path(Ex1_main.__file__)), "--only", "huji.1.2", "--profile", "quick",
+                        "--data-dir", str(d), "--out", str(tmp_path / "o")],
+                       capture_output=True, text=True, timeout=120)
+    ours = [line for line in p.stderr.splitlines() if "mnist.npz" in line]
+    assert p.returncode == 2 and len(ours) == 1, p.stderr
+    assert "is a named pipe, not a data file" in ours[0] and "Traceback" not in p.stderr
+    assert not (tmp_path / "o" / "store" / "questions").exists() or not any((tmp_path / "o" / "store" / "questions").iterdir())
+
+
+def test_a_data_dir_that_names_a_file_says_so(tmp_path, capsys):
+    f = tmp_path / "mnist.npz"
+    f.write_bytes(b"")
+    code, _, err = run_cli(["--only", "huji.1.2", "--profile", "quick", "--data-dir", str(f), "--out",
+                            str(tmp_path / "o")], capsys)
+    line = one_line(err)
+    assert code == 2 and "is a file, not a directory" in line and "does not exist" not in line
+    data._CACHE.clear()
+    with pytest.raises(data.DataError, match="that is a file, not a directory: name the folder that holds mnist.npz"):
+        data.load("mnist", f, use_tfds=False)

@@ -116,3 +116,27 @@ def test_every_module_a_run_is_keyed_by_is_in_every_question_s_key():
     assert "engine" in run_files
     for q in experiments.QUESTIONS.values():
         assert run_files <= set(question_code_deps(q)), q.id
+
+
+def test_a_stored_run_edited_with_its_checksums_trains_again(tmp_path, data_dir):
+    # The store vouches for wholeness (checksums); a run's reader checks that the entry holds a run.
+    import hashlib
+    import json
+
+    from ex1.runner import Context, RunSpec
+    from ex1.store import Store
+
+    lines = []
+    ctx = Context(get_profile("quick"), Store(tmp_path / "s"), data_dir=str(data_dir), log=lines.append)
+    spec = RunSpec("shallow_cnn", ctx.train_config(20), {"filters": 2}, label="tiny")
+    first = ctx.train(spec)
+    entry = ctx.store.path("runs", ctx.run_key(spec))
+    (entry / "tables" / "history.csv").write_text("step,loss\n0,1\n")
+    doc = json.loads((entry / "record.json").read_text())
+    doc["files"]["tables/history.csv"] = hashlib.sha256(b"step,loss\n0,1\n").hexdigest()
+    (entry / "record.json").write_text(json.dumps(doc))
+    again = Context(get_profile("quick"), Store(tmp_path / "s"), data_dir=str(data_dir), log=lines.append)
+    run = again.train(spec)
+    measured = ["step", "epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "learning_rate"]
+    assert not run.cache_hit and run.history[measured].equals(first.history[measured])
+    assert sum("is not a whole run (its history lacks columns or rows): it trains again" in s for s in lines) == 1
