@@ -10,7 +10,7 @@ from typing import Any, Callable
 import numpy as np
 import pandas as pd
 
-from . import codehash, fused, golden, machine, models, packed, tfmemory, train
+from . import codehash, fused, golden, loop, machine, models, packed, tfmemory, train
 from . import data as data_mod
 from .store import Store, config_hash
 
@@ -451,7 +451,7 @@ def _data_key(spec: RunSpec) -> tuple:
 def pack_key(spec: RunSpec) -> tuple | None:
     """What runs trained together must share (None: this run trains alone): the data, the whole training
     configuration, and the shape and activation of the first convolution."""
-    if spec.model not in PACKABLE or spec.config.precision == "mixed_float16" or spec.config.stop_when_flat:
+    if spec.model not in PACKABLE or loop.refusal("packed", spec.config):
         return None
     kw = spec.full_model_kwargs()
     conv = (kw.get("kernel_size"), kw.get("strides", 1), kw.get("padding"), kw.get("activation", "relu"),

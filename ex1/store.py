@@ -22,7 +22,10 @@ import pandas as pd
 
 from .fsutil import WriteError, clean_dead_temporaries, read_regular, remove, temp_path, write_error
 
-FORMAT = 1  # bump when the layout of an entry changes; older entries then read as missing
+FORMAT = 2  # bump when the layout of an entry changes; older entries then read as missing (but READABLE's)
+# Entries of format 1 lack the record's own checksum and are read as they are: it was added (format 2) so that
+# a change inside record.json that keeps it valid JSON (a flipped byte in a value) is found, as fuzzing showed.
+READABLE = (1, 2)
 SUBFOLDERS = ("runs", "questions", "checkpoints", "locks")
 
 
@@ -42,6 +45,11 @@ def _json_default(o):
     if isinstance(o, Path):
         return str(o)
     raise TypeError(f"not JSON-serialisable in a config: {type(o).__name__}")
+
+
+def _record_digest(record) -> str:
+    """sha256 of a record as JSON reads it back (sorted keys, no spaces)."""
+    return hashlib.sha256(json.dumps(record, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
 
 
 def _sha256_file(path: Path) -> str:
@@ -154,8 +162,11 @@ class Store:
             if not isinstance(record, dict) or not isinstance(record.get("files"), dict) \
                     or not isinstance(record.get("tables"), list) or not isinstance(record.get("record"), dict):
                 raise Damaged("record.json is not a store record")
-            if record.get("format") != FORMAT or record.get("key") != key:
+            if record.get("format") not in READABLE or record.get("key") != key:
                 raise Damaged("format or key mismatch")
+            if (record.get("format") != 1 or "record_sha256" in record) \
+                    and record.get("record_sha256") != _record_digest(record["record"]):
+                raise Damaged("checksum mismatch in record.json")
             # Each file is read once and parsed from the bytes whose checksum was verified: an entry
             # replaced by another process mid-read then fails its check instead of mixing two versions.
             blobs = {}
@@ -243,7 +254,8 @@ class Store:
                     with open(tmp / "arrays.npz", "wb") as f:
                         np.savez(f, **arrays)
                     files["arrays.npz"] = _sha256_file(tmp / "arrays.npz")
-                doc = {"format": FORMAT, "key": key, "tables": list(tables), "files": files, "record": record}
+                doc = {"format": FORMAT, "key": key, "tables": list(tables), "files": files, "record": record,
+                       "record_sha256": _record_digest(json.loads(json.dumps(record, default=_json_default)))}
                 (tmp / "record.json").write_text(json.dumps(doc, indent=1, sort_keys=True, default=_json_default))
                 for p in tmp.rglob("*"):
                     if p.is_file():

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -360,124 +359,22 @@ def train(
     label: str = "",
     held_out: str = "test",
 ) -> TrainResult:
-    """Train for cfg.steps mini-batches; evaluate (inference mode) every cfg.eval_every steps.
+    """Train one model for cfg.steps mini-batches; evaluate (inference mode) every cfg.eval_every steps.
 
     x_* are uint8 images as stored (scaled in the graph: model_inputs) or float32 NHWC arrays, y_* integer
     class labels, shape (n,) or (n, heads) for a model whose logits have shape (n, heads, classes); held_out
     names x_test in the log ("test", "validation"). build_model(dtype_policy) returns an uncompiled Keras model
     with float32 logits. With checkpoint_dir, the state at every evaluation point is saved there and a later
-    call with the same arguments resumes from it.
+    call with the same arguments resumes from it. The loop is ex1.loop's, shared with packed and fused runs.
     """
-    import keras
     import tensorflow as tf
+
+    from . import loop  # local: the loop is built on this module's parts
 
     # Same seed, machine and software -> identical tables; costs nothing measurable on the CPU.
     tf.config.experimental.enable_op_determinism()
-    keras.utils.set_random_seed(cfg.seed)
-    model = build_model(None if cfg.precision == "float32" else cfg.precision)
-    optimizer = _make_optimizer(cfg)
-    optimizer.build(model.trainable_variables)
-
-    n_train = len(x_train)
-    from .data import sample_indices  # local: keeps the import graph one-way and light
-
-    tr_idx = sample_indices(n_train, cfg.train_eval_size, cfg.seed + 1)
-    te_idx = sample_indices(len(x_test), cfg.test_size, cfg.seed + 2)
-    x_tr_eval, y_tr_eval = x_train[tr_idx], y_train[tr_idx]
-    x_te_eval, y_te_eval = x_test[te_idx], y_test[te_idx]
-
-    scale, image_shape = model_inputs(x_train)
-    xs = tf.constant(x_train)
-    ys = tf.constant(y_train.astype(np.int32))
-    kernels = [v for v in model.trainable_variables if v.path.endswith("kernel")]
-    loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-
-    _quiet_retracing_warning()
-
-    # Fixed signatures: one trace per run, whatever the length of a block or of the last evaluation batch.
-    @tf.function(input_signature=[tf.TensorSpec([None, min(cfg.batch_size, len(x_train))], tf.int32)])
-    def train_block(order):
-        # Many steps in one call: the Python loop costs nothing per step.
-        for i in tf.range(tf.shape(order)[0]):
-            idx = order[i]
-            xb, yb = scale(tf.gather(xs, idx)), tf.gather(ys, idx)
-            with tf.GradientTape() as tape:
-                logits = model(xb, training=True)
-                loss = loss_fn(yb, tf.cast(logits, tf.float32))
-                if cfg.weight_decay:
-                    loss += cfg.weight_decay * tf.add_n([tf.reduce_sum(tf.square(k)) for k in kernels])
-                scaled = optimizer.scale_loss(loss) if hasattr(optimizer, "scale_loss") else loss
-            grads = tape.gradient(scaled, model.trainable_variables)
-            optimizer.apply_gradients(zip(grads, model.trainable_variables))
-        return optimizer.iterations
-
-    @tf.function(input_signature=[tf.TensorSpec([None, *image_shape], tf.float32)])
-    def logits_of(xb):
-        return tf.cast(model(xb, training=False), tf.float32)
-
-    def evaluate(x, y, batch=EVAL_BATCH):
-        totals = np.zeros(2)
-        for s, xb in eval_batches(x, batch):
-            totals += scores(logits_of(xb).numpy(), y[s: s + batch])
-        return float(totals[0] / len(x)), totals[1] / len(x)
-
-    ckpt = _Checkpoint(checkpoint_dir) if checkpoint_dir else None
-    history: list[dict] = []
-    start = 0
-    if ckpt:
-        restored = ckpt.restore(model, optimizer, log=log, label=label)
-        if restored:
-            start, history = restored
-            log(f"{label}resuming at step {start} of {cfg.steps}")
-    resumed_from = start
-    b = min(cfg.batch_size, n_train)
-    steps_per_epoch = n_train // b
-    prior_wall = history[-1]["wall_s"] if history else 0.0
-    prior_train = history[-1]["train_s"] if history else 0.0
-    t0 = time.perf_counter()
-    train_s = prior_train
-
-    def record(step):
-        tl, ta = evaluate(x_tr_eval, y_tr_eval)
-        vl, va = evaluate(x_te_eval, y_te_eval)
-        history.append({
-            "step": step, "epoch": step / steps_per_epoch, "train_loss": tl, "train_accuracy": ta,
-            "test_loss": vl, "test_accuracy": va, "wall_s": prior_wall + time.perf_counter() - t0,
-            "train_s": train_s, "learning_rate": cfg.learning_rate_at(max(step - 1, 0)),
-        })
-        done = step - resumed_from
-        rate = done * b / (train_s - prior_train) if done else float("nan")
-        eta = (cfg.steps - step) * b / rate if done else float("nan")
-        log(f"{label}step {step:>6}/{cfg.steps} epoch {step / steps_per_epoch:6.2f}  "
-            f"train err {100 * (1 - ta):6.2f}%  {held_out} err {100 * (1 - va):6.2f}%"
-            + (f"  {rate:7.0f} img/s  ETA {_fmt_seconds(eta)}" if done else ""))
-
-    points = cfg.eval_steps()
-    # A checkpoint at step 0 already holds the step-0 evaluation: record it only on a fresh start.
-    if not history:
-        record(0)
-        if ckpt:
-            ckpt.save(0, model, optimizer, history)
-    for a, z in zip(points[:-1], points[1:]):
-        if is_flat(history, cfg):   # checked first, so that a resumed flat run stops too
-            log(f"{label}{held_out} accuracy flat over the last {FLAT_WINDOW} evaluations: "
-                f"stopping at step {history[-1]['step']} of at most {cfg.steps}")
-            break
-        if z <= start:
-            continue
-        order = tf.constant(batch_order(n_train, cfg.batch_size, z, cfg.seed, start=a))
-        t = time.perf_counter()
-        train_block(order)
-        train_s += time.perf_counter() - t
-        record(z)
-        if ckpt and z < cfg.steps:
-            ckpt.save(z, model, optimizer, history)
-
-    df = pd.DataFrame(history, columns=HISTORY_COLUMNS)
-    trained_steps = int(df["step"].iloc[-1]) - resumed_from
-    ips = trained_steps * b / (train_s - prior_train) if trained_steps else float("nan")
-    return TrainResult(history=df, model=model, config=cfg, train_seconds=train_s,
-                       images_per_second=ips, resumed_from=resumed_from)
+    layout = loop.Alone(build_model, cfg, x_train, y_train)
+    return loop.run(layout, [cfg], x_train, y_train, x_test, y_test, checkpoint_dir, log, label, held_out)[0]
 
 
 def config_dict(cfg: TrainConfig) -> dict:

@@ -4,7 +4,6 @@ goes on from the checkpoint before it, or from step 0, and ends exactly as an un
 import json
 import os
 import threading
-import zipfile
 
 import numpy as np
 import pytest

@@ -75,8 +75,10 @@ DTYPES = st.sampled_from([np.uint8, np.int8, np.uint16, np.int32, np.int64, np.f
 
 @st.composite
 def arrays_of_any_shape(draw):
-    shape = tuple(draw(st.lists(st.integers(0, 30), max_size=4)))
     dtype = draw(DTYPES)
+    if draw(st.booleans()):   # large and shaped like images, contents constant
+        return np.zeros((draw(st.integers(0, 300)), *draw(st.sampled_from([(28, 28), (28,), (32, 32, 3), ()]))), dtype)
+    shape = tuple(draw(st.lists(st.integers(0, 8), max_size=3)))   # at most 512 drawn elements
     n = int(np.prod(shape)) if shape else 1
     if np.dtype(dtype).kind in "US":
         words = draw(st.lists(st.text("abcxyz019", max_size=2), min_size=n, max_size=n))
@@ -93,10 +95,11 @@ def almost_mnist(draw):
         n = draw(st.integers(0, 12))
         if draw(st.integers(0, 9)):
             out[f"x_{split}"] = draw(st.sampled_from([
-                np.zeros((n, 28, 28), np.uint8), np.full((n, 28, 28), 255, np.uint8),
+                np.zeros((n, 28, 28), np.uint8), np.full((n, 28, 28), 255, np.uint8), np.ones((n, 28, 28), np.uint8),
                 np.zeros((n, 28, 28), np.float32), np.zeros((n, 28), np.uint8), np.zeros((n, 28, 28, 1), np.uint8)]))
         if draw(st.integers(0, 9)):
-            labels = draw(st.lists(st.integers(-3, 12), min_size=n, max_size=n + draw(st.integers(0, 1))))
+            labels = draw(st.lists(st.integers(0, 9) if draw(st.booleans()) else st.integers(-3, 12),
+                                   min_size=n, max_size=n + draw(st.sampled_from([0, 0, 0, 1]))))
             out[f"y_{split}"] = np.array(labels, dtype=draw(st.sampled_from([np.int64, np.uint8, np.int8,
                                                                               np.float64]))
                                          if all(0 <= v < 256 for v in labels) else np.int64)
@@ -119,7 +122,7 @@ def data_files(draw):
     arrays = draw(almost_mnist()) if kind == "near" else draw(st.dictionaries(
         st.sampled_from(list(data.KEYS) + ["x", "labels", "arr_0"]), arrays_of_any_shape(), max_size=5))
     blob = bytearray(_npz_bytes(arrays))
-    how = draw(st.sampled_from(["whole", "truncated", "flipped", "header"]))
+    how = draw(st.sampled_from(["whole", "whole", "truncated", "flipped", "header"]))
     if how == "truncated" and blob:
         blob = blob[: draw(st.integers(0, len(blob) - 1))]
     elif how == "flipped" and blob:

@@ -139,3 +139,21 @@ def test_replacing_an_entry_keeps_one_whole_entry(tmp_path):
     e = store.load("runs", "k1")
     assert e.record == {"wall": 2.0} and e.arrays == {}
     assert [p.name for p in (tmp_path / "runs").iterdir()] == ["k1"]     # nothing left aside
+
+
+def test_an_entry_of_the_previous_format_is_read_and_a_changed_record_is_not(tmp_path):
+    # Format 2 adds the record's own checksum; entries written before it are read as they are.
+    import json
+
+    store = Store(tmp_path)
+    store.save("runs", "a" * 64, {"t": pd.DataFrame({"x": [1]})}, {"model": "m", "steps": 100})
+    path = store.path("runs", "a" * 64) / "record.json"
+    doc = json.loads(path.read_text())
+    path.write_text(json.dumps(dict(doc, record={"model": "m", "steps": 900})))
+    assert store.load("runs", "a" * 64) is None and "checksum mismatch in record.json" in store.damaged[0][1]
+    store.save("runs", "b" * 64, {"t": pd.DataFrame({"x": [1]})}, {"model": "m", "steps": 100})
+    path = store.path("runs", "b" * 64) / "record.json"
+    doc = json.loads(path.read_text())
+    del doc["record_sha256"]
+    path.write_text(json.dumps(dict(doc, format=1)))
+    assert store.load("runs", "b" * 64).record == {"model": "m", "steps": 100}
