@@ -35,14 +35,21 @@ def parse_names(names: str) -> list[str]:
     them, in any script; what cannot be a name (path separators, control characters, symbols) is refused."""
     import unicodedata
 
+    example = 'e.g. --names "Yann LeCun, Alex Krizhevsky"'
     people = [" ".join(p.split()) for p in names.split(",")]
+    if not any(people):
+        raise UsageError(f"--names is empty: give one or two students' names separated by a comma, {example}, "
+                         "or leave --names out")
+    if len(people) > 2:
+        raise UsageError(f"--names {names!r} gives {len(people)} names: the sheet's hand-in is for one or two "
+                         f"students, so give one or two names separated by a comma, {example}")
     bad = [p for p in people if not p or not any(c.isalpha() for c in p) or any(
         not (unicodedata.category(c)[0] in "LM" or c in _NAME_PUNCTUATION) for c in p)]
-    if bad or not 1 <= len(people) <= 2 or any(len(p) > 60 for p in people):
+    if bad or any(len(p) > 60 for p in people):
         raise UsageError(
             f"--names {names!r} cannot make a safe file name: give one or two names separated by a comma, "
             "in letters of any script with spaces, - ' or . between them (no /, \\, digits, symbols or "
-            "control characters), e.g. --names \"Yann LeCun, Alex Krizhevsky\"")
+            f"control characters; at most 60 characters each), {example}")
     return people
 
 
@@ -227,7 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
                "Datasets downloads them.")
     p.add_argument("--version", action="version", version=f"ex1 {__version__}")
     what = p.add_mutually_exclusive_group()
-    what.add_argument("--all", action="store_true", help="answer every question (the default)")
+    what.add_argument("--all", action="store_true", help="answer every question (a bare ex1 only lists them)")
     what.add_argument("--only", nargs="+", metavar="ID",
                       help="question ids or sheet prefixes, e.g. huji.1 huji.3.2; the report is then marked partial")
     what.add_argument("--list", action="store_true",
@@ -246,12 +253,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also write Ex1_<names>.zip: the code, templates, pyproject.toml, README and the PDF")
     p.add_argument("--html", action="store_true", help="also write the report as one self-contained HTML file")
     p.add_argument("--no-pdf", action="store_true", help="skip the PDF (with --html: where WeasyPrint cannot run)")
+    p.add_argument("--verbose", action="store_true",
+                   help="show TensorFlow's own log lines on the terminal (else they go to OUT/ex1.log)")
     return p
 
 
 def _check_out_dir(out: Path) -> None:
     from ex1.fsutil import temp_path
 
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {out} is a file: name a directory for the results store and the report "
+                         "(it is created if missing)")
     try:
         out.mkdir(parents=True, exist_ok=True)
         probe = temp_path(out, "write-test")   # a temporary's name: a killed process's probe is cleaned up
@@ -317,20 +329,16 @@ def _how(rec: dict) -> str:
     return how
 
 
-def run(args: argparse.Namespace) -> Path | None:
+def check_input(args: argparse.Namespace) -> list:
+    """Everything on the command line that can be wrong, checked before TensorFlow is imported (a usage error
+    answers at once): the questions selected (none for --list), or UsageError with the one-line reason."""
     import experiments
-    from ex1.data import DataError
-    from ex1.machine import resolve_precision
 
-    if args.list:
-        _list(args)
-        return None
     try:
-        resolve_precision(args.precision)
-        selected = experiments.select(args.only)
+        selected = [] if args.list else experiments.select(args.only)
     except ValueError as e:
         raise UsageError(str(e)) from None
-    names = safe_names(args.names) if args.names else None
+    names = safe_names(args.names) if args.names is not None else None
     if args.zip and not names:
         raise UsageError("--zip needs --names: the sheet names the archive after the students")
     if args.zip and (args.only or args.profile != "full"):
@@ -345,8 +353,36 @@ def run(args: argparse.Namespace) -> Path | None:
     if args.data_dir and not Path(args.data_dir).is_dir():
         raise UsageError(f"data directory {args.data_dir} does not exist; pass a directory holding "
                          "mnist.npz / cifar10.npz, or leave --data-dir out to use Keras's cache or TensorFlow Datasets")
+    if not (args.all or args.only or args.list):
+        raise UsageError("say what to answer: --all (every question) or --only ID ... (see the ids with --list)")
+    if args.zip:
+        from report.build import handin_missing
+
+        missing = handin_missing(Path(__file__).resolve().parent)
+        if missing:
+            raise UsageError(f"--zip cannot find {', '.join(missing)} beside Ex1_main.py (an installed copy does "
+                             "not carry them): run from a checkout of the project, or install it with pip install -e")
+    if not args.list:
+        _check_out_dir(Path(args.out))
+    return selected
+
+
+def run(args: argparse.Namespace) -> Path | None:
+    import experiments
+    from ex1.data import DataError
+    from ex1.machine import resolve_precision
+
+    selected = check_input(args)
+    _divert_library_output(args)
+    if args.list:
+        _list(args)
+        return None
+    try:
+        resolve_precision(args.precision)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    names = safe_names(args.names) if args.names is not None else None
     out = Path(args.out)
-    _check_out_dir(out)
 
     from ex1.fsutil import clean_dead_temporaries
     from experiments import plan
@@ -387,8 +423,8 @@ def run(args: argparse.Namespace) -> Path | None:
         raise UsageError(str(e)) from None
     stem = _outputs(args, names)
     left_out = [q for q in experiments.QUESTIONS if q not in {s.id for s in selected}]
-    render = dict(names=parse_names(args.names) if args.names else None, selected_all=not args.only,
-                  left_out=left_out, run_seconds=time.perf_counter() - t0)
+    render = dict(names=parse_names(args.names) if args.names else None, left_out=left_out,
+                  run_seconds=time.perf_counter() - t0)
     written = None
     if not args.no_pdf:
         written = build_pdf(answers, ctx, out / f"{stem}.pdf", **render)
@@ -404,22 +440,66 @@ def run(args: argparse.Namespace) -> Path | None:
     return written
 
 
+# Where our own error lines go: the terminal's stderr, also after TensorFlow's C++ logging has been sent to the log.
+_ERR = None
+
+
+def _err():
+    return _ERR or sys.stderr
+
+
+def _divert_library_output(args: argparse.Namespace) -> None:
+    """Send what libraries write below Python (TensorFlow's and absl's C++ logging: 'cuInit failed' on every CPU
+    machine, oneDNN notices) and Python's own warnings to <out>/ex1.log, so the terminal shows only this
+    command's lines; --verbose keeps them on the terminal. Only for a real command (main() called without
+    arguments): a caller's own stderr is left alone."""
+    global _ERR
+    if not getattr(args, "divert", False) or args.verbose:
+        return
+    out = Path(args.out)
+    log = out / "ex1.log" if out.is_dir() else Path(os.devnull)
+    sys.stderr.flush()
+    terminal = os.dup(2)
+    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.write(fd, f"== {time.strftime('%Y-%m-%d %H:%M:%S')} ex1 {' '.join(sys.argv[1:])}\n".encode())
+    os.dup2(fd, 2)
+    os.close(fd)
+    _ERR = os.fdopen(terminal, "w", buffering=1)
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    divert = argv is None   # a real command (the console script or python Ex1_main.py), not a caller in Python
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser()
+    if not argv:   # a bare `ex1`: what it does and what is stored; nothing trains
+        parser.print_help()
+        print()
+        argv = ["--list"]
+    args = parser.parse_args(argv)
+    args.divert = divert
     from ex1.fsutil import WriteError
 
     try:
         run(args)
     except UsageError as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {e}", file=_err())
         return 2
     except WriteError as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {e}", file=_err())
         return 1
     except KeyboardInterrupt:
         print("interrupted: finished results and the last evaluation checkpoint are kept; "
-              "run the same command again to resume", file=sys.stderr)
+              "run the same command again to resume", file=_err())
         return 130
+    except Exception as e:  # noqa: BLE001 - one line here, the traceback in the log
+        if _ERR is None:
+            raise
+        import traceback
+
+        traceback.print_exc()   # to the log (fd 2)
+        print(f"error: {type(e).__name__}: {(str(e).splitlines() or [''])[0][:300]} (the traceback is in "
+              f"{Path(args.out) / 'ex1.log'})", file=_err())
+        return 1
     return 0
 
 

@@ -222,7 +222,28 @@ def startup_seconds(data_dir: str | None = None) -> dict[str, float]:
             proc.wait()
     if "to the step-0 evaluation" not in marks:
         raise ValueError("Ex1_main.py ended before its first training step; run it by hand to see why")
+    marks.update(usage_error_seconds(main_py))
     return marks
+
+
+def usage_error_seconds(main_py, repeats: int = 3) -> dict[str, float]:
+    """Seconds from launching the command with a mistyped id, a bad --names and a file for --out to its one-line
+    error (the input is checked before TensorFlow is imported): the best of `repeats` each."""
+    import subprocess
+    import tempfile
+
+    with tempfile.NamedTemporaryFile() as f:
+        cases = {"an unknown id": ["--only", "huji.31"], "empty --names": ["--all", "--names", ""],
+                 "--out naming a file": ["--all", "--out", f.name]}
+        out = {}
+        for what, args in cases.items():
+            best = float("inf")
+            for _ in range(repeats):
+                t0 = time.perf_counter()
+                subprocess.run([sys.executable, str(main_py), *args], capture_output=True)
+                best = min(best, time.perf_counter() - t0)
+            out[f"usage error ({what})"] = best
+    return out
 
 
 def main(argv=None) -> int:

@@ -312,7 +312,8 @@ def resolve_data_dir(data_dir: str | os.PathLike | None) -> str | None:
 
 
 def load(name: str, data_dir: str | os.PathLike | None = None, use_tfds: bool = True) -> Dataset:
-    """Load a dataset: from data_dir (or $EX1_DATA_DIR) if it holds the file, else from TFDS.
+    """Load a dataset from the first source that has it: data_dir (or $EX1_DATA_DIR) when one is named (then
+    the only source tried), else Keras's own download cache (~/.keras/datasets), else TensorFlow Datasets.
 
     A file that exists but is malformed is an error of its own (the user pointed at it, so
     silently falling back would hide the problem); a missing file moves on to the next source.

@@ -1,4 +1,4 @@
-"""What a question function returns: tables, scalar facts and short notes (no figures, no HTML)."""
+"""What a question function returns: tables and scalar facts (no figures, no HTML)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ import pandas as pd
 class Result:
     tables: dict[str, pd.DataFrame] = field(default_factory=dict)
     facts: dict[str, Any] = field(default_factory=dict)   # JSON-serialisable scalars, lists, dicts
-    notes: list[str] = field(default_factory=list)         # plain sentences the question wants said
 
     def table(self, name: str) -> pd.DataFrame:
         if name not in self.tables:

@@ -58,11 +58,6 @@ def get_profile(name: str) -> Profile:
     return PROFILES[name]
 
 
-def code_version(*objects) -> str:
-    """A hash of what the given modules or functions compute (comments, docstrings and layout aside)."""
-    return codehash.combined(codehash.code_versions(*objects))
-
-
 def hold_out(x: np.ndarray, y: np.ndarray, n: int, seed: int = 20261129):
     """(x_train, y_train, x_val, y_val): n training images drawn at random with `seed` (one fixed draw for every
     run) become the validation set.
@@ -81,7 +76,7 @@ def hold_out(x: np.ndarray, y: np.ndarray, n: int, seed: int = 20261129):
 # The engine, which trains runs: ex1.train, ex1.packed, ex1.fused and ex1.layers. Run keys name its version
 # (ex1.golden.ENGINE_VERSION), not its source: a refactor that moves no number, which the golden runs check,
 # retrains nothing.
-ENGINE = {"engine": f"version {golden.ENGINE_VERSION}"}
+ENGINE = {"the training engine's version": str(golden.ENGINE_VERSION)}
 
 
 def run_code_deps(model: str, pairs: bool = False, validation: bool = False, fused_: bool = False,
@@ -145,8 +140,8 @@ class RunSpec:
     subset_seed: int = 0
     label: str = ""                   # how logs and tables name the run
     pairs: PairSpec | None = None     # train on two-digit images instead of the dataset itself
-    # Hold out the last `validation` training images and evaluate on them instead of the test set:
-    # for choosing hyperparameters without looking at the test set (Bonn's learning-rate sweep).
+    # Hold out `validation` training images, drawn at random once for every run (hold_out), and evaluate on them
+    # instead of the test set: for choosing hyperparameters and when to stop without looking at the test set.
     validation: int | None = None
     # Train with every other run of its group in one network (ex1.fused): sweep candidates of any seed. Set
     # only where the runs are many and small; a fused run trained alone still goes through ex1.fused.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -376,6 +376,3 @@ def train(
     layout = loop.Alone(build_model, cfg, x_train, y_train)
     return loop.run(layout, [cfg], x_train, y_train, x_test, y_test, checkpoint_dir, log, label, held_out)[0]
 
-
-def config_dict(cfg: TrainConfig) -> dict:
-    return asdict(cfg)

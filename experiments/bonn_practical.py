@@ -79,8 +79,8 @@ def bonn_config(ctx: Context) -> BonnConfig:
 def enough_for_hold_out(cfg: BonnConfig, ctx: Context) -> str | None:
     n = len(ctx.dataset("mnist").y_train)
     if n <= cfg.validation + cfg.sweep.batch_size:
-        return (f"holds out the last {cfg.validation:,} training images to choose the learning rate and trains on "
-                f"the rest, but the training set has only {n:,}")
+        return (f"holds out {cfg.validation:,} training images drawn at random to choose the learning rate and "
+                f"trains on the rest, but the training set has only {n:,}")
     return None
 
 
@@ -243,7 +243,7 @@ def cifar_run(cfg: BonnConfig, lr: float, role: str) -> RunSpec:
     kwargs = dict(cfg.regularised) if regularised else {}
     if role == "augmented":
         kwargs["shift"] = cfg.cifar_shift
-    # When to stop (and every curve) is judged on the last training images, held out: the test set is used once,
+    # When to stop (and every curve) is judged on training images held out at random: the test set is used once,
     # for the accuracy reported.
     return RunSpec("bonn_cnn", train, kwargs, dataset="cifar10", label=f"CIFAR-10, {CIFAR_LABELS[role]}",
                    validation=cfg.validation)
@@ -258,8 +258,8 @@ def flatness(h: pd.DataFrame, last: int) -> float:
 def enough_for_cifar_hold_out(cfg: BonnConfig, ctx: Context) -> str | None:
     n = len(ctx.dataset("cifar10").y_train)
     if n <= cfg.validation + cfg.cifar.batch_size:
-        return (f"holds out the last {cfg.validation:,} CIFAR-10 training images to decide when to stop and trains on "
-                f"the rest, but the training set has only {n:,}")
+        return (f"holds out {cfg.validation:,} CIFAR-10 training images drawn at random to decide when to stop and "
+                f"trains on the rest, but the training set has only {n:,}")
     return enough_for_hold_out(cfg, ctx)
 
 

@@ -23,7 +23,7 @@ from .registry import question
 
 SWEEP_STEPS = 10000   # per candidate: 9 epochs of 50-image batches, enough for these small nets
 TARGET = 0.95         # the sheet's accuracy threshold
-VALIDATION = 5000     # the last 5,000 training images: the choice never looks at the test set
+VALIDATION = 5000     # training images held out at random: the choice never looks at the test set
 
 # (filters, kernel, stride, pool): one convolution, max pooling, one dense layer to the logits. Spaced so that
 # consecutive sizes differ by at most about a quarter: whichever candidate is chosen, a slightly smaller one
@@ -73,7 +73,7 @@ def enough_for_hold_out(cfg, ctx: Context) -> str | None:
     sweep = cfg if isinstance(cfg, SweepConfig) else cfg.shallow
     n = len(ctx.dataset("mnist").y_train)
     if n <= sweep.validation + sweep.train.batch_size:
-        return (f"holds out the last {sweep.validation:,} training images to choose the network and trains on "
+        return (f"holds out {sweep.validation:,} training images drawn at random to choose the network and trains on "
                 f"the rest, but the training set has only {n:,}")
     return None
 

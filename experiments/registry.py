@@ -9,7 +9,6 @@ from dataclasses import asdict, dataclass, is_dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-import pandas as pd
 
 from ex1 import codehash, models, runner, theory
 from ex1 import data as data_mod
@@ -55,21 +54,29 @@ class UnknownQuestion(ValueError):
 
 
 def select(tokens: list[str] | None) -> list[Question]:
-    """Questions matching ids or id prefixes ('huji.3' selects huji.3.1-3.3), in report order."""
+    """Questions matching ids or id prefixes ('huji.3' selects huji.3.1-3.3), in any case, in report order."""
     if not tokens:
         return list(QUESTIONS.values())
     chosen, unknown = set(), []
     for t in tokens:
-        t = t.strip()
+        t = t.strip().lower().rstrip(".")
         hits = [q for q in QUESTIONS if q == t or q.startswith(t + ".")]
         if not hits:
             unknown.append(t)
         chosen.update(hits)
     if unknown:
-        raise UnknownQuestion(f"unknown question id(s): {', '.join(unknown)}. Valid ids: "
-                              f"{', '.join(QUESTIONS)} (or a sheet prefix: {', '.join(sheets())}); "
-                              "see Ex1_main.py --list")
+        raise UnknownQuestion("; ".join(_unknown(t) for t in unknown) + ". See the ids with: ex1 --list")
     return [q for q in QUESTIONS.values() if q.id in chosen]
+
+
+def _unknown(token: str) -> str:
+    """'unknown question id huji.31 (did you mean huji.3.1?)': the nearest ids and sheet prefixes, if any."""
+    import difflib
+
+    names = [*QUESTIONS, *sheets()]
+    same = [n for n in names if n.replace(".", "") == token.replace(".", "")]   # 'huji.31' for huji.3.1
+    near = same + [n for n in difflib.get_close_matches(token, names, n=3, cutoff=0.6) if n not in same]
+    return f"unknown question id {token!r}" + (f" (did you mean {' or '.join(near[:3])}?)" if near else "")
 
 
 def preflight(questions: list[Question], ctx: Context) -> None:
@@ -190,7 +197,7 @@ def stored(q: Question, ctx: Context) -> Answer:
                         f"{ctx.store.root.parent} (or pass compute=True, which may train for minutes or hours)")
     rec = dict(entry.record)
     rec["cache_hit"] = True
-    return Answer(q, Result(entry.tables, rec["facts"], rec["notes"]), rec)
+    return Answer(q, Result(entry.tables, rec["facts"]), rec)
 
 
 def execute(q: Question, ctx: Context) -> Answer:
@@ -208,7 +215,7 @@ def execute(q: Question, ctx: Context) -> Answer:
                 return _compute(q, cfg, key, payload, ctx)
     rec = dict(entry.record)
     rec["cache_hit"] = True
-    return Answer(q, Result(entry.tables, rec["facts"], rec["notes"]), rec)
+    return Answer(q, Result(entry.tables, rec["facts"]), rec)
 
 
 def _compute(q: Question, cfg, key: str, payload: dict, ctx: Context) -> Answer:
@@ -220,7 +227,7 @@ def _compute(q: Question, cfg, key: str, payload: dict, ctx: Context) -> Answer:
     runs = [run_summary(r) for r in ctx.runs]
     record = {
         "question": q.id, "key_payload": payload, "code_deps": question_code_deps(q),
-        "facts": result.facts, "notes": result.notes,
+        "facts": result.facts,
         "wall_seconds": wall, "runs": runs,
         "trained_seconds": sum(r["train_seconds"] for r in runs if not r["cache_hit"]),
         # The time the reused runs took when they were trained, so a question's cost is never shown as 0.
@@ -230,8 +237,5 @@ def _compute(q: Question, cfg, key: str, payload: dict, ctx: Context) -> Answer:
     rec = dict(entry.record)
     rec["cache_hit"] = False
     # Return what the store holds, so a fresh answer renders exactly like a cached one.
-    return Answer(q, Result(entry.tables, rec["facts"], rec["notes"]), rec)
+    return Answer(q, Result(entry.tables, rec["facts"]), rec)
 
-
-def tables_equal(a: dict[str, pd.DataFrame], b: dict[str, pd.DataFrame]) -> bool:
-    return a.keys() == b.keys() and all(a[k].equals(b[k]) for k in a)

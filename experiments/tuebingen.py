@@ -17,7 +17,7 @@ GAP_STEPS = 10000     # the sheet gives no count; 8.3 epochs of 50-image batches
 # Learning rate before and after the drop at half of the steps: the sheet names neither, so two are tried, the
 # second five times higher, and the one with the higher validation accuracy is trained on all images.
 LR_SCHEDULES = ((0.01, 0.001), (0.05, 0.005))
-VALIDATION = 5000     # the last 5,000 training images: the choice of schedule never looks at the test set
+VALIDATION = 5000     # training images held out at random: the choice of schedule never looks at the test set
 CHOICE_EVALS = 3      # the choice reads the mean of the last 3 validation evaluations, not one noisy reading
 
 
@@ -50,8 +50,8 @@ def schedule_label(cfg: TrainConfig) -> str:
 def enough_for_hold_out(cfg: GapConfig, ctx: Context) -> str | None:
     n = len(ctx.dataset("mnist").y_train)
     if n <= cfg.validation + cfg.schedules[0].batch_size:
-        return (f"holds out the last {cfg.validation:,} training images to choose the learning rate and trains on "
-                f"the rest, but the training set has only {n:,}")
+        return (f"holds out {cfg.validation:,} training images drawn at random to choose the learning rate and "
+                f"trains on the rest, but the training set has only {n:,}")
     return None
 
 

@@ -97,10 +97,8 @@ def running_title(heading: str, sheet_title: str) -> str:
     return cut + "…"
 
 
-def render_html(answers, ctx, names: list[str] | None = None, selected_all: bool = True,
-                run_seconds: float = 0.0, left_out: list[str] | None = None) -> str:
-    import experiments
-
+def render_html(answers, ctx, names: list[str] | None = None, run_seconds: float = 0.0,
+                left_out: list[str] | None = None) -> str:
     env = _env()
     grouped: dict[str, list] = {}
     toc = []
@@ -118,9 +116,6 @@ def render_html(answers, ctx, names: list[str] | None = None, selected_all: bool
         sheet_sections.append({"id": sid, "title": SHEET_TITLES.get(sheet, sheet), "questions": qs})
         toc.append({"level": 1, "id": sid, "title": SHEET_TITLES.get(sheet, sheet)})
         toc += [{"level": 2, "id": s["anchor"], "title": s["heading"]} for s in qs]
-    pending = experiments.not_yet_answered() if selected_all else []
-    if pending:
-        toc.append({"level": 1, "id": "pending", "title": "Questions not answered by this version"})
     for anchor, heading in (*appendix_mod.KINDS.values(), appendix_mod.RUNS, appendix_mod.CODE,
                             appendix_mod.PROVENANCE):
         toc.append({"level": 1, "id": anchor, "title": heading})
@@ -144,7 +139,7 @@ def render_html(answers, ctx, names: list[str] | None = None, selected_all: bool
         is_full=ctx.profile.name == "full", profile=ctx.profile, answers=answers,
         included={a.question.id for a in answers},
         sheets=[SHEET_TITLES[s].split(",")[0] for s in grouped], sections=sheet_sections, toc=toc,
-        pending=pending, versions=machine.versions(),
+        versions=machine.versions(),
         cpu=f"{machine.cpu_description()}, {machine.kernels_description()}",
         cpu_cover=f"{machine.cpu_name()}, {os.cpu_count()} logical cores"
                   + (", native bfloat16" if machine.has_native_bf16() else ""),
@@ -230,6 +225,14 @@ HANDIN_FILES = ("Ex1_main.py", "pyproject.toml", "README.md")
 HANDIN_SUFFIXES = (".py", ".j2", ".css")
 
 
+def handin_missing(project_root: Path) -> list[str]:
+    """What the hand-in must hold but project_root lacks (an installed copy has no pyproject.toml, README or
+    tests)."""
+    root = Path(project_root)
+    return ([f for f in HANDIN_FILES if not (root / f).is_file()]
+            + [f"{pkg}/" for pkg in HANDIN_PACKAGES if not (root / pkg).is_dir()])
+
+
 def handin_files(project_root: Path) -> list[Path]:
     root = Path(project_root)
     files = [root / f for f in HANDIN_FILES if (root / f).is_file()]
@@ -252,4 +255,4 @@ def build_zip(pdf: Path, project_root: Path, path: Path) -> Path:
     return write_atomically(Path(path), write, "the hand-in archive")
 
 
-__all__ = ["build_pdf", "build_zip", "render_html", "write_pdf", "write_tables"]
+__all__ = ["build_pdf", "build_zip", "handin_missing", "render_html", "write_pdf", "write_tables"]

@@ -26,25 +26,41 @@ def test_selection_by_prefix_and_id():
     assert [q.id for q in experiments.select(["huji"])][:2] == ["huji.1.1", "huji.1.2"]
 
 
-def test_unknown_id_fails_listing_the_valid_ones(capsys, tmp_path):
-    code, _, err = run_cli(["--only", "huji.9", "--out", str(tmp_path)], capsys)
-    assert code == 2 and "unknown question id(s): huji.9" in err
-    assert all(q in err for q in experiments.QUESTIONS)
+def test_unknown_id_fails_with_the_nearest_ids(capsys, tmp_path):
+    code, _, err = run_cli(["--only", "huji.31", "--out", str(tmp_path)], capsys)
+    assert code == 2 and "unknown question id 'huji.31' (did you mean huji.3.1" in err and "ex1 --list" in err
+    assert len(err.strip().splitlines()) == 1 and len(err) < 200
     assert not any(tmp_path.iterdir())  # nothing written
+
+
+def test_ids_match_in_any_case():
+    assert [q.id for q in experiments.select(["HUJI.1.1", "Bonn.P4"])] == ["huji.1.1", "bonn.p4"]
 
 
 @pytest.mark.parametrize("args, message", [
     (["--data-dir", "/no/such/dir"], "data directory /no/such/dir does not exist"),
     (["--names", "Robert'); DROP TABLE/.."], "cannot make a safe file name"),
-    (["--names", "A B, C D, E F"], "one or two names"),
+    (["--names", "A B, C D, E F"], "gives 3 names: the sheet's hand-in is for one or two students"),
+    (["--names", ""], "--names is empty"),
+    (["--names", " , "], "--names is empty"),
+    (["--all"], None),   # a file where --out names a folder: its own reason (below)
     (["--zip"], "--zip needs --names"),
     (["--no-pdf"], "--no-pdf leaves nothing to write"),
 ])
 def test_bad_input_is_one_line_with_exit_code_2(capsys, tmp_path, args, message):
-    code, out, err = run_cli(args + ["--out", str(tmp_path / "o")], capsys)
+    if message is None:
+        (tmp_path / "o").write_text("a file")
+        message = f"--out {tmp_path / 'o'} is a file: name a directory"
+    code, out, err = run_cli(args + ["--all", "--out", str(tmp_path / "o")] if "--all" not in args
+                             else args + ["--out", str(tmp_path / "o")], capsys)
     assert code == 2 and message in err
     assert len(err.strip().splitlines()) == 1
-    assert not (tmp_path / "o").exists()
+    assert not (tmp_path / "o").is_dir()
+
+
+def test_without_all_or_only_nothing_trains(capsys, tmp_path):
+    code, _, err = run_cli(["--profile", "quick", "--out", str(tmp_path / "o")], capsys)
+    assert code == 2 and "say what to answer: --all" in err and not (tmp_path / "o").exists()
 
 
 @pytest.mark.parametrize("args, message", [
@@ -73,7 +89,7 @@ def test_version_and_help_name_the_command(capsys):
 def test_unwritable_output_directory(capsys, tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("")
-    code, _, err = run_cli(["--out", str(blocker / "sub")], capsys)
+    code, _, err = run_cli(["--all", "--out", str(blocker / "sub")], capsys)
     assert code == 2 and "is not writable" in err and "--out" in err
 
 
@@ -92,3 +108,37 @@ def test_malformed_data_file_is_one_line_and_writes_no_result(capsys, tmp_path):
                             "--out", str(tmp_path / "o")], capsys)
     assert code == 2 and "mnist.npz is malformed" in err and len(err.strip().splitlines()) == 1
     assert not list((tmp_path / "o").rglob("*.csv")) and not list((tmp_path / "o").rglob("*.pdf"))
+
+
+def _cli(*args, cwd=None, timeout=300):
+    """The command as a user runs it: a process of its own, its real stdout and stderr (TensorFlow writes below
+    Python, where capsys does not look)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    return subprocess.run([sys.executable, str(Path(Ex1_main.__file__)), *args], capture_output=True, text=True,
+                          timeout=timeout, cwd=cwd)
+
+
+def test_a_bare_command_prints_the_help_and_the_list_and_trains_nothing(tmp_path):
+    p = _cli(cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.startswith("usage: ex1 ") and "--only ID" in p.stdout
+    assert all(q in p.stdout for q in experiments.QUESTIONS)
+    assert not (tmp_path / "out").exists() and "] training " not in p.stdout
+
+
+def test_the_terminal_shows_only_our_lines_and_tensorflow_s_go_to_the_log(tmp_path, data_dir):
+    out = tmp_path / "o"
+    p = _cli("--only", "huji.1.1", "--profile", "quick", "--data-dir", str(data_dir), "--out", str(out))
+    assert p.returncode == 0, p.stderr
+    assert p.stderr == ""   # no cuInit, oneDNN or absl line: those are in the log
+    log = (out / "ex1.log").read_text()
+    assert "ex1 --only huji.1.1" in log
+    assert "huji.1.1" in p.stdout and "report:" in p.stdout
+    bad = _cli("--only", "huji.1.2", "--profile", "quick", "--data-dir", str(tmp_path), "--out", str(out))
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and bad.stderr.startswith("error: could not load")
+    verbose = _cli("--only", "huji.1.1", "--profile", "quick", "--data-dir", str(data_dir), "--out", str(out),
+                   "--verbose")
+    assert verbose.returncode == 0 and verbose.stderr != ""   # TensorFlow's own lines, as asked

@@ -31,8 +31,6 @@ def test_quick_pdf_has_every_question_both_counts_and_the_banner(quick_run):
     assert "1,111,946" in text and "3,274,634" in text
     assert "QUICK PROFILE" in text and "not results" in text
     assert "Appendix F: provenance" in text and "Contents" in text
-    for pending in experiments.not_yet_answered():
-        assert pending in text
 
 
 def test_second_run_trains_nothing(quick_run, monkeypatch, capsys):

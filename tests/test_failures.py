@@ -148,8 +148,8 @@ def test_too_small_a_dataset_is_named_before_anything_trains(tmp_path, capsys):
                               str(tiny), "--out", str(tmp_path / "o")], capsys)
     line = one_line(err)
     assert code == 2 and "huji.4 draws 25 training images of every digit" in line and "only 10" in line
-    assert "huji.3.1 holds out the last 1,000 training images to choose the network" in line
-    assert "bonn.p1 holds out the last 1,000 training images" in line and "only 100" in line
+    assert "huji.3.1 holds out 1,000 training images drawn at random to choose the network" in line
+    assert "bonn.p1 holds out 1,000 training images drawn at random" in line and "only 100" in line
     assert "training" not in out
 
 

@@ -236,7 +236,19 @@ def test_a_comment_retrains_nothing_and_an_expression_retrains_what_depends_on_i
     again = run()
     assert "training huji_cnn" not in again and "huji.1.2: from the store" in again and "out of date" not in again
     assert "EVAL_BATCH = 2000" in src
-    engine.write_text(src.replace("EVAL_BATCH = 2000", "EVAL_BATCH = 1000"))
+    # An engine change is judged by the golden runs (tests/test_golden.py), not by its source: a new engine version
+    # retrains every run that depends on it.
+    golden = copy / "ex1" / "golden.py"
+    version = golden.read_text()
+    assert "\nENGINE_VERSION = 1\n" in version
+    golden.write_text(version.replace("\nENGINE_VERSION = 1\n", "\nENGINE_VERSION = 2\n"))
     changed = run()
-    assert "stored answers out of date for 1 question (huji.1.2): ex1/train.py changed" in changed
+    assert ("stored answers out of date for 1 question (huji.1.2): the training engine's version changed"
+            in changed), changed
     assert "1 stored training run will train again" in changed and "training huji_cnn" in changed
+    # A builder is hashed by its source: an expression that moves a number retrains what goes through it.
+    models = copy / "ex1" / "models.py"
+    fc1 = 'activation=activation, name="fc1", dtype=dtype)(x)'
+    models.write_text(models.read_text().replace(fc1, fc1 + " * 1.0"))
+    rebuilt = run()
+    assert "ex1/models.py:huji_cnn changed" in rebuilt and "training huji_cnn" in rebuilt
