@@ -23,6 +23,16 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chat
 DEFAULT_OUT = "out"
 
 
+def __getattr__(name: str):
+    # Ex1_main.NotStored, for `except Ex1_main.NotStored` around the answer functions; imported on first use so
+    # that the command line stays fast.
+    if name == "NotStored":
+        from experiments import NotStored
+
+        return NotStored
+    raise AttributeError(f"module 'Ex1_main' has no attribute {name!r}")
+
+
 class UsageError(Exception):
     """Bad input from the user: printed as one line, exit code 2."""
 
@@ -212,6 +222,66 @@ def q5_3_comparison_table(**ctx_kwargs):
     return _tables("huji.5.3", **ctx_kwargs)["evaluation"]
 
 
+# Tübingen, ETH and Bonn: the same kind of function, named by sheet and question.
+
+
+def tuebingen_1_error_table(**ctx_kwargs):
+    """Tübingen 1: train and test error of the chosen schedule every 500 steps (DataFrame)."""
+    return _tables("tuebingen.1", **ctx_kwargs)["errors"]
+
+
+def tuebingen_1_schedule_table(**ctx_kwargs):
+    """Tübingen 1: the learning-rate schedules tried on validation images, and the one chosen (DataFrame)."""
+    return _tables("tuebingen.1", **ctx_kwargs)["schedules"]
+
+
+def tuebingen_1_error_plot(**ctx_kwargs):
+    """Tübingen 1: train and test error of the chosen schedule against steps (matplotlib Figure)."""
+    from report import figures
+
+    return figures.error_curves({"chosen schedule": _tables("tuebingen.1", **ctx_kwargs)["history"]})
+
+
+def bonn_p1_sweep_table(**ctx_kwargs):
+    """Bonn programming 1: each learning rate's validation error and the one chosen (DataFrame)."""
+    return _tables("bonn.p1", **ctx_kwargs)["selection"]
+
+
+def bonn_p2_accuracy_table(**ctx_kwargs):
+    """Bonn programming 2: the CNN's train and test accuracy and loss at every evaluation (DataFrame)."""
+    return _tables("bonn.p2", **ctx_kwargs)["history"]
+
+
+def bonn_p2_accuracy_plot(**ctx_kwargs):
+    """Bonn programming 2: train and test accuracy against steps (matplotlib Figure)."""
+    from report import figures
+
+    return figures.accuracy_curves({"Bonn CNN": bonn_p2_accuracy_table(**ctx_kwargs)})
+
+
+def bonn_p3_summary_table(**ctx_kwargs):
+    """Bonn programming 3: test accuracy with and without dropout and weight decay, over seeds (DataFrame)."""
+    return _tables("bonn.p3", **ctx_kwargs)["summary"]
+
+
+def bonn_p3_accuracy_plot(**ctx_kwargs):
+    """Bonn programming 3: both networks' accuracy curves, seed 0 (matplotlib Figure)."""
+    from report import figures
+
+    curves = _tables("bonn.p3", **ctx_kwargs)["curves"]
+    return figures.accuracy_curves({f"Bonn CNN, {k}": g for k, g in curves.groupby("run", sort=False)})
+
+
+def bonn_p4_networks_table(**ctx_kwargs):
+    """Bonn programming 4: the three CIFAR-10 networks' epochs, accuracies and test accuracy (DataFrame)."""
+    return _tables("bonn.p4", **ctx_kwargs)["networks"]
+
+
+def bonn_p4_confusion_table(**ctx_kwargs):
+    """Bonn programming 4: the answer network's confusion matrix on the test images (DataFrame)."""
+    return _tables("bonn.p4", **ctx_kwargs)["confusion"]
+
+
 def theory_checks(qid: str, **ctx_kwargs):
     """The numerical checks behind a derivation (huji.t1-t4, tuebingen.2-3, eth.1-3, bonn.t1-t2)."""
     return _tables(qid, **ctx_kwargs)
@@ -253,6 +323,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also write Ex1_<names>.zip: the code, templates, pyproject.toml, README and the PDF")
     p.add_argument("--html", action="store_true", help="also write the report as one self-contained HTML file")
     p.add_argument("--no-pdf", action="store_true", help="skip the PDF (with --html: where WeasyPrint cannot run)")
+    p.add_argument("--tensorboard", metavar="DIR",
+                   help="also write every run's losses and accuracies as TensorBoard logs to DIR "
+                        "(then: tensorboard --logdir DIR; pip install tensorboard)")
     p.add_argument("--verbose", action="store_true",
                    help="show TensorFlow's own log lines on the terminal (else they go to OUT/ex1.log)")
     return p
@@ -292,16 +365,23 @@ def _list(args) -> None:
         estimates = {e.question: e for e in plan.estimate(questions, ctx)}
         print(f"{'id':<12} {'stored':<7} {'minutes':>7}  title   ({args.profile} profile, {ctx.precision})")
     except (DataError, ValueError) as e:
-        print(f"(no estimates: {str(e).splitlines()[0][:160]})")
+        print(f"(no estimates: {str(e).splitlines()[0]})")
+    total, unknown = 0.0, 0
     for q in questions:
         e = estimates.get(q.id)
         if e is None:
             print(f"{q.id:<12} {q.title}")
             continue
         seconds = progress.seconds(e)
+        total += 0.0 if e.stored or not e.known else seconds
+        unknown += not (e.stored or e.known)
         # two decimals below 0.1 min: a question that trains must not read as 0.0 (= trains nothing)
         minutes = "—" if e.stored else ("?" if not e.known else f"{seconds / 60:.{1 if seconds >= 6 else 2}f}")
         print(f"{q.id:<12} {'yes' if e.stored else 'no':<7} {minutes:>7}  {q.title}")
+    if estimates:
+        stored = sum(e.stored for e in estimates.values())
+        print(f"{'total':<12} {f'{stored}/{len(estimates)}':<7} {total / 60:>7.1f}  minutes to answer every question not "
+              f"stored{f' (and {unknown} not estimated)' if unknown else ''}")
 
 
 def _outputs(args, names: str | None) -> str:
@@ -362,6 +442,8 @@ def check_input(args: argparse.Namespace) -> list:
         if missing:
             raise UsageError(f"--zip cannot find {', '.join(missing)} beside Ex1_main.py (an installed copy does "
                              "not carry them): run from a checkout of the project, or install it with pip install -e")
+    if args.tensorboard and Path(args.tensorboard).exists() and not Path(args.tensorboard).is_dir():
+        raise UsageError(f"--tensorboard {args.tensorboard} is a file: name a directory for the logs")
     if not args.list:
         _check_out_dir(Path(args.out))
     return selected
@@ -386,7 +468,8 @@ def run(args: argparse.Namespace) -> Path | None:
 
     from ex1.fsutil import clean_dead_temporaries
     from experiments import plan
-    from report.build import PdfEngineMissing, build_html, build_pdf, build_zip, check_pdf_engine, write_tables
+    from report.build import (PdfEngineMissing, build_html, build_pdf, build_zip, check_pdf_engine, write_figures,
+                              write_tables)
 
     if not args.no_pdf:
         try:
@@ -394,6 +477,7 @@ def run(args: argparse.Namespace) -> Path | None:
         except PdfEngineMissing as e:
             raise UsageError(str(e)) from None
     ctx = make_context(args.profile, args.data_dir, str(out), args.rerun, args.precision)
+    ctx.tensorboard = args.tensorboard
     ctx.store.check()
     # Debris of killed runs (store entries, checkpoints, the PDF's and tables' temporaries); what a
     # live process is writing stays.
@@ -434,6 +518,7 @@ def run(args: argparse.Namespace) -> Path | None:
         print(f"report (HTML): {html}")
         written = written or html
     print(f"tables: {write_tables(answers, out / 'tables' / args.profile)}")
+    print(f"figures: {write_figures(answers, out / 'figures' / args.profile)}")
     if args.zip:
         z = build_zip(written, Path(__file__).resolve().parent, out / f"{stem}.zip")
         print(f"hand-in archive: {z}")

@@ -211,6 +211,8 @@ class Context:
     log: Callable[[str], None] = print
     runs: list[Run] = field(default_factory=list)   # the runs of the question being computed
     trained_keys: set[str] = field(default_factory=set)  # runs trained by this invocation: --rerun trains each once
+    tensorboard: str | None = None   # a folder for every run's history as TensorBoard logs (ex1.tensorboard)
+    question: str = ""               # the question being computed (names its runs' TensorBoard folders)
     started_at: float = field(default_factory=time.time)
 
     def dataset(self, name: str = "mnist") -> data_mod.Dataset:
@@ -264,8 +266,16 @@ class Context:
         if entry is not None:
             run = Run(spec, entry.tables["history"], entry.tables["params"], entry.record,
                       [entry.arrays[f"w{i}"] for i in range(len(entry.arrays))], cache_hit=True)
-        self.runs.append(run)
+        self._keep(run)
         return run
+
+    def _keep(self, run: Run) -> None:
+        """Remember a run for the answer being computed (and log it for TensorBoard when asked)."""
+        self.runs.append(run)
+        if self.tensorboard:
+            from . import tensorboard
+
+            tensorboard.write_run(self.tensorboard, self.question, run)
 
     def train_all(self, specs: list[RunSpec]) -> list[Run]:
         """Train several runs (or reuse the stored ones), in order; those that can, train packed or fused.
@@ -287,7 +297,7 @@ class Context:
         runs = []
         for i, spec in enumerate(specs):
             if i in trained:
-                self.runs.append(trained[i])
+                self._keep(trained[i])
                 runs.append(trained[i])
             else:
                 runs.append(self.train(spec))

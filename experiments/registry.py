@@ -205,12 +205,14 @@ def execute(q: Question, ctx: Context) -> Answer:
     cfg = q.config(ctx)
     key, payload = question_key(q, cfg, ctx)
     kind = f"questions/{q.id}"
-    entry = None if ctx.rerun else ctx.store.load(kind, key)
+    # With TensorBoard logs asked for, the answer is computed again from its stored runs (cheap), so that every run
+    # is logged, also those of answers already stored.
+    entry = None if (ctx.rerun or ctx.tensorboard) else ctx.store.load(kind, key)
     if entry is None:
         # One process computes a question at a time; another asking for it waits and reuses the answer.
         with ctx.store.lock(kind, key, on_wait=lambda: ctx.log(
                 f"== {q.id}: another process is computing this question; waiting for its answer")):
-            entry = None if ctx.rerun else ctx.store.load(kind, key)
+            entry = None if (ctx.rerun or ctx.tensorboard) else ctx.store.load(kind, key)
             if entry is None:
                 return _compute(q, cfg, key, payload, ctx)
     rec = dict(entry.record)
@@ -220,7 +222,7 @@ def execute(q: Question, ctx: Context) -> Answer:
 
 def _compute(q: Question, cfg, key: str, payload: dict, ctx: Context) -> Answer:
     kind = f"questions/{q.id}"
-    ctx.runs = []
+    ctx.runs, ctx.question = [], q.id
     t0 = time.perf_counter()
     result = q.fn(cfg, ctx)
     wall = time.perf_counter() - t0

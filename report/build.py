@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import os
 import platform
+import re
 import zipfile
 from pathlib import Path
 
@@ -124,7 +125,7 @@ def render_html(answers, ctx, names: list[str] | None = None, run_seconds: float
     datasets = []
     for d in used:
         ds = ctx.dataset(d)
-        datasets.append({"name": d, "source": ds.source, "fingerprint": ds.fingerprint,
+        datasets.append({"name": d, "source": without_paths(ds.source), "fingerprint": ds.fingerprint,
                          "train": len(ds.y_train), "test": len(ds.y_test)})
     css = (Path(__file__).parent / "templates" / "style.css").read_text()
     if ctx.profile.name != "full":
@@ -134,7 +135,7 @@ def render_html(answers, ctx, names: list[str] | None = None, run_seconds: float
     auto, why = machine.auto_precision()
     precision_reason = (f"chosen by --precision auto: {why}" if ctx.precision == auto
                         else f"asked for with --precision; auto would have chosen {auto}: {why}")
-    return env.get_template("report.html.j2").render(
+    return number_figures_and_tables(env.get_template("report.html.j2").render(
         title="Assignment 1: Convolutional Neural Networks", names=names, css=Markup(css), left_out=left_out or [],
         is_full=ctx.profile.name == "full", profile=ctx.profile, answers=answers,
         included={a.question.id for a in answers},
@@ -152,7 +153,7 @@ def render_html(answers, ctx, names: list[str] | None = None, run_seconds: float
         by_first_use=lambda qid, rids: appendix_mod.by_first_use(qid, rids, all_runs),
         code_map=appendix_mod.code_map(answers, Path(__file__).resolve().parents[1]),
         appx_runs=appendix_mod.RUNS, appx_code=appendix_mod.CODE, appx_provenance=appendix_mod.PROVENANCE,
-    )
+    ))
 
 
 class PdfEngineMissing(RuntimeError):
@@ -205,6 +206,65 @@ def build_pdf(answers, ctx, path: Path, **kwargs) -> Path:
         return write_pdf(html, path)
 
 
+def without_paths(text: str) -> str:
+    """A data source as the report may print it: a path of the building machine becomes its file or folder name
+    ('file /home/ada/data/mnist.npz' -> 'file mnist.npz')."""
+    return " ".join(Path(w).name if ("/" in w or "\\" in w) and len(w) > 1 else w for w in text.split(" "))
+
+
+_FIGURE = re.compile(r'<figure id="([^"]+)"')
+_TABLE = re.compile(r'<table(?: id="([^"]*)")? class="data[^"]*"')
+_REF = re.compile(r'<a class="(figref|tabref)" href="#([^"]+)"></a>')
+
+
+def number_figures_and_tables(html: str) -> str:
+    """Figures and tables numbered in the order they appear, their captions and every reference to them
+    written out ("Figure 3", "Table 12"): in the HTML itself, so that a browser shows what the PDF shows
+    (no browser implements CSS's target-counter)."""
+    numbers: dict[str, str] = {}
+    out, at, counts = [], 0, {"Figure": 0, "Table": 0}
+    marks = sorted([(m.start(), "Figure", m.group(1)) for m in _FIGURE.finditer(html)]
+                   + [(m.start(), "Table", m.group(1)) for m in _TABLE.finditer(html)])
+    for start, kind, anchor in marks:
+        counts[kind] += 1
+        label = f"{kind} {counts[kind]}"
+        if anchor:
+            numbers[anchor] = label
+        tag, end = ("<figcaption>", "</figure>") if kind == "Figure" else ("<caption>", "</table>")
+        caption = html.find(tag, start)
+        if caption < 0 or caption > html.find(end, start):
+            continue   # no caption of its own: numbered (as CSS counted it), nothing to write
+        tag_end = caption + len(tag)
+        out.append(html[at:tag_end] + f'<span class="num">{label}.</span> ')
+        at = tag_end
+    out.append(html[at:])
+    html = "".join(out)
+    return _REF.sub(lambda m: f'<a class="{m.group(1)}" href="#{m.group(2)}">{numbers.get(m.group(2), "?")}</a>', html)
+
+
+def write_figures(answers, directory: Path) -> Path:
+    """Every figure of the report as SVG and PNG (<dir>/<question id>/<figure>.svg|.png), for a student's own
+    LaTeX or Word document."""
+    from . import figures
+
+    for a in answers:
+        d = Path(directory) / a.question.id
+        found = sections.figures_in(sections.build(a))
+        if not found:
+            continue
+        try:
+            d.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise write_error("the figures", d, e) from e
+        for fig in found:
+            write_atomically(d / f"{fig.id}.svg", lambda tmp: tmp.write_text(fig.svg, encoding="utf-8"), "a figure")
+            png = figures.png_of(fig.svg)
+            if png is not None:
+                write_atomically(d / f"{fig.id}.png", lambda tmp: tmp.write_bytes(png), "a figure")
+    figures.forget_drawn()
+    return Path(directory)
+
+
 def write_tables(answers, directory: Path) -> Path:
     """Every answer's tables as CSV (<dir>/<question id>/<table>.csv), for readers who want the numbers."""
     for a in answers:
@@ -255,4 +315,4 @@ def build_zip(pdf: Path, project_root: Path, path: Path) -> Path:
     return write_atomically(Path(path), write, "the hand-in archive")
 
 
-__all__ = ["build_pdf", "build_zip", "handin_missing", "render_html", "write_pdf", "write_tables"]
+__all__ = ["build_pdf", "build_zip", "handin_missing", "render_html", "write_figures", "write_pdf", "write_tables"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import math
 import zlib
@@ -65,6 +66,26 @@ def color_for(label: str) -> str:
     return _FIXED.get(label) or _PALETTE[zlib.crc32(label.encode()) % len(_PALETTE)]
 
 
+# The drawn figures by the digest of their SVG, so that a PNG can be made of the same drawing when the figure
+# files are written (report.build.write_figures), then forgotten.
+_DRAWN: dict[str, Figure] = {}
+
+
+def png_of(svg: str, dpi: int = 200) -> bytes | None:
+    """The PNG of the figure whose SVG this is, drawn in this process; None when it was not."""
+    fig = _DRAWN.get(hashlib.sha1(svg.encode()).hexdigest())
+    if fig is None:
+        return None
+    buf = io.BytesIO()
+    with matplotlib.rc_context(STYLE):
+        fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight", metadata={"Software": None})
+    return buf.getvalue()
+
+
+def forget_drawn() -> None:
+    _DRAWN.clear()
+
+
 def to_svg(fig) -> str:
     buf = io.StringIO()
     for ax in fig.axes:   # step counts and the like with thousands separators: 20,000, not 20000
@@ -74,7 +95,9 @@ def to_svg(fig) -> str:
                 axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
     with matplotlib.rc_context(STYLE):
         fig.savefig(buf, format="svg", bbox_inches="tight", metadata={"Date": None})
-    return buf.getvalue()
+    svg = buf.getvalue()
+    _DRAWN[hashlib.sha1(svg.encode()).hexdigest()] = fig
+    return svg
 
 
 def zoom_applies(histories: dict[str, pd.DataFrame], zoom_from: float | None) -> bool:

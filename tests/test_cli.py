@@ -16,7 +16,8 @@ def test_list_prints_every_id_with_its_title(capsys):
     code, out, _ = run_cli(["--list"], capsys)
     assert code == 0
     lines = out.strip().splitlines()
-    assert [l.split()[0] for l in lines[1:]] == list(experiments.QUESTIONS)
+    body = lines[1:-1] if lines[-1].startswith("total") else lines[1:]
+    assert [l.split()[0] for l in body] == list(experiments.QUESTIONS)
     assert "huji.1.1" in out and "Free parameters" in out
 
 
@@ -142,3 +143,30 @@ def test_the_terminal_shows_only_our_lines_and_tensorflow_s_go_to_the_log(tmp_pa
     verbose = _cli("--only", "huji.1.1", "--profile", "quick", "--data-dir", str(data_dir), "--out", str(out),
                    "--verbose")
     assert verbose.returncode == 0 and verbose.stderr != ""   # TensorFlow's own lines, as asked
+
+
+def test_tensorboard_logs_hold_every_run_s_history(tmp_path, data_dir, capsys):
+    import numpy as np
+    import tensorflow as tf
+
+    logs = tmp_path / "tb"
+    args = ["--only", "huji.1.2", "--profile", "quick", "--data-dir", str(data_dir), "--out", str(tmp_path / "o"),
+            "--no-pdf", "--html"]
+    assert Ex1_main.main(args) == 0
+    capsys.readouterr()
+    # Answers already stored are computed again from their stored runs, so every run is logged.
+    assert Ex1_main.main(args + ["--tensorboard", str(logs)]) == 0
+    out = capsys.readouterr().out
+    assert "] training " not in out and "huji.1.2: computed" in out
+    a = Ex1_main.answer("huji.1.2", profile="quick", data_dir=str(data_dir), out=str(tmp_path / "o"))
+    history = a.result.tables["history"]
+    folders = [p for p in (logs / "huji.1.2").iterdir() if p.is_dir()]
+    assert len(folders) == 1 and folders[0].name.endswith("seed_0")
+    scalars: dict[str, list] = {}
+    for event in tf.compat.v1.train.summary_iterator(str(next(folders[0].glob("events.out.tfevents.*")))):
+        for v in event.summary.value:
+            scalars.setdefault(v.tag, []).append((event.step, float(tf.make_ndarray(v.tensor))))
+    assert set(scalars) == {"loss/train", "loss/test", "accuracy/train", "accuracy/test", "learning_rate"}
+    steps = [s for s, _ in scalars["accuracy/test"]]
+    assert steps == sorted(steps) and steps[0] == 0 and len(steps) >= 3
+    np.testing.assert_allclose([v for _, v in scalars["accuracy/test"]], history["test_accuracy"], rtol=1e-6)

@@ -51,11 +51,33 @@ def section(qid: str):
 
 
 def build(answer) -> dict:
-    """The template context of one answer: figures, tables, sentences, plus the run facts."""
-    fn = _SECTIONS.get(answer.question.id)
-    if fn is None:
-        raise KeyError(f"no report section for question {answer.question.id}")
-    return fn(answer.result, answer.record)
+    """The template context of one answer: figures, tables, sentences, plus the run facts. Built once per answer
+    (kept on it): the PDF, the HTML and the figure files of one command draw each figure once."""
+    ctx = answer.__dict__.get("_report_context")
+    if ctx is None:
+        fn = _SECTIONS.get(answer.question.id)
+        if fn is None:
+            raise KeyError(f"no report section for question {answer.question.id}")
+        ctx = answer.__dict__["_report_context"] = fn(answer.result, answer.record)
+    return ctx
+
+
+def figures_in(ctx) -> list[Figure]:
+    """Every figure of a section's context, wherever it sits in it, in order, each once."""
+    found: dict[str, Figure] = {}
+
+    def walk(x):
+        if isinstance(x, Figure):
+            found.setdefault(x.id, x)
+        elif isinstance(x, dict):
+            for v in x.values():
+                walk(v)
+        elif isinstance(x, (list, tuple)):
+            for v in x:
+                walk(v)
+
+    walk(ctx)
+    return list(found.values())
 
 
 def text(v) -> str:
