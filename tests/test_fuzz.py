@@ -182,7 +182,7 @@ def test_a_generated_data_file_loads_valid_or_is_one_clean_line(case):
         _count("data file", "loaded, valid")
 
 
-@pytest.mark.parametrize("make", ["fifo", "folder", "socket"], ids=str)
+@pytest.mark.parametrize("make", ["fifo", "folder", "socket", "device"], ids=str)
 def test_a_data_file_that_is_not_a_regular_file_is_refused_at_once(tmp_path, make):
     import socket
 
@@ -191,6 +191,8 @@ def test_a_data_file_that_is_not_a_regular_file_is_refused_at_once(tmp_path, mak
         os.mkfifo(path)
     elif make == "folder":
         path.mkdir()
+    elif make == "device":
+        path.symlink_to("/dev/zero")   # a reader of it would never reach the end
     else:
         s = socket.socket(socket.AF_UNIX)
         s.bind(str(path))
@@ -198,7 +200,8 @@ def test_a_data_file_that_is_not_a_regular_file_is_refused_at_once(tmp_path, mak
     with pytest.raises(data.DataError) as e:
         within(10, data.load, "mnist", str(tmp_path), False)
     assert "\n" not in str(e.value)
-    assert {"fifo": "is a named pipe", "folder": "is a folder", "socket": "is a socket"}[make] in str(e.value)
+    assert {"fifo": "is a named pipe", "folder": "is a folder", "socket": "is a socket",
+            "device": "is a character device"}[make] in str(e.value)
 
 
 # ---------------------------------------------------------------------------------------------- store entries
