@@ -326,6 +326,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tensorboard", metavar="DIR",
                    help="also write every run's losses and accuracies as TensorBoard logs to DIR "
                         "(then: tensorboard --logdir DIR; pip install tensorboard)")
+    p.add_argument("--quiet", action="store_true",
+                   help="print only errors and the files written (no progress lines)")
     p.add_argument("--verbose", action="store_true",
                    help="show TensorFlow's own log lines on the terminal (else they go to OUT/ex1.log)")
     return p
@@ -476,7 +478,8 @@ def run(args: argparse.Namespace) -> Path | None:
             check_pdf_engine()     # minutes or hours of training must not end in a missing library
         except PdfEngineMissing as e:
             raise UsageError(str(e)) from None
-    ctx = make_context(args.profile, args.data_dir, str(out), args.rerun, args.precision)
+    say = (lambda line: None) if args.quiet else _log
+    ctx = make_context(args.profile, args.data_dir, str(out), args.rerun, args.precision, log=say)
     ctx.tensorboard = args.tensorboard
     ctx.store.check()
     # Debris of killed runs (store entries, checkpoints, the PDF's and tables' temporaries); what a
@@ -490,7 +493,7 @@ def run(args: argparse.Namespace) -> Path | None:
         experiments.preflight(selected, ctx)   # data problems now, not after hours of training
         stale = experiments.out_of_date(selected, ctx)
         if stale:
-            print(stale, flush=True)
+            say(stale)
         estimates = plan.estimate(selected, ctx)
         progress = plan.Progress(estimates, plan.remembered_rate(ctx) or plan.guessed_rate(ctx.precision)
                                  if any(e.gflop for e in estimates) else 1.0, plan.remembered_rate(ctx, plan.PER_RUN))
@@ -499,7 +502,7 @@ def run(args: argparse.Namespace) -> Path | None:
             answers.append(experiments.execute(q, ctx))
             rec = answers[-1].record
             progress.finished(est, rec)
-            print(f"{q.id}: {_how(rec)}", flush=True)
+            say(f"{q.id}: {_how(rec)}")
         if progress.done_s or progress.overhead_runs:
             plan.remember_rate(ctx, progress.rate if progress.done_s else None,
                                progress.overhead if progress.overhead_runs else None)

@@ -235,6 +235,11 @@ CIFAR_LABELS = {"answer": "dropout + weight decay (exercise 3)",
                 "plain": "no regularisation (exercise 2)"}
 
 
+def cifar_label(role: str) -> str:
+    """How the report names (and finds) the CIFAR-10 run of a role: 'answer', 'augmented' or 'plain'."""
+    return f"CIFAR-10, {CIFAR_LABELS[role]}"
+
+
 def cifar_run(cfg: BonnConfig, lr: float, role: str) -> RunSpec:
     """Exercise 3's network (the answer; also trained on augmented images) or exercise 2's; one recipe."""
     regularised = role != "plain"
@@ -245,7 +250,7 @@ def cifar_run(cfg: BonnConfig, lr: float, role: str) -> RunSpec:
         kwargs["shift"] = cfg.cifar_shift
     # When to stop (and every curve) is judged on training images held out at random: the test set is used once,
     # for the accuracy reported.
-    return RunSpec("bonn_cnn", train, kwargs, dataset="cifar10", label=f"CIFAR-10, {CIFAR_LABELS[role]}",
+    return RunSpec("bonn_cnn", train, kwargs, dataset="cifar10", label=cifar_label(role),
                    validation=cfg.validation)
 
 

@@ -258,6 +258,8 @@ class Progress:
         unknown = any(not e.known for e in rest)
         when = "" if left <= 0 and not unknown else f", about {_minutes(left)} left" + (
             " (and questions not estimated)" if unknown else "")
+        if left >= 60:   # the clock time a user can plan by
+            when += time.strftime(", done about %H:%M", time.localtime(time.time() + left))
         return f"[{k + 1}/{len(self.order)}{when}]"
 
 

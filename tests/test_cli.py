@@ -170,3 +170,18 @@ def test_tensorboard_logs_hold_every_run_s_history(tmp_path, data_dir, capsys):
     steps = [s for s, _ in scalars["accuracy/test"]]
     assert steps == sorted(steps) and steps[0] == 0 and len(steps) >= 3
     np.testing.assert_allclose([v for _, v in scalars["accuracy/test"]], history["test_accuracy"], rtol=1e-6)
+
+
+def test_quiet_prints_only_the_files_written(tmp_path, data_dir, capsys):
+    args = ["--only", "huji.1.1", "--profile", "quick", "--data-dir", str(data_dir), "--out", str(tmp_path / "o"),
+            "--no-pdf", "--html", "--quiet"]
+    assert Ex1_main.main(args) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert [line.split(":")[0] for line in lines] == ["report (HTML)", "tables", "figures"], lines
+
+
+def test_the_progress_line_names_the_clock_time_when_a_question_takes_minutes():
+    from experiments import plan
+
+    p = plan.Progress([plan.Estimate("a", False, 1, 600.0)], 1.0, None)
+    assert ", done about " in p.prefix("a") and "min left" in p.prefix("a")

@@ -104,14 +104,17 @@ def test_list_shows_what_is_stored(quick_run, capsys):
     capsys.readouterr()
     assert Ex1_main.main(["--list", "--profile", "quick", "--out", str(out)] + args[3:5]) == 0
     listed = capsys.readouterr().out.strip().splitlines()
-    rows = [line.split() for line in listed[1:]]
+    rows = [line.split() for line in listed[1:-1]]
     assert [r[0] for r in rows] == list(experiments.QUESTIONS) and all(r[1] == "yes" for r in rows)
+    n = len(experiments.QUESTIONS)
+    assert listed[-1].split()[:3] == ["total", f"{n}/{n}", "0.0"]   # nothing left to train
 
 
 def test_list_estimates_minutes_for_an_empty_store(tmp_path, data_dir, capsys):
     assert Ex1_main.main(["--list", "--profile", "quick", "--data-dir", str(data_dir), "--out", str(tmp_path)]) == 0
     rows = {line.split()[0]: line.split() for line in capsys.readouterr().out.strip().splitlines()[1:]}
     assert rows["huji.1.2"][1] == "no" and float(rows["huji.1.2"][2]) > 0
+    assert rows["total"][1] == f"0/{len(experiments.QUESTIONS)}" and float(rows["total"][2]) > 0
     assert float(rows["huji.1.1"][2]) == 0                      # counting parameters trains nothing
     assert float(rows["huji.3.1"][2]) > 0                       # a sweep trained packed is planned too ...
     assert not list((tmp_path / "store" / "runs").glob("*"))    # ... and --list trains nothing
@@ -425,3 +428,26 @@ def test_a_browser_shows_the_number_of_every_figure_and_table_reference(quick_ru
     assert [(target, shown) for target, shown in refs if shown != captions.get(target)] == []
     numbers = [int(n) for n in re.findall(r'<span class="num">Figure (\d+)\.', dom)]
     assert numbers == list(range(1, len(numbers) + 1))   # in the order a reader meets them
+
+
+@pytest.mark.parametrize("qid", list(experiments.QUESTIONS))
+def test_every_question_keeps_the_one_contract(quick_run, data_dir, qid):
+    # From an id a reader finds everything by that name: the experiment function, the section that turns its
+    # answer into a page, the template, the stored tables; and its runs are named by role, one name a run.
+    from report import sections
+    from report.sections.common import _SECTIONS
+
+    out, _ = quick_run
+    q = experiments.QUESTIONS[qid]
+    assert q.id == qid and callable(q.fn) and q.title
+    assert qid in _SECTIONS, f"no report section for {qid}"
+    template = Path(sections.__file__).parents[1] / "templates" / "sections" / f"{qid}.html.j2"
+    assert template.is_file(), template
+    ctx = Ex1_main.make_context("quick", str(data_dir), str(out))
+    answer = experiments.stored(q, ctx)
+    # Its tables are named and written (huji.3.3's are empty where no candidate of the quick sweeps qualified).
+    assert answer.result.tables, qid
+    assert {p.stem for p in (out / "tables" / "quick" / qid).glob("*.csv")} == set(answer.result.tables)
+    roles = [(r["label"], r["config"]["seed"]) for r in answer.record["runs"]]
+    assert all(label for label, _ in roles) and len(set(roles)) == len(roles), roles
+    assert isinstance(sections.build(answer), dict)

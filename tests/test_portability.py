@@ -51,7 +51,7 @@ def test_a_missing_pdf_engine_is_one_line_before_training_naming_each_os_and_htm
     ("Ada/Lovelace", "cannot make a safe file name"),
     ("Ada\x07Lovelace", "cannot make a safe file name"),
     ("Ada Lovelace, ", "cannot make a safe file name"),
-    (" , ", "cannot make a safe file name"),
+    (" , ", "--names is empty"),
 ])
 def test_names_that_cannot_be_names_are_refused_in_one_line(tmp_path, capsys, names, message):
     code, _, err = run_cli(THEORY + ["--names", names, "--out", str(tmp_path / "o")], capsys)

@@ -6,7 +6,7 @@ import math
 
 from ex1.stats import paired, signed, welch
 
-from experiments.bonn_practical import mnist_label, sweep_label
+from experiments.bonn_practical import cifar_label, mnist_label, sweep_label
 
 from .. import figures
 from ..figures import to_svg
@@ -173,8 +173,7 @@ def bonn_p4(result, record) -> dict:
     nets = result.tables["networks"].set_index("role")
     labels = {"answer": "Bonn CNN on CIFAR-10", "augmented": "Bonn CNN on CIFAR-10, augmented",
               "plain": "Bonn CNN on CIFAR-10, no regularisation"}
-    cifar_runs = [r for r in record["runs"] if r["dataset"] == "cifar10"]
-    run = next(r for r in cifar_runs if r["model_kwargs"].get("conv_dropout") and not r["model_kwargs"].get("shift"))
+    run = run_of(record, cifar_label("answer"))
     cfg = run["config"]
     final = h.iloc[-1]
     answer, aug, plain = (nets.loc[k].to_dict() for k in ("answer", "augmented", "plain"))
