@@ -208,7 +208,7 @@ def build_pdf(answers, ctx, path: Path, **kwargs) -> Path:
 
 def without_paths(text: str) -> str:
     """A data source as the report may print it: a path of the building machine becomes its file or folder name
-    ('file /home/ada/data/mnist.npz' -> 'file mnist.npz')."""
+    ('file DIR/mnist.npz' -> 'file mnist.npz')."""
     return " ".join(Path(w).name if ("/" in w or "\\" in w) and len(w) > 1 else w for w in text.split(" "))
 
 
