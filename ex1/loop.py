@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from .train import (EVAL_BATCH, FLAT_WINDOW, HISTORY_COLUMNS, TrainConfig, TrainResult, _Checkpoint, _fmt_seconds,
-                    batch_order, is_flat)
+                    batch_order, eval_batches, is_flat, scores)
 
 
 class Layout(Protocol):
@@ -220,8 +220,6 @@ def _results(layout, configs, histories, clock, b) -> list[TrainResult]:
 
 def evaluate_in_batches(logits_of: Callable, x: np.ndarray, y: np.ndarray, runs: int, batch: int) -> np.ndarray:
     """(run, [mean loss, accuracy]) of runs whose logits_of(images) gives one (n, classes) array per run."""
-    from .train import eval_batches, scores
-
     totals = np.zeros((runs, 2))
     for s, xb in eval_batches(x, batch):
         for r, lg in enumerate(logits_of(xb)):
