@@ -353,37 +353,43 @@ def _count(n: int, noun: str) -> str:
 
 
 def _list(args) -> None:
-    """Each id with its title, whether its answer is stored, and its estimated minutes on this machine."""
+    """Each id with its title, whether its answer is stored, and its estimated minutes on this machine. Needs no
+    data for the stored column (and never downloads any); minutes need the data of the questions not stored."""
+    import textwrap
+
     import experiments
     from experiments import plan
     from ex1.data import DataError
 
     questions = list(experiments.QUESTIONS.values())
-    estimates = {}
+    ctx = make_context(args.profile, args.data_dir, args.out, precision=args.precision, log=lambda s: None)
+    stored = {q.id: experiments.find_stored(q, ctx, read=False) is not None for q in questions}
+    needed = dict.fromkeys(d for q in questions if not stored[q.id] for d in q.datasets)
+    problems = {d: p for d in needed if (p := ctx.local_data_problem(d))}
+    estimates, progress = {}, None
     try:
-        ctx = make_context(args.profile, args.data_dir, args.out, precision=args.precision, log=lambda s: None)
         progress = plan.Progress([], plan.remembered_rate(ctx) or plan.guessed_rate(ctx.precision),
                                  plan.remembered_rate(ctx, plan.PER_RUN))
-        estimates = {e.question: e for e in plan.estimate(questions, ctx)}
-        print(f"{'id':<12} {'stored':<7} {'minutes':>7}  title   ({args.profile} profile, {ctx.precision})")
+        can = [q for q in questions if not set(q.datasets) & set(problems)]
+        estimates = {e.question: e for e in plan.estimate(can, ctx)}
     except (DataError, ValueError) as e:
-        print(f"(no estimates: {str(e).splitlines()[0]})")
+        problems["estimates"] = str(e)
+    print(f"{'id':<12} {'stored':<7} {'minutes':>7}  title   ({args.profile} profile, {ctx.precision})")
     total, unknown = 0.0, 0
     for q in questions:
         e = estimates.get(q.id)
-        if e is None:
-            print(f"{q.id:<12} {q.title}")
-            continue
-        seconds = progress.seconds(e)
-        total += 0.0 if e.stored or not e.known else seconds
-        unknown += not (e.stored or e.known)
+        seconds = progress.seconds(e) if e is not None and e.known else 0.0
+        known = stored[q.id] or (e is not None and e.known)
+        total += 0.0 if stored[q.id] else seconds
+        unknown += not known
         # two decimals below 0.1 min: a question that trains must not read as 0.0 (= trains nothing)
-        minutes = "—" if e.stored else ("?" if not e.known else f"{seconds / 60:.{1 if seconds >= 6 else 2}f}")
-        print(f"{q.id:<12} {'yes' if e.stored else 'no':<7} {minutes:>7}  {q.title}")
-    if estimates:
-        stored = sum(e.stored for e in estimates.values())
-        print(f"{'total':<12} {f'{stored}/{len(estimates)}':<7} {total / 60:>7.1f}  minutes to answer every question not "
-              f"stored{f' (and {unknown} not estimated)' if unknown else ''}")
+        minutes = "—" if stored[q.id] else ("?" if not known else f"{seconds / 60:.{1 if seconds >= 6 else 2}f}")
+        print(f"{q.id:<12} {'yes' if stored[q.id] else 'no':<7} {minutes:>7}  {q.title}")
+    print(f"{'total':<12} {f'{sum(stored.values())}/{len(questions)}':<7} {total / 60:>7.1f}  minutes to answer every "
+          f"question not stored{f' (and {unknown} not estimated: ?)' if unknown else ''}")
+    for what, problem in problems.items():
+        print(textwrap.fill(f"? {what}: {problem}", width=100, subsequent_indent="  ", break_long_words=False,
+                            break_on_hyphens=False))
 
 
 def _outputs(args, names: str | None) -> str:
@@ -490,7 +496,14 @@ def run(args: argparse.Namespace) -> Path | None:
     t0 = time.perf_counter()
     answers = []
     try:
-        experiments.preflight(selected, ctx)   # data problems now, not after hours of training
+        # Data problems now, not after hours of training; answers already stored are read without the data.
+        todo = [q for q in selected if ctx.rerun or ctx.tensorboard or experiments.find_stored(q, ctx, read=False) is None]
+        try:
+            experiments.preflight(todo, ctx)
+        except DataError as e:
+            ids = ", ".join(q.id for q in todo[:4]) + (", ..." if len(todo) > 4 else "")
+            raise DataError(f"{e} (needed to compute {ids}: answers already stored are read without the data)") \
+                from None
         stale = experiments.out_of_date(selected, ctx)
         if stale:
             say(stale)

@@ -119,7 +119,7 @@ def train_fused(
 
     if len(builders) != len(configs) or not all(builders):
         raise ValueError("every lane needs a configuration and at least one model")
-    loop.check("fused", configs)
+    loop.check("fused", configs, models=sum(len(b) for b in builders))
     y_train, y_test = np.asarray(y_train), np.asarray(y_test)
     if y_train.ndim != 1:
         raise ValueError("fused training takes one label per image")

@@ -50,22 +50,30 @@ _LIMITS = {
               ("mixed_float16", "fused training is for Adam runs of a fixed number of steps in float32 or "
                                 "mixed_bfloat16"),
               ("not adam", "fused training is for Adam runs of a fixed number of steps in float32 or "
-                           "mixed_bfloat16")),
+                           "mixed_bfloat16"),
+              # Several models fused share grouped convolutions, whose gradients TensorFlow computes on a CPU only
+              # through oneDNN, which it uses for bfloat16 only where the CPU has it natively ("filter_size does not
+              # have enough elements" elsewhere).
+              ("emulated bfloat16", "fusing several models in mixed_bfloat16 needs a CPU with native bfloat16: "
+                                    "train them one by one")),
 }
 
 
-def refusal(layout: str, cfg: TrainConfig) -> str:
-    """Why `layout` ('alone', 'packed' or 'fused') cannot train cfg; '' when it can."""
+def refusal(layout: str, cfg: TrainConfig, models: int = 1) -> str:
+    """Why `layout` ('alone', 'packed' or 'fused') cannot train cfg for `models` models; '' when it can."""
+    from .machine import has_native_bf16
+
     facts = {"stop_when_flat": cfg.stop_when_flat is not None, "mixed_float16": cfg.precision == "mixed_float16",
-             "not adam": cfg.optimizer != "adam"}
+             "not adam": cfg.optimizer != "adam",
+             "emulated bfloat16": models > 1 and cfg.precision == "mixed_bfloat16" and not has_native_bf16()}
     return next((why for fact, why in _LIMITS.get(layout, ()) if facts[fact]), "")
 
 
-def check(layout: str, configs: Sequence[TrainConfig]) -> None:
+def check(layout: str, configs: Sequence[TrainConfig], models: int = 1) -> None:
     """ValueError unless every lane's configuration is the first's but for its seed, and the layout can train it."""
     if any(replace(c, seed=configs[0].seed) != configs[0] for c in configs):
         raise ValueError(f"{layout} lanes may differ in their seed only")
-    why = refusal(layout, configs[0])
+    why = refusal(layout, configs[0], models)
     if why:
         raise ValueError(why)
 

@@ -218,6 +218,23 @@ class Context:
     def dataset(self, name: str = "mnist") -> data_mod.Dataset:
         return data_mod.load(name, self.data_dir)
 
+    def local_fingerprint(self, name: str) -> str | None:
+        """The dataset's fingerprint when it loads from this machine (the data directory or Keras's cache), else
+        None: reading stored answers never downloads a dataset, and works without one (a TA holding a
+        student's results folder)."""
+        try:
+            return data_mod.load(name, self.data_dir, use_tfds=False).fingerprint
+        except data_mod.DataError:
+            return None
+
+    def local_data_problem(self, name: str) -> str | None:
+        """Why the dataset does not load from this machine (None when it does), without downloading it."""
+        try:
+            data_mod.load(name, self.data_dir, use_tfds=False)
+            return None
+        except data_mod.DataError as e:
+            return str(e).replace("TensorFlow Datasets: disabled", "TensorFlow Datasets: not tried (no download here)")
+
     def train_config(self, sheet_steps: int, **kwargs) -> train.TrainConfig:
         return self.profile.train_config(sheet_steps, precision=self.precision, **kwargs)
 
@@ -464,9 +481,11 @@ def pack_key(spec: RunSpec) -> tuple | None:
     return (*_data_key(spec), spec.config, conv)
 
 
-def fuse_key(spec: RunSpec) -> tuple:
-    """What runs trained fused must share: the data and the training configuration but its seed (each seed
-    is a lane of ex1.fused, with its own data order)."""
+def fuse_key(spec: RunSpec) -> tuple | None:
+    """What runs trained fused must share (None: this run trains alone, through ex1.fused): the data and the
+    training configuration but its seed (each seed is a lane of ex1.fused, with its own data order)."""
+    if loop.refusal("fused", spec.config, models=2):
+        return None
     return ("fused", *_data_key(spec), replace(spec.config, seed=0))
 
 

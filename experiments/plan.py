@@ -21,7 +21,7 @@ from ex1.flops import forward_flops, run_flops
 from ex1.runner import Context, Run, RunSpec
 from ex1.train import HISTORY_COLUMNS
 
-from .registry import Question, question_key
+from .registry import Question, find_stored
 
 
 class _NeedsTrainedModel(Exception):
@@ -115,8 +115,7 @@ def estimate(questions: list[Question], ctx: Context) -> list[Estimate]:
     seen: set[str] = set()
     out = []
     for q in questions:
-        key, _ = question_key(q, q.config(ctx), ctx)
-        if ctx.store.path(f"questions/{q.id}", key).is_dir():
+        if find_stored(q, ctx, read=False) is not None:
             out.append(Estimate(q.id, True, 0, 0.0))
             continue
         if not q.datasets:      # the theory questions train nothing

@@ -113,13 +113,51 @@ def _config_dict(cfg) -> Any:
 def question_key(q: Question, cfg, ctx: Context) -> tuple[str, dict]:
     from ex1.store import config_hash
 
-    payload = {
+    payload = _payload(q, cfg, ctx, {d: ctx.dataset(d).fingerprint for d in q.datasets})
+    return config_hash(payload), payload
+
+
+def find_stored(q: Question, ctx: Context, read: bool = True):
+    """(key, entry) of q's stored answer for ctx's profile and settings, or None. With every dataset q reads on
+    this machine, the answer stored for exactly that data; with one missing, the newest answer stored for this
+    profile, code and settings whatever data it was computed from (the data's fingerprint is checked when
+    something must train): a TA with a student's results folder reads every answer without the datasets.
+    Without read, only whether one is stored: (key, None), its checksums unchecked."""
+    from ex1.store import config_hash
+
+    kind, cfg = f"questions/{q.id}", q.config(ctx)
+    here = {d: ctx.local_fingerprint(d) for d in q.datasets}
+    if all(here.values()):
+        key, _ = question_key(q, cfg, ctx)
+        entry = ctx.store.load(kind, key) if read else None
+        return (key, entry) if entry is not None or (not read and ctx.store.path(kind, key).is_dir()) else None
+    wanted = config_hash({**_payload(q, cfg, ctx, data=here), "data": None})
+    folder = ctx.store.root / "questions" / q.id
+    found = []
+    for p in folder.glob("*/record.json") if folder.is_dir() else ():
+        try:
+            payload = json.loads(p.read_text())["record"]["key_payload"]
+            same = (config_hash({**payload, "data": None}) == wanted
+                    and all(v is None or payload["data"].get(d) == v for d, v in here.items()))
+            if same and config_hash(payload) == p.parent.name:
+                found.append((p.stat().st_mtime, p.parent.name))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            continue
+    for _, key in sorted(found, reverse=True):
+        if not read:
+            return key, None
+        entry = ctx.store.load(kind, key)   # checksums checked: a damaged one is skipped
+        if entry is not None:
+            return key, entry
+    return None
+
+
+def _payload(q: Question, cfg, ctx: Context, data: dict[str, str | None]) -> dict:
+    return {
         "question": q.id, "profile": asdict(ctx.profile), "config": _config_dict(cfg),
-        "precision": ctx.precision,
-        "data": {d: ctx.dataset(d).fingerprint for d in q.datasets},
+        "precision": ctx.precision, "data": data,
         "code": codehash.combined(question_code_deps(q)),
     }
-    return config_hash(payload), payload
 
 
 def question_code_deps(q: Question) -> dict[str, str]:
@@ -148,9 +186,8 @@ def out_of_date(questions: list[Question], ctx: Context) -> str | None:
     changed and how many stored training runs will therefore train again; None when nothing is stale."""
     stale, deps, runs = [], set(), set()
     for q in questions:
-        key, _ = question_key(q, q.config(ctx), ctx)
         folder = ctx.store.root / "questions" / q.id
-        if (folder / key).is_dir() or not folder.is_dir():
+        if not folder.is_dir() or find_stored(q, ctx, read=False) is not None:
             continue
         old = _newest_record(folder, ctx.profile.name)
         if old is None:
@@ -188,27 +225,27 @@ class NotStored(LookupError):
 
 def stored(q: Question, ctx: Context) -> Answer:
     """The stored answer to q, without computing anything: NotStored when there is none."""
-    key, _ = question_key(q, q.config(ctx), ctx)
-    entry = ctx.store.load(f"questions/{q.id}", key)
-    if entry is None:
+    found = find_stored(q, ctx)
+    if found is None:
         profile = "" if ctx.profile.name == "full" else f" --profile {ctx.profile.name}"
         raise NotStored(f"the answer to {q.id} is not in the store at {ctx.store.root} for the {ctx.profile.name} "
                         f"profile; compute it with: python Ex1_main.py --only {q.id}{profile} --out "
                         f"{ctx.store.root.parent} (or pass compute=True, which may train for minutes or hours)")
-    rec = dict(entry.record)
+    rec = dict(found[1].record)
     rec["cache_hit"] = True
-    return Answer(q, Result(entry.tables, rec["facts"]), rec)
+    return Answer(q, Result(found[1].tables, rec["facts"]), rec)
 
 
 def execute(q: Question, ctx: Context) -> Answer:
     """The stored answer when its key matches, else compute it and store it atomically."""
     cfg = q.config(ctx)
-    key, payload = question_key(q, cfg, ctx)
     kind = f"questions/{q.id}"
     # With TensorBoard logs asked for, the answer is computed again from its stored runs (cheap), so that every run
     # is logged, also those of answers already stored.
-    entry = None if (ctx.rerun or ctx.tensorboard) else ctx.store.load(kind, key)
+    found = None if (ctx.rerun or ctx.tensorboard) else find_stored(q, ctx)
+    entry = found[1] if found else None
     if entry is None:
+        key, payload = question_key(q, cfg, ctx)   # computing needs the data
         # One process computes a question at a time; another asking for it waits and reuses the answer.
         with ctx.store.lock(kind, key, on_wait=lambda: ctx.log(
                 f"== {q.id}: another process is computing this question; waiting for its answer")):
@@ -218,6 +255,10 @@ def execute(q: Question, ctx: Context) -> Answer:
     rec = dict(entry.record)
     rec["cache_hit"] = True
     return Answer(q, Result(entry.tables, rec["facts"]), rec)
+
+
+def _dataset_facts(ds) -> dict:
+    return {"source": ds.source, "fingerprint": ds.fingerprint, "train": len(ds.y_train), "test": len(ds.y_test)}
 
 
 def _compute(q: Question, cfg, key: str, payload: dict, ctx: Context) -> Answer:
@@ -230,6 +271,8 @@ def _compute(q: Question, cfg, key: str, payload: dict, ctx: Context) -> Answer:
     record = {
         "question": q.id, "key_payload": payload, "code_deps": question_code_deps(q),
         "facts": result.facts,
+        # What the report's data table states, so that it renders without the datasets.
+        "datasets": {d: _dataset_facts(ctx.dataset(d)) for d in q.datasets},
         "wall_seconds": wall, "runs": runs,
         "trained_seconds": sum(r["train_seconds"] for r in runs if not r["cache_hit"]),
         # The time the reused runs took when they were trained, so a question's cost is never shown as 0.

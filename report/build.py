@@ -85,6 +85,23 @@ def _provenance(answers) -> list[dict]:
     return rows
 
 
+def _datasets(answers, ctx) -> list[dict]:
+    """Each dataset the answers used, as their records state it (the report renders without the datasets);
+    answers stored by a version that did not record it read the dataset itself."""
+    facts: dict[str, dict | None] = {}
+    for a in answers:
+        for d in a.question.datasets:
+            if facts.get(d) is None:
+                facts[d] = a.record.get("datasets", {}).get(d)
+    rows = []
+    for d, f in sorted(facts.items()):
+        if f is None:
+            ds = ctx.dataset(d)
+            f = {"source": ds.source, "fingerprint": ds.fingerprint, "train": len(ds.y_train), "test": len(ds.y_test)}
+        rows.append({"name": d, **f, "source": without_paths(f["source"])})
+    return rows
+
+
 RUNNING_HEADER_CHARS = 110   # sheet and question side by side on one 8 pt line of an A4 page
 
 
@@ -121,12 +138,7 @@ def render_html(answers, ctx, names: list[str] | None = None, run_seconds: float
                             appendix_mod.PROVENANCE):
         toc.append({"level": 1, "id": anchor, "title": heading})
 
-    used = sorted({d for a in answers for d in a.question.datasets})
-    datasets = []
-    for d in used:
-        ds = ctx.dataset(d)
-        datasets.append({"name": d, "source": without_paths(ds.source), "fingerprint": ds.fingerprint,
-                         "train": len(ds.y_train), "test": len(ds.y_test)})
+    datasets = _datasets(answers, ctx)
     css = (Path(__file__).parent / "templates" / "style.css").read_text()
     if ctx.profile.name != "full":
         css += QUICK_CSS

@@ -111,7 +111,7 @@ def test_malformed_data_file_is_one_line_and_writes_no_result(capsys, tmp_path):
     assert not list((tmp_path / "o").rglob("*.csv")) and not list((tmp_path / "o").rglob("*.pdf"))
 
 
-def _cli(*args, cwd=None, timeout=300):
+def _cli(*args, cwd=None, timeout=300, env=None):
     """The command as a user runs it: a process of its own, its real stdout and stderr (TensorFlow writes below
     Python, where capsys does not look)."""
     import subprocess
@@ -119,7 +119,7 @@ def _cli(*args, cwd=None, timeout=300):
     from pathlib import Path
 
     return subprocess.run([sys.executable, str(Path(Ex1_main.__file__)), *args], capture_output=True, text=True,
-                          timeout=timeout, cwd=cwd)
+                          timeout=timeout, cwd=cwd, env=env)
 
 
 def test_a_bare_command_prints_the_help_and_the_list_and_trains_nothing(tmp_path):
@@ -140,6 +140,7 @@ def test_the_terminal_shows_only_our_lines_and_tensorflow_s_go_to_the_log(tmp_pa
     assert "huji.1.1" in p.stdout and "report:" in p.stdout
     bad = _cli("--only", "huji.1.2", "--profile", "quick", "--data-dir", str(tmp_path), "--out", str(out))
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and bad.stderr.startswith("error: could not load")
+    assert "(needed to compute huji.1.2: " in bad.stderr
     verbose = _cli("--only", "huji.1.1", "--profile", "quick", "--data-dir", str(data_dir), "--out", str(out),
                    "--verbose")
     assert verbose.returncode == 0 and verbose.stderr != ""   # TensorFlow's own lines, as asked
@@ -185,3 +186,39 @@ def test_the_progress_line_names_the_clock_time_when_a_question_takes_minutes():
 
     p = plan.Progress([plan.Estimate("a", False, 1, 600.0)], 1.0, None)
     assert ", done about " in p.prefix("a") and "min left" in p.prefix("a")
+
+
+def _without_data(tmp_path) -> dict:
+    """An environment with no dataset anywhere: no EX1_DATA_DIR, an empty Keras cache."""
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k not in ("EX1_DATA_DIR", "KERAS_HOME")}
+    return {**env, "HOME": str(tmp_path / "home"), "KERAS_HOME": str(tmp_path / "home" / ".keras")}
+
+
+def test_stored_answers_are_listed_read_and_rendered_without_the_data(tmp_path, data_dir, monkeypatch):
+    out = tmp_path / "o"
+    args = ["--only", "huji.1.2", "--profile", "quick", "--out", str(out), "--no-pdf", "--html"]
+    first = _cli(*args, "--data-dir", str(data_dir))
+    assert first.returncode == 0, first.stderr
+    html = (out / "Ex1_report_quick_partial.html").read_text()
+    env = _without_data(tmp_path)
+    listed = _cli("--list", "--profile", "quick", "--out", str(out), env=env)
+    assert listed.returncode == 0, listed.stderr
+    rows = {line.split()[0]: line.split()[1] for line in listed.stdout.splitlines()[1:] if line[:1].isalpha()}
+    assert rows["huji.1.2"] == "yes" and rows["huji.2"] == "no" and rows["total"] == f"1/{len(experiments.QUESTIONS)}"
+    reason = listed.stdout[listed.stdout.index("? mnist: "):]
+    assert "could not load mnist" in reason and reason.rstrip().endswith(")."), reason   # whole, not cut
+    (out / "Ex1_report_quick_partial.html").unlink()
+    again = _cli(*args, env=env)
+    assert again.returncode == 0 and again.stderr == "", again.stderr
+    assert "huji.1.2: from the store" in again.stdout
+    assert (out / "Ex1_report_quick_partial.html").read_text().count("HUJI network") == html.count("HUJI network")
+    needs = _cli("--only", "huji.2", "--profile", "quick", "--out", str(out), env=env)
+    assert needs.returncode == 2 and needs.stderr.count("\n") == 1, needs.stderr
+    assert needs.stderr.startswith("error: could not load mnist") and "(needed to compute huji.2: " in needs.stderr
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    monkeypatch.delenv("EX1_DATA_DIR", raising=False)
+    a = Ex1_main.answer("huji.1.2", profile="quick", out=str(out))
+    assert a.record["cache_hit"] and len(a.result.tables["history"]) >= 3

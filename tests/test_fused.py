@@ -98,3 +98,25 @@ def test_the_context_fuses_every_seed_and_stores_each_run_under_its_own_key(tmp_
     assert all(r.cache_hit for r in reused)
     for a, b in zip(runs, reused):
         assert a.history.equals(b.history)
+
+
+def test_several_models_in_emulated_bfloat16_train_one_by_one(tmp_path, data_dir, monkeypatch):
+    """TensorFlow has no CPU gradient for the grouped convolutions of fused deep models in bfloat16 unless the CPU
+    has it natively (a graph error after minutes of other training, on AVX2): refused there, so the context
+    trains such runs one by one."""
+    from ex1 import machine
+
+    monkeypatch.setattr(machine, "has_native_bf16", lambda: False)
+    bf16 = replace(CFG, steps=20, eval_every=10, precision="mixed_bfloat16")
+    with pytest.raises(ValueError, match="native bfloat16"):
+        fused.train_fused([DEEP[:2]], [bf16], *synthetic_images(100, (28, 28), 1), *synthetic_images(50, (28, 28), 2),
+                          log=lambda s: None)
+    ctx = Context(get_profile("quick"), Store(tmp_path / "store"), data_dir=str(data_dir), precision="mixed_bfloat16",
+                  log=lambda s: None)
+    cfg = ctx.train_config(20)
+    specs = [RunSpec("huji_cnn", replace(cfg, seed=seed, optimizer="adam"),
+                     {"filters": (2, 3), "dense_units": 8, "dropout": 0.0}, label=f"s{seed}", validation=200,
+                     fused=True) for seed in (0, 1)]
+    runs = ctx.train_all(specs)
+    assert [r.record["packed_with"] for r in runs] == [1, 1]
+    assert all(np.isfinite(r.history["train_loss"]).all() for r in runs)
