@@ -301,7 +301,9 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="Data: --data-dir DIR (or EX1_DATA_DIR) holding mnist.npz / cifar10.npz in keras "
                "load_data() layout; else Keras's own download cache (~/.keras/datasets); else TensorFlow "
-               "Datasets downloads them.")
+               "Datasets downloads them.\n\nThe TA's tools: ex1 diff A B (what differs between two results folders, "
+               "judged against its noise) and ex1 verify HANDIN.zip (whether a hand-in is what the code computes); "
+               "see ex1 diff --help and ex1 verify --help.")
     p.add_argument("--version", action="version", version=f"ex1 {__version__}")
     what = p.add_mutually_exclusive_group()
     what.add_argument("--all", action="store_true", help="answer every question (a bare ex1 only lists them)")
@@ -476,8 +478,10 @@ def run(args: argparse.Namespace) -> Path | None:
 
     from ex1.fsutil import clean_dead_temporaries
     from experiments import plan
-    from report.build import (PdfEngineMissing, build_html, build_pdf, build_zip, check_pdf_engine, write_figures,
+    from ex1.fsutil import interrupt_guard, write_atomically
+    from report.build import (PdfEngineMissing, build_zip, check_pdf_engine, render_html, write_figures, write_pdf,
                               write_tables)
+    from report.evidence import MANIFEST_NAME, evidence_files, write_manifest
 
     if not args.no_pdf:
         try:
@@ -525,20 +529,25 @@ def run(args: argparse.Namespace) -> Path | None:
     left_out = [q for q in experiments.QUESTIONS if q not in {s.id for s in selected}]
     render = dict(names=parse_names(args.names) if args.names else None, left_out=left_out,
                   run_seconds=time.perf_counter() - t0)
-    written = None
-    if not args.no_pdf:
-        written = build_pdf(answers, ctx, out / f"{stem}.pdf", **render)
-        print(f"report: {written}")
-    if args.html:
-        html = build_html(answers, ctx, out / f"{stem}.html", **render)
-        print(f"report (HTML): {html}")
-        written = written or html
-    print(f"tables: {write_tables(answers, out / 'tables' / args.profile)}")
+    reports = []
+    with interrupt_guard():   # one rendering for the PDF, the HTML and the manifest of their numbers
+        html = render_html(answers, ctx, **render)
+        if not args.no_pdf:
+            reports.append(write_pdf(html, out / f"{stem}.pdf"))
+            print(f"report: {reports[-1]}")
+        if args.html:
+            reports.append(write_atomically(out / f"{stem}.html", lambda tmp: tmp.write_text(html, encoding="utf-8"),
+                                            "the HTML report"))
+            print(f"report (HTML): {reports[-1]}")
+        manifest = write_manifest(answers, html, reports, out / f"{stem}.manifest.json")
+    tables = write_tables(answers, out / "tables" / args.profile)
+    print(f"tables: {tables}")
     print(f"figures: {write_figures(answers, out / 'figures' / args.profile)}")
     if args.zip:
-        z = build_zip(written, Path(__file__).resolve().parent, out / f"{stem}.zip")
-        print(f"hand-in archive: {z}")
-    return written
+        evidence = [(manifest, MANIFEST_NAME), *evidence_files(answers, ctx.store.root, tables)]
+        z = build_zip(reports[0], Path(__file__).resolve().parent, out / f"{stem}.zip", evidence)
+        print(f"hand-in archive: {z} ({z.stat().st_size / 2**20:.1f} MiB)")
+    return reports[0]
 
 
 # Where our own error lines go: the terminal's stderr, also after TensorFlow's C++ logging has been sent to the log.
@@ -554,11 +563,14 @@ def _divert_library_output(args: argparse.Namespace) -> None:
     machine, oneDNN notices) and Python's own warnings to <out>/ex1.log, so the terminal shows only this
     command's lines; --verbose keeps them on the terminal. Only for a real command (main() called without
     arguments): a caller's own stderr is left alone."""
-    global _ERR
     if not getattr(args, "divert", False) or args.verbose:
         return
     out = Path(args.out)
-    log = out / "ex1.log" if out.is_dir() else Path(os.devnull)
+    _divert_fd2(out / "ex1.log" if out.is_dir() else Path(os.devnull))
+
+
+def _divert_fd2(log: Path) -> None:
+    global _ERR
     sys.stderr.flush()
     terminal = os.dup(2)
     fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
@@ -568,9 +580,71 @@ def _divert_library_output(args: argparse.Namespace) -> None:
     _ERR = os.fdopen(terminal, "w", buffering=1)
 
 
+TOOLS = ("diff", "verify")
+
+
+def tools_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="ex1", description="The TA's tools: compare two results folders, or check a "
+                                                        "hand-in against the code.")
+    sub = p.add_subparsers(dest="tool", required=True)
+    d = sub.add_parser("diff", help="every reported number that differs between two results folders, judged "
+                                    "against its noise; and why their runs differ")
+    d.add_argument("a", help="a results folder (an --out folder, or an unpacked hand-in or its results/ folder)")
+    d.add_argument("b", help="the other results folder")
+    d.add_argument("--markdown", metavar="FILE", help="also write the comparison as Markdown tables to FILE")
+    d.add_argument("--all-numbers", action="store_true", help="list numbers within noise too (default: counted)")
+    v = sub.add_parser("verify", help="check a hand-in ZIP: its numbers against its records, its code against "
+                                      "this package's, and one run retrained for its first steps")
+    v.add_argument("handin", help="the hand-in archive, Ex1_<names>.zip")
+    v.add_argument("--data-dir", help="directory holding mnist.npz / cifar10.npz, for the rerun (else "
+                                      "$EX1_DATA_DIR or Keras's cache)")
+    v.add_argument("--run", metavar="LABEL_OR_KEY", help="the run to retrain (default: the cheapest)")
+    for tool in (d, v):
+        tool.add_argument("--verbose", action="store_true", help="show TensorFlow's own log lines on the terminal")
+    return p
+
+
+def tools(argv: list[str], divert: bool = False) -> int:
+    """ex1 diff A B / ex1 verify HANDIN.zip: one-line errors with exit 2, like the main command."""
+    args = tools_parser().parse_args(argv)
+    if divert and not args.verbose:   # TensorFlow's own lines (the rerun imports it) to a log, not the terminal
+        import tempfile
+
+        _divert_fd2(Path(tempfile.gettempdir()) / "ex1-tools.log")
+    try:
+        if args.tool == "diff":
+            from report.diff import DiffError, diff
+
+            try:
+                return 0 if diff(args.a, args.b, markdown=args.markdown, every=args.all_numbers) is not None else 1
+            except DiffError as e:
+                raise UsageError(str(e)) from None
+        from report.verify import HandinError, verify
+
+        try:
+            return 0 if verify(Path(args.handin), data_dir=args.data_dir, run=args.run) else 1
+        except HandinError as e:
+            raise UsageError(str(e)) from None
+    except UsageError as e:
+        print(f"error: {e}", file=_err())
+        return 2
+    except Exception as e:  # noqa: BLE001 - one line here, the traceback in the log
+        if _ERR is None:
+            raise
+        import tempfile
+        import traceback
+
+        traceback.print_exc()
+        print(f"error: {type(e).__name__}: {(str(e).splitlines() or [''])[0][:300]} (the traceback is in "
+              f"{Path(tempfile.gettempdir()) / 'ex1-tools.log'})", file=_err())
+        return 1
+
+
 def main(argv: list[str] | None = None) -> int:
     divert = argv is None   # a real command (the console script or python Ex1_main.py), not a caller in Python
     argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in TOOLS:
+        return tools(argv, divert)
     parser = build_parser()
     if not argv:   # a bare `ex1`: what it does and what is stored; nothing trains
         parser.print_help()

@@ -429,6 +429,8 @@ class Context:
                 "images_per_second": res.images_per_second, "resumed_from": res.resumed_from,
                 "wall_seconds": float(res.history["wall_s"].iloc[-1]), "started": started, "finished": time.time(),
                 "packed_with": res.extra.get("packed_with", 1), **self.code_facts(s),
+                # What a rerun elsewhere must match to reproduce it exactly (ex1 verify, ex1 diff).
+                "kernels": golden.kernel_kind(),
             }
             entry = self.store.save("runs", key, {"history": res.history, "params": params}, record,
                                     {f"w{i}": w for i, w in enumerate(weights)})

@@ -314,8 +314,9 @@ def handin_files(project_root: Path) -> list[Path]:
     return sorted(files)
 
 
-def build_zip(pdf: Path, project_root: Path, path: Path) -> Path:
-    """The sheet's hand-in: the project's code, templates, pyproject.toml and README, and the one PDF."""
+def build_zip(pdf: Path, project_root: Path, path: Path, evidence: list[tuple[Path, str]] = ()) -> Path:
+    """The sheet's hand-in: the project's code, templates, pyproject.toml and README, and the one PDF; with
+    evidence, (file, name) pairs from report.evidence: the results the PDF was rendered from and its manifest."""
     root = Path(project_root)
 
     def write(tmp: Path) -> None:
@@ -323,6 +324,8 @@ def build_zip(pdf: Path, project_root: Path, path: Path) -> Path:
             for p in handin_files(root):
                 z.write(p, p.relative_to(root).as_posix())
             z.write(pdf, pdf.name)
+            for p, name in evidence:
+                z.write(p, name)
 
     return write_atomically(Path(path), write, "the hand-in archive")
 
