@@ -419,6 +419,17 @@ def _how(rec: dict) -> str:
     return how
 
 
+def _bar(questions: int, args: argparse.Namespace):
+    """A tqdm bar of the whole command on a terminal (not with --quiet, nor when stdout is a file or pipe, where
+    the progress lines alone are kept): questions done, the time left and the clock time it expects to finish."""
+    if args.quiet or not sys.stdout.isatty() or os.environ.get("TERM") == "dumb":
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=questions, unit="question", file=sys.stdout, dynamic_ncols=True, leave=False,
+                bar_format="{desc} {bar} {n_fmt}/{total_fmt} questions{postfix}")
+
+
 def check_input(args: argparse.Namespace) -> list:
     """Everything on the command line that can be wrong, checked before TensorFlow is imported (a usage error
     answers at once): the questions selected (none for --list), or UsageError with the one-line reason."""
@@ -514,12 +525,23 @@ def run(args: argparse.Namespace) -> Path | None:
         estimates = plan.estimate(selected, ctx)
         progress = plan.Progress(estimates, plan.remembered_rate(ctx) or plan.guessed_rate(ctx.precision)
                                  if any(e.gflop for e in estimates) else 1.0, plan.remembered_rate(ctx, plan.PER_RUN))
+        bar = _bar(len(selected), args)
+        if bar is not None:   # lines go above the bar, which stays at the bottom of the terminal
+            ctx.log = say = bar.write
         for q, est in zip(selected, estimates):
             ctx.log(f"{progress.prefix(q.id)} {q.id}: {q.title}")
+            if bar is not None:
+                bar.set_description_str(q.id)
+                bar.set_postfix_str(progress.remaining(q.id) or "nothing left to train")
             answers.append(experiments.execute(q, ctx))
             rec = answers[-1].record
             progress.finished(est, rec)
             say(f"{q.id}: {_how(rec)}")
+            if bar is not None:
+                bar.update(1)
+                bar.refresh()   # a question is seconds or hours apart from the next: always show it done
+        if bar is not None:
+            bar.close()
         if progress.done_s or progress.overhead_runs:
             plan.remember_rate(ctx, progress.rate if progress.done_s else None,
                                progress.overhead if progress.overhead_runs else None)

@@ -250,16 +250,21 @@ class Progress:
     def seconds(self, e: Estimate) -> float:
         return e.gflop / self.rate + e.runs * self.overhead
 
-    def prefix(self, qid: str) -> str:
+    def remaining(self, qid: str) -> str:
+        """'about 12 min left, done about 16:40' from qid on (qid included); '' when nothing is left to price."""
         k = self.order.index(qid)
         rest = [self.estimates[q] for q in self.order[k:]]
         left = sum(self.seconds(e) for e in rest)
         unknown = any(not e.known for e in rest)
-        when = "" if left <= 0 and not unknown else f", about {_minutes(left)} left" + (
+        when = "" if left <= 0 and not unknown else f"about {_minutes(left)} left" + (
             " (and questions not estimated)" if unknown else "")
         if left >= 60:   # the clock time a user can plan by
             when += time.strftime(", done about %H:%M", time.localtime(time.time() + left))
-        return f"[{k + 1}/{len(self.order)}{when}]"
+        return when
+
+    def prefix(self, qid: str) -> str:
+        when = self.remaining(qid)
+        return f"[{self.order.index(qid) + 1}/{len(self.order)}{', ' + when if when else ''}]"
 
 
 def _minutes(seconds: float) -> str:

@@ -76,6 +76,7 @@ def _tables(folder: Path) -> dict[str, pd.DataFrame]:
     for p in sorted(folder.glob("*.csv")):
         try:
             out[p.stem] = pd.read_csv(p)
+            out[p.stem].attrs["name"] = p.stem
         except (pd.errors.EmptyDataError, pd.errors.ParserError, OSError, UnicodeDecodeError):
             continue
     return out
@@ -157,14 +158,22 @@ def judge(ans_a: Answer, ans_b: Answer, table_a: pd.DataFrame, table_b: pd.DataF
             se = math.sqrt(sa ** 2 / max(na, 1) + sb ** 2 / max(nb, 1))
             return ("beyond noise" if abs(va - vb) > Z * se else "within noise"), Z * se
     if _RATE.search(col) and not re.search(r"abs|relative", col) and 0 <= va <= 1 and 0 <= vb <= 1:
-        n = _examples(ans_a, col) or _examples(ans_b, col)
+        # a rate per row over that row's images (per class), else over the images the answer measured on
+        n = (int(table_a["images"].iloc[row]) if "images" in table_a.columns and col != "images"
+             else _examples(ans_a, col) or _examples(ans_b, col))
         if n:
             se = math.sqrt(va * (1 - va) / n + vb * (1 - vb) / n) or 1 / n
             return ("beyond noise" if abs(va - vb) > Z * se else "within noise"), Z * se
         return "not judged", None
-    if re.search(r"(pairs|images|count)$", col) and float(va).is_integer() and float(vb).is_integer():
-        # images counted in one class or pattern: a binomial count out of the column's total
-        na, nb = float(table_a[col].sum()), float(table_b[col].sum())
+    confusion = table_a.attrs.get("name") == "confusion"
+    if (confusion or re.search(r"(pairs|images|count)$", col)) and float(va).is_integer() and float(vb).is_integer():
+        # images counted in one cell of a confusion matrix (out of its row: the class's images) or in one class or
+        # pattern (out of the column's total): a binomial count
+        if confusion:
+            ints = [c for c in table_a.columns if pd.api.types.is_integer_dtype(table_a[c])]
+            na, nb = float(table_a[ints].iloc[row].sum()), float(table_b[ints].iloc[row].sum())
+        else:
+            na, nb = float(table_a[col].sum()), float(table_b[col].sum())
         if na > 0 and nb > 0:
             pa, pb = va / na, vb / nb
             se = math.sqrt(pa * (1 - pa) / na + pb * (1 - pb) / nb) * max(na, nb)

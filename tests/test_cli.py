@@ -222,3 +222,37 @@ def test_stored_answers_are_listed_read_and_rendered_without_the_data(tmp_path, 
     monkeypatch.delenv("EX1_DATA_DIR", raising=False)
     a = Ex1_main.answer("huji.1.2", profile="quick", out=str(out))
     assert a.record["cache_hit"] and len(a.result.tables["history"]) >= 3
+
+
+def test_a_terminal_gets_a_bar_with_the_time_left_and_a_file_gets_the_lines(tmp_path, data_dir):
+    """In a pseudo-terminal (as a user's shell) a tqdm bar of the whole command sits under the progress lines."""
+    import os
+    import pty
+    import shlex
+    import sys
+    from pathlib import Path
+
+    cmd = [sys.executable, str(Path(Ex1_main.__file__)), "--only", "huji.1.1", "huji.t1", "--profile", "quick",
+           "--data-dir", str(data_dir), "--out", str(tmp_path / "o"), "--no-pdf", "--html"]
+    chunks = []
+
+    def read(fd):
+        data = os.read(fd, 4096)
+        chunks.append(data)
+        return data
+
+    env = os.environ.get("TERM")
+    os.environ["TERM"] = "xterm"
+    try:
+        status = pty.spawn(["bash", "-c", "stty cols 120 rows 30; exec " + shlex.join(cmd)], read)
+    finally:
+        if env is None:
+            os.environ.pop("TERM")
+        else:
+            os.environ["TERM"] = env
+    screen = b"".join(chunks).decode("utf-8", "replace")
+    assert os.waitstatus_to_exitcode(status) == 0, screen
+    assert "1/2 questions" in screen and "2/2 questions" in screen      # the bar, redrawn as questions finish
+    assert "[1/2] huji.1.1: Free parameters" in screen                  # the lines stay above it
+    piped = _cli(*cmd[2:])
+    assert "questions" not in piped.stdout and "[1/2] huji.1.1" in piped.stdout   # a file gets the lines alone
