@@ -67,7 +67,8 @@ def _answers(results: Path, manifest: dict, problems: list[str]):
 
     store = Store(results / "store")
     answers = []
-    for qid, item in manifest["questions"].items():
+    order = {q: i for i, q in enumerate(experiments.QUESTIONS)}   # report order: it numbers figures and tables
+    for qid, item in sorted(manifest["questions"].items(), key=lambda kv: (order.get(kv[0], len(order)), kv[0])):
         q = experiments.QUESTIONS.get(qid)
         if q is None:
             problems.append(f"{qid}: a question this version of ex1 does not know")

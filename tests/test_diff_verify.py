@@ -97,13 +97,14 @@ def test_diff_from_the_command_line(tmp_path):
 
 @pytest.fixture(scope="module")
 def handin(tmp_path_factory, data_dir):
-    """A hand-in of HUJI 2 in the quick profile, made as --zip makes one (the HTML standing in for the PDF)."""
+    """A hand-in of HUJI 2 and Bonn T1 in the quick profile, made as --zip makes one (the HTML standing in for the
+    PDF). Two sheets, whose ids sort otherwise than the report orders them: the order numbers figures and tables."""
     out = tmp_path_factory.mktemp("handin") / "o"
-    args = ["--only", "huji.2", "--profile", "quick", "--data-dir", str(data_dir), "--out", str(out), "--no-pdf",
+    args = ["--only", "huji.2", "bonn.t1", "--profile", "quick", "--data-dir", str(data_dir), "--out", str(out), "--no-pdf",
             "--html", "--quiet"]
     assert Ex1_main.main(args) == 0
     ctx = Ex1_main.make_context("quick", str(data_dir), str(out))
-    answers = [experiments.stored(q, ctx) for q in experiments.select(["huji.2"])]
+    answers = [experiments.stored(q, ctx) for q in experiments.select(["huji.2", "bonn.t1"])]
     stem = "Ex1_report_quick_partial"
     evidence = [(out / f"{stem}.manifest.json", MANIFEST_NAME),
                 *evidence_files(answers, ctx.store.root, out / "tables" / "quick")]
