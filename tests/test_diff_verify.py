@@ -218,3 +218,21 @@ def test_an_oversized_entry_is_refused_before_it_is_written(handin, tmp_path, mo
         unpack(handin, dest)
     assert not any(p.is_file() for p in dest.rglob("*"))
     shutil.rmtree(dest)
+
+
+def test_the_sample_in_docs_renders_from_its_stored_answers_alone(tmp_path, data_dir, monkeypatch):
+    """report.sample copies a run's answers beside its tables; the report then renders from them with no data."""
+    from report import sample
+
+    out, docs = tmp_path / "o", tmp_path / "docs"
+    ids = ["huji.1.1", "huji.1.2"]   # 1.2 reads MNIST: its answer is found without it
+    assert Ex1_main.main(["--only", *ids, "--profile", "quick", "--data-dir", str(data_dir), "--out", str(out),
+                          "--no-pdf", "--html", "--quiet"]) == 0
+    sample.export(out, docs, "quick", only=ids)
+    assert not list((docs / "results").rglob("*.npz"))
+    assert sorted(p.name for p in (docs / "tables" / "quick").iterdir()) == ids
+    monkeypatch.delenv("EX1_DATA_DIR", raising=False)
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "no-keras"))
+    assert Ex1_main.main(["--only", *ids, "--profile", "quick", "--out", str(docs / "results"), "--no-pdf", "--html",
+                          "--quiet"]) == 0
+    assert (docs / "results" / "Ex1_report_quick_partial.html").read_text().count('class="question"') == 2
