@@ -311,6 +311,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help="question ids or sheet prefixes, e.g. huji.1 huji.3.2; the report is then marked partial")
     what.add_argument("--list", action="store_true",
                       help="print the question ids with titles, whether each is stored, and its estimated minutes")
+    what.add_argument("--where", nargs="+", metavar="ID",
+                      help="where each question lives, as file:line: the code that computes it, its models, report "
+                           "section, template, stored tables, tests and Ex1_main functions (trains nothing)")
     p.add_argument("--profile", default="full", choices=list(PROFILES),
                    help="full (the sheets' step counts; default) or quick (minutes; not results)")
     p.add_argument("--data-dir", help="directory holding mnist.npz / cifar10.npz (else $EX1_DATA_DIR, then "
@@ -436,7 +439,7 @@ def check_input(args: argparse.Namespace) -> list:
     import experiments
 
     try:
-        selected = [] if args.list else experiments.select(args.only)
+        selected = [] if args.list else experiments.select(args.where or args.only)
     except ValueError as e:
         raise UsageError(str(e)) from None
     names = safe_names(args.names) if args.names is not None else None
@@ -454,6 +457,8 @@ def check_input(args: argparse.Namespace) -> list:
     if args.data_dir and not Path(args.data_dir).is_dir():
         raise UsageError(f"data directory {args.data_dir} does not exist; pass a directory holding "
                          "mnist.npz / cifar10.npz, or leave --data-dir out to use Keras's cache or TensorFlow Datasets")
+    if args.where:
+        return selected
     if not (args.all or args.only or args.list):
         raise UsageError("say what to answer: --all (every question) or --only ID ... (see the ids with --list)")
     if args.zip:
@@ -476,6 +481,12 @@ def run(args: argparse.Namespace) -> Path | None:
     from ex1.machine import resolve_precision
 
     selected = check_input(args)
+    if args.where:
+        from report.where import where
+
+        for q in selected:
+            print("\n".join(where(q.id, args.out, args.profile)))
+        return None
     _divert_library_output(args)
     if args.list:
         _list(args)

@@ -17,7 +17,7 @@ from ex1.fsutil import interrupt_guard, write_atomically, write_error
 from ex1.stats import signed
 
 from . import appendix as appendix_mod
-from .sections import huji as huji_sections
+from .sections import huji_depth as huji_sections
 from . import prompts, sections
 from .mathsvg import tex
 

@@ -256,3 +256,25 @@ def test_a_terminal_gets_a_bar_with_the_time_left_and_a_file_gets_the_lines(tmp_
     assert "[1/2] huji.1.1: Free parameters" in screen                  # the lines stay above it
     piped = _cli(*cmd[2:])
     assert "questions" not in piped.stdout and "[1/2] huji.1.1" in piped.stdout   # a file gets the lines alone
+
+
+def test_where_names_every_file_of_a_question_and_each_exists(tmp_path):
+    """From a question id to its code, model, section, template, tables and tests: one command, no training."""
+    import re
+    from pathlib import Path
+
+    root = Path(Ex1_main.__file__).resolve().parent
+    p = _cli("--where", "huji.3.1", "BONN.P4", cwd=tmp_path)
+    assert p.returncode == 0 and p.stderr == "", p.stderr
+    blocks = p.stdout.split("\nbonn.p4 ")
+    assert blocks[0].startswith("huji.3.1 ") and len(blocks) == 2
+    for block, module in zip(blocks, ("huji_depth", "bonn_practical")):
+        places = re.findall(r"([\w/.]+\.py):(\d+)", block)
+        assert f"experiments/{module}.py" in dict(places) and f"report/sections/{module}.py" in dict(places)
+        for path, line in places:
+            assert (root / path).is_file() and int(line) <= len((root / path).read_text().splitlines()), path
+        assert f"tests/test_{module}.py" in block and (root / "tests" / f"test_{module}.py").is_file()
+        template = re.search(r"template +(\S+)", block).group(1)
+        assert (root / template).is_file()
+    assert "ex1/models.py" in blocks[1] and "bonn_cnn" in blocks[1]
+    assert not (tmp_path / "out").exists()

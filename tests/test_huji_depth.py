@@ -88,3 +88,22 @@ def test_which_network_converges_first_is_said_only_when_the_seeds_support_it():
     shallow_first = sections.build(answer_3_3([3000, 3100, 2900], [4000, 4100, 3900]))
     assert "the shallow network reaches" in shallow_first["sentences"][0]
     assert "reason the shallow network needs fewer steps" in shallow_first["why"]
+
+
+def test_the_gap_between_validation_and_test_is_weighed_against_the_margin():
+    from report.sections.huji_depth import _validation_gap_sentence
+
+    wide = pd.DataFrame({"validation_accuracy": [0.962, 0.960, 0.958], "test_accuracy": [0.948, 0.950, 0.949]})
+    narrow = pd.DataFrame({"validation_accuracy": [0.962, 0.960, 0.958], "test_accuracy": [0.958, 0.957, 0.959]})
+    assert "does not carry over" in _validation_gap_sentence(wide, 0.95)
+    assert "higher for 3 of 3 seeds" in _validation_gap_sentence(wide, 0.95)
+    assert "does not carry over" not in _validation_gap_sentence(narrow, 0.95)
+    assert "higher for 2 of 3 seeds" in _validation_gap_sentence(narrow, 0.95)
+
+
+def test_the_step_cost_is_set_against_the_arithmetic_not_explained_by_it():
+    from report.sections.huji_depth import _step_cost_sentence
+
+    slower = _step_cost_sentence({"shallow": 58240, "deep": 62992}, 1.875)   # a deep step takes 1.875 shallow ones
+    assert "1.08 times as many" in slower and "1.88 times as long" in slower and "not from arithmetic" in slower
+    assert "times as long" not in _step_cost_sentence({"shallow": 58240, "deep": 62992}, 0.9)

@@ -40,3 +40,28 @@ def test_the_first_dense_layer_alone_is_judged_by_welchs_interval():
     assert "90% fewer" in sections.fc1_sentence(base, better)
     assert "its ratio is 0.862 against 0.801" in sections.fc1_sentence(base, better)
     assert "not distinguishable from seed noise" in sections.fc1_sentence(base, alike)
+
+
+def test_dropout_against_size_compares_each_ones_gain_over_its_own_baseline():
+    from types import SimpleNamespace as R
+
+    def sentence(size, size_base, drop, drop_base, std=0.005):
+        return sections.drop_vs_size_sentence(*(R(test_mean=m, test_std=std, n=3) for m in (size, size_base, drop,
+                                                                                           drop_base)), 1000, 0.99)
+
+    assert "that dropout helps more" in sentence(0.80, 0.78, 0.85, 0.78)
+    assert "that shrinking helps more" in sentence(0.80, 0.75, 0.81, 0.80)
+    assert "neither can be said" in sentence(0.80, 0.78, 0.81, 0.78, std=0.03)
+    # Dropout scores higher than the smaller network only because its table reads the runs later, where the
+    # same network without dropout scores higher too: the gains are equal, so neither helps more.
+    same_gain = sentence(0.80, 0.78, 0.84, 0.82)
+    assert "neither can be said" in same_gain and "+2.00 points over it after 1,000 steps" in same_gain
+
+
+def test_a_best_ratio_from_underfitting_says_so():
+    from types import SimpleNamespace as R
+
+    from report.sections.huji_overfit import underfit_sentence
+
+    assert "underfits" in underfit_sentence(R(train_mean=0.83), 0.99)
+    assert underfit_sentence(R(train_mean=1.0), 0.99) == ""

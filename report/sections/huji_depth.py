@@ -1,0 +1,281 @@
+"""Report sections: HUJI 67103, question 3: the smallest shallow and deep networks, and their speed (experiments.huji_depth)."""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+
+from ex1.stats import p_value, signed, welch
+
+from .. import figures
+from ..figures import to_svg
+from .common import Figure, Table, mean_std_pct, num, one_line, param_table, pct, section, shape, slug, tex_grouped
+
+
+def pretty(label: str) -> str:
+    """A run label as text: "shallow 3x5x5/s1, pool 6" -> "shallow 3×5×5/s1, pool 6" (an x between digits only)."""
+    return re.sub(r"(?<=\d)x(?=\d)", "×", label)
+
+
+def _cell(label: str, family: str) -> str:
+    """A candidate's name on one line of a table whose caption already names the family."""
+    return one_line(pretty(label.removeprefix(f"{family} ")))
+
+
+def _sweep_section(qid: str, result, record, what: str) -> dict:
+    t, per_seed = result.tables["sweep"], result.tables["sweep_seeds"]
+    facts = result.facts
+    family, target, chosen, seeds = facts["family"], facts["target"], facts["chosen"], facts["seeds"]
+    level = facts["level"]   # what every seed must reach on the validation images: the target plus a margin
+    # every candidate trains with one recipe: any run's config states it (the first by label, whatever the order)
+    cfg = min(record["runs"], key=lambda r: (r["label"], r["config"]["seed"]))["config"] if record["runs"] else {}
+    legend = ("filters×kernel×kernel/stride, pooling window" if family == "shallow"
+              else "filters of the two 5×5 convolutions and units of the hidden dense layer")
+    sweep_t = Table(slug(qid, "sweep"), f"Every {what} trained ({legend}), smallest first: accuracy on the "
+                    f"{num(facts['validation'])} held-out validation images after {num(cfg.get('steps', 0))} steps, "
+                    f"over {seeds} seeds; frontier = no smaller network is as accurate on average.",
+                    ["network", "parameters", "train accuracy, mean", "validation accuracy, mean ± std",
+                     "lowest seed", "frontier", f"every seed ≥ {pct(level)}"],
+                    [[_cell(r.label, family), num(r.params), pct(r.train_mean), f"{100 * r.validation_mean:.2f} ± {100 * r.validation_std:.2f}%",
+                      pct(r.validation_min), "✓" if r.frontier else "", "✓" if r.every_seed_reaches else ""]
+                     for r in t.itertuples()],
+                    ["l", "r", "r", "r", "r", "l", "l"], kind="more")
+    fig = Figure(slug(qid, "frontier"), to_svg(figures.frontier({family: t}, target, {family: chosen},
+                                                                per_seed={family: per_seed}, level=level)),
+                 f"MNIST: validation accuracy against parameters for every {what}: each seed a dot, the mean a cross; "
+                 f"the line joins the frontier of the means, the ring marks the smallest network whose every seed "
+                 f"reaches {pct(level)} ({pct(target, 0)} with the margin for the validation sample, dashed).")
+    cl = result.tables["candidate_layers"]
+    cl = cl[~cl["type"].isin(["InputLayer", "Flatten", "Dropout"])]
+    layer_names = list(dict.fromkeys(cl["layer"]))
+    cand_rows = []
+    for label in t["label"]:
+        g = cl[cl["label"] == label].set_index("layer")
+        cand_rows.append([label] + [(shape(g.loc[n, 'output_shape']) + (f" ({num(g.loc[n, 'params'])})"
+                                                                          if g.loc[n, "params"] else ""))
+                                    if n in g.index else "" for n in layer_names])
+    cand_t = Table(slug(qid, "layers"), f"Every {what} layer by layer: output shape and, in brackets, parameters "
+                   "(pooling has none; flattening is left out).", ["network"] + layer_names, cand_rows,
+                   ["l"] + ["r"] * len(layer_names), kind="architectures")
+    naming = ("“shallow F×K×K/sS, pool P” is one convolution of F filters of K×K at stride S with ReLU, then P×P max "
+              "pooling (stride P, no parameters) before the fully connected layer to the ten logits" if family == "shallow" else
+              "“deep a-b-c” has a and b filters in its two 5×5 convolutions and c units in its hidden dense layer")
+    ctx = {"naming": naming, "candidates": cand_t, "sweep": sweep_t, "frontier": fig, "chosen": chosen, "target": target, "n": len(t),
+           "seeds": seeds, "validation": facts["validation"], "hits": int(t["every_seed_reaches"].sum()),
+           "level": level, "margin_z": facts["margin_z"], "params_range": (int(t["params"].min()), int(t["params"].max())),
+           "level_se": (level - target) / facts["margin_z"],
+           "run": next((r for r in record["runs"] if r["label"] == chosen), None)}
+    if chosen is None:
+        ctx["best"] = t.sort_values("validation_mean").iloc[-1]
+        return ctx
+    row = t[t["label"] == chosen].iloc[0]
+    chosen = ctx["chosen"] = pretty(chosen)   # from here on the label is text, not a key
+    params = result.tables["chosen_params"]
+    nonzero = params[params["params"] > 0]
+    h = result.tables["chosen_history"]
+    test = result.tables["chosen_test"]
+    test_t = Table(slug(qid, "test"), f"The chosen network ({chosen}) on the {num(test['test_images'].iloc[0])} test "
+                   "images, measured once per seed after the choice.",
+                   ["seed", "validation accuracy", "test accuracy"],
+                   [[str(int(r.seed)), pct(r.validation_accuracy), pct(r.test_accuracy)] for r in test.itertuples()],
+                   ["r", "r", "r"],
+                   total=["mean ± std", mean_std_pct(test["validation_accuracy"], seeds=False),
+                          mean_std_pct(test["test_accuracy"], seeds=False)], kind="more")
+    miss = t[t["label"] == facts["bracket"]].iloc[0] if facts.get("bracket") else None
+    if miss is None:
+        boundary = (f"No smaller candidate was trained, so the sweep does not show where the threshold is crossed "
+                    f"below {num(row.params)} parameters.")
+    else:
+        failing = per_seed[(per_seed["label"] == miss.label) & (per_seed["validation_accuracy"] < level)]
+        boundary = (f"The level is crossed between {pretty(miss.label)} ({num(miss.params)} parameters, "
+                    f"{(1 - miss.params / row.params):.0%} fewer), which misses it on {len(failing)} of "
+                    f"{int(miss.seeds)} seeds (lowest {pct(miss.validation_min)}), and the chosen network.")
+    below = int((test["test_accuracy"] < target).sum())
+    ctx.update({
+        "row": row, "params": int(row.params), "test": test_t, "boundary": boundary,
+        "margin_only": _margin_only_sentence(t, row, target, level),
+        "test_mean": mean_std_pct(test["test_accuracy"], seeds=False), "n_test_seeds": len(test),
+        "validation_mean": mean_std_pct(test["validation_accuracy"]),
+        "test_sentence": (f"On the test set every seed of it is above {pct(target, 0)} as well."
+                          if not below else
+                          f"On the test set {below} of {len(test)} seeds {'falls' if below == 1 else 'fall'} below "
+                          f"{pct(target, 0)}. " + _validation_gap_sentence(test, target)),
+        "table": param_table(qid, "params", params, f"Parameters of the chosen network ({chosen}), layer by layer."),
+        "layers": [{"layer": r.layer, "tex": tex_grouped(r.formula_tex), "params": int(r.params),
+                    "shape": shape(r.output_shape), "rule": shape(r.size_rule)} for r in nonzero.itertuples()],
+        "sum_tex": "N = " + " + ".join(f"{int(p):,}".replace(",", "{,}") for p in nonzero["params"])
+                   + f" = {int(row.params):,}".replace(",", "{,}"),
+        "loss": Figure(slug(qid, "loss"), to_svg(figures.loss_curves({family: h}, held_out="validation")),
+                       f"Training of the chosen network ({chosen}, seed {int(test['seed'].iloc[0])}) on MNIST: cross-entropy "
+                       "on the fixed training sample (dashed) and the validation images (solid), log scale."),
+        "acc": Figure(slug(qid, "acc"), to_svg(figures.accuracy_curves({family: h}, zoom_from=90.0,
+                                                                         held_out="validation")),
+                      f"MNIST: train (dashed) and validation (solid) accuracy of the chosen network ({chosen}, "
+                      f"seed {int(test['seed'].iloc[0])})."),
+    })
+    return ctx
+
+
+@section("huji.3.1")
+def huji_3_1(result, record) -> dict:
+    return _sweep_section("huji.3.1", result, record, "shallow candidate")
+
+
+@section("huji.3.2")
+def huji_3_2(result, record) -> dict:
+    ctx = _sweep_section("huji.3.2", result, record, "reduced deep candidate")
+    if "acc" in ctx:   # the loss (one panel, log scale) shows the training on the page; the accuracy backs it
+        ctx["acc"].kind = "more"
+    return ctx
+
+
+def _convergence_sentences(unit: str, levels: list[tuple[str, str, dict]], fmt) -> list[str]:
+    """For each (level, the level said of both, seconds or steps per family): which network needs less `unit` to
+    reach it, or that its seeds cannot tell the two apart; levels that tell nothing apart share one sentence."""
+    apart, together = [], []
+    for level, level_both, d in levels:
+        s, dp = d["shallow"], d["deep"]
+        diff = welch(s.mean(), s.std(), len(s), dp.mean(), dp.std(), len(dp))
+        both = f"shallow {fmt(s.mean())} ± {fmt(s.std())}, deep {fmt(dp.mean())} ± {fmt(dp.std())} {unit}"
+        if diff.significant:
+            first = "deep" if diff.diff < 0 else "shallow"
+            lo, hi = sorted((abs(diff.low), abs(diff.high)))
+            apart.append(f"In {unit}, the {first} network reaches {level} first ({both}; the 95% interval of the "
+                         f"difference, {fmt(lo)} to {fmt(hi)} {unit}, excludes zero).")
+        else:
+            together.append((level_both, both + (f", {p_value(diff.p)}" if diff.measurable else ""), len(s)))
+    if together:
+        reach = " or ".join(f"{level} ({detail})" for level, detail, _ in together)
+        apart.append(f"In {unit}, the two networks cannot be told apart in reaching {reach}: over {together[0][2]} "
+                     f"seeds {'each' if len(together) > 1 else 'the'} difference is within the spread between seeds.")
+    return apart
+
+
+@section("huji.3.3")
+def huji_3_3(result, record) -> dict:
+    sp, curves, facts = result.tables["speed"], result.tables["curves"], result.facts
+    if sp.empty:
+        return {"empty": True, "missing": facts.get("missing", [])}
+    rel, common = facts["relative"], facts["common"]
+    g = sp.groupby("family", sort=False)
+
+    def mean_std(col, fmt, fam):
+        v = g.get_group(fam)[col]
+        if v.isna().any():
+            return f"not reached by {int(v.isna().sum())} of {len(v)} seeds"
+        return f"{fmt(v.mean())} ± {fmt(v.std())}"
+
+    fams = list(g.groups)
+    first = {fam: g.get_group(fam).iloc[0] for fam in fams}
+    table = Table(slug("huji.3.3", "speed"), f"Convergence of the two chosen networks, mean ± standard deviation over "
+                  f"{facts['seeds']} seeds, each evaluated on the test set every {num(facts['eval_every'])} steps; "
+                  "seconds of training, evaluations excluded.",
+                  ["network", "parameters", f"steps to {rel:.0%} of final", f"seconds to {rel:.0%} of final",
+                   f"steps to {pct(common)}", f"seconds to {pct(common)}", "final test accuracy"],
+                  [[one_line(pretty(first[f].label)), num(first[f].params), mean_std("own_step", num, f),
+                    mean_std("own_seconds", lambda x: f"{x:.1f}", f), mean_std("common_step", num, f),
+                    mean_std("common_seconds", lambda x: f"{x:.1f}", f),
+                    mean_std_pct(g.get_group(f)["final_accuracy"], seeds=False)] for f in fams],
+                  ["l", "r", "r", "r", "r", "r", "r"])
+    mean_curves = {pretty(first[f].label): curves[curves["family"] == f].groupby("step", as_index=False)[
+        ["test_accuracy", "train_s"]].mean() for f in fams}
+    by_step = Figure(slug("huji.3.3", "steps"), to_svg(figures.accuracy_against(
+        mean_curves, "step", "training step (mini-batches)", common)),
+        f"MNIST test accuracy of the two chosen networks against steps, mean of {facts['seeds']} seeds; the dotted line "
+        f"is the common level {pct(common)}.", kind="more")
+    by_time = Figure(slug("huji.3.3", "time"), to_svg(figures.accuracy_against(
+        mean_curves, "train_s", "training time (s)", common)),
+        f"MNIST test accuracy of the two chosen networks ({', '.join(pretty(first[f].label) for f in fams)}) against "
+        f"seconds of training on this machine, mean over {facts['seeds']} seeds at each evaluation; the dotted line is "
+        f"the common level {pct(common)}.")
+    reached = not sp[["own_step", "common_step"]].isna().any().any()
+    sentences, why = [], ""
+    if reached:
+        def by(col):
+            return {f: g.get_group(f)[col].astype(float) for f in fams}
+        own, level = (f"{rel:.0%} of its final accuracy", f"{rel:.0%} of their final accuracies"), \
+            f"the common level {pct(common)}"
+        sentences = [
+            *_convergence_sentences("steps", [(*own, by("own_step")), (level, level, by("common_step"))], num),
+            *_convergence_sentences("seconds", [(*own, by("own_seconds")), (level, level, by("common_seconds"))],
+                                    lambda x: f"{x:.1f}"),
+        ]
+        step_diff, common_diff = (welch(*(lambda s, d: (s.mean(), s.std(), len(s), d.mean(), d.std(), len(d)))(
+            by(col)["shallow"], by(col)["deep"])) for col in ("own_step", "common_step"))
+        final = {f: g.get_group(f)["final_accuracy"].mean() for f in fams}
+        ahead = "deep" if final["deep"] > final["shallow"] else "shallow"
+        if (step_diff.significant and common_diff.significant and (step_diff.diff > 0) != (common_diff.diff > 0)
+                and (step_diff.diff > 0) == (ahead == "deep")):   # the network that ends higher is later on its own bar
+            why = (f"The two measures disagree because the first is relative to each run's own final accuracy: the "
+                   f"{ahead} network ends higher ({pct(final[ahead])} against "
+                   f"{pct(final['shallow' if ahead == 'deep' else 'deep'])}), so 99% of it is a higher bar, which it "
+                   "reaches later although it passes the common level first.")
+        elif step_diff.significant and step_diff.diff < 0:
+            why = ("A possible reason the deep network needs fewer steps, not tested here: pooling twice lets each of its few parameters act on larger, "
+                   "already-combined features, while the shallow network must separate the classes with one dense "
+                   "layer on a single level of features.")
+        elif step_diff.significant:
+            why = ("A possible reason the shallow network needs fewer steps, not tested here: the gradient reaches its single convolution directly, "
+                   "while the deep network's narrow layers are bottlenecks the signal must pass through twice.")
+        else:
+            why = (f"With {facts['seeds']} seeds, a difference in steps smaller than the spread between seeds cannot be "
+                   "detected; what separates the two networks is the cost of a step.")
+        ips = {f: g.get_group(f)["images_per_second"].mean() for f in fams}
+        ratio = ips["shallow"] / ips["deep"]
+        sentences.append(f"One step of the shallow network costs {1 / ratio:.2f} times the time of one step of the "
+                         f"deep one ({num(ips['shallow'])} against {num(ips['deep'])} images/s).")
+        if "forward_macs" in sp:
+            why += " " + _step_cost_sentence({f: int(g.get_group(f)["forward_macs"].iloc[0]) for f in fams}, ratio)
+    bounds = (record.get("runs") or [{}])[0].get("config", {}).get("lr_boundaries") or []
+    window = 2 * (record.get("runs") or [{}])[0].get("config", {}).get("eval_every", 0) * 5
+    at_drop = reached and bool(bounds) and all(0 <= s - bounds[0] <= window for s in sp["own_step"])
+    schedule = (f"Every run reaches {rel:.0%} of its final accuracy within {num(window)} steps after the tenfold "
+                f"learning-rate drop at step {num(bounds[0])}: in this recipe the schedule, more than the "
+                "architecture, decides when training stops improving." if at_drop else "")
+    return {"empty": False, "table": table, "by_step": by_step, "by_time": by_time, "sentences": sentences,
+            "why": why, "schedule": schedule, "facts": facts, "reached": reached,
+            "lowest_final": float(sp["final_accuracy"].min())}
+
+
+def _step_cost_sentence(macs: dict[str, int], ratio: float) -> str:
+    """The arithmetic of one image's forward pass against the measured cost of a step (ratio: shallow's speed over
+    deep's): at these sizes a step's time follows the number of layers more than the arithmetic."""
+    head = (f"One image's forward pass takes {num(macs['shallow'])} multiply-adds in the shallow network and "
+            f"{num(macs['deep'])} in the deep one")
+    time_ratio, mac_ratio = ratio, macs["deep"] / macs["shallow"]   # a deep step takes `ratio` times a shallow one
+    if time_ratio > 1 and mac_ratio < time_ratio:
+        return (head + f", {mac_ratio:.2f} times as many, while the deep network's step takes {time_ratio:.2f} times "
+                "as long: networks this small leave the processor mostly idle, and most of the difference comes from "
+                "running more layers (forward and backward), each on small tensors, not from arithmetic.")
+    return head + "."
+
+
+# ----------------------------------------------------------------------------- HUJI 5
+
+
+def _margin_only_sentence(t: pd.DataFrame, chosen, target: float, level: float) -> str:
+    """The smaller candidates that the margin alone excludes: every seed at the target, not every seed at the level."""
+    m = t[(t["params"] < chosen.params) & (t["validation_min"] >= target) & ~t["every_seed_reaches"]]
+    if m.empty:
+        return ""
+    names = ", ".join(f"{pretty(r.label)} ({num(r.params)} parameters, lowest seed {pct(r.validation_min)})"
+                      for r in m.itertuples())
+    one = len(m) == 1
+    return (f"Smaller, {names} {'reaches' if one else 'reach'} {pct(target, 0)} on every seed too, but not "
+            f"{pct(level)}: the margin alone excludes {'it' if one else 'them'}.")
+
+
+def _validation_gap_sentence(test: pd.DataFrame, target: float) -> str:
+    """How the validation images that picked the network compare with the test images, seed by seed, against the
+    chosen network's margin above the threshold on the validation images."""
+    gap = test["validation_accuracy"] - test["test_accuracy"]
+    margin = test["validation_accuracy"].mean() - target
+    higher = int((gap > 0).sum())
+    head = (f"The validation images, which pick the network, score {100 * abs(gap.mean()):.2f} points "
+            f"{'higher' if gap.mean() > 0 else 'lower'} than the test images on average (higher for {higher} of "
+            f"{len(test)} seeds)")
+    if gap.mean() > margin:
+        return head + (f", more than the network's mean margin above {pct(target, 0)} on them "
+                       f"({signed(100 * margin)} points): the margin does not carry over to the test set.")
+    return head + f"; its mean margin above {pct(target, 0)} on them is {signed(100 * margin)} points."

@@ -1,0 +1,166 @@
+"""Report sections: HUJI 67103, question 5: two digits (experiments.huji_sum)."""
+
+from __future__ import annotations
+
+
+
+from ex1.stats import paired, welch
+from experiments import huji_sum
+
+from .. import figures
+from ..figures import to_svg
+from .common import Figure, Table, binomial_se, interval, mean_std_pct, num, one_line, param_table, pct, run_of, section, sign_beyond, slug
+
+
+def _held_out_text(facts) -> str:
+    return ", ".join(f"({a}, {b})" for a, b in facts["held_out"])
+
+
+def _pair_training(qid: str, result, record, label: str, what: str) -> dict:
+    h = result.tables["history"]
+    fig = Figure(slug(qid, "acc"), to_svg(figures.accuracy_curves({label: h}, zoom_from=95.0)),
+                 f"The {label} on pairs of MNIST digits: train (dashed, fixed sample of training pairs) and test (solid, test pairs) {what} every "
+                 f"{run_of(record, label)['config']['eval_every']} steps.")
+    params = result.tables["params"]
+    return {"fig": fig, "final": h.iloc[-1], "run": run_of(record, label), "held_out": _held_out_text(result.facts),
+            "params": param_table(qid, "params", params, f"Layers and parameters of the {label}.")}
+
+
+@section("huji.5.1")
+def huji_5_1(result, record) -> dict:
+    return _pair_training("huji.5.1", result, record, "sum classifier", "accuracy of the predicted sum")
+
+
+@section("huji.5.2")
+def huji_5_2(result, record) -> dict:
+    ctx = _pair_training("huji.5.2", result, record, "two-digit network",
+                         "accuracy of the predicted pair (both digits right)")
+    ev = result.tables["evaluation"]
+    ctx["test"] = ev[ev["split"] == huji_sum.SEEN].iloc[0]
+    return ctx
+
+
+
+
+def pair_error_sentence(d) -> str:
+    """Both digits right against p², the rate if the two heads erred independently, with the direction
+    chosen by the numbers: errors on the same pairs (positively correlated) push it above p²."""
+    both, p2, n = float(d.both_digits_accuracy), float(d.digit_accuracy_squared), float(d.pairs)
+    diff, se = both - p2, binomial_se(both, n)
+    head = (f"Both digits are right for {pct(both)} of the pairs, against {pct(d.digit_accuracy, 3)}² = {pct(p2)} if "
+            f"the two heads erred independently: a difference of {interval(diff, se)}, binomial over the pairs")
+    return head + {1: "; the two heads tend to fail on the same pairs (positively correlated errors).",
+                   -1: "; the two heads fail on different pairs more often than chance (negatively correlated errors).",
+                   0: "; the data cannot tell it from independent errors."}[sign_beyond(diff, 1.96 * se)]
+
+
+def overfit_sentence(gaps: dict[str, tuple[float, float]]) -> str:
+    """Which model's train-minus-test gap is larger, if the binomial interval of the difference says so.
+    gaps: model -> (gap, its standard error)."""
+    (gs, ss), (gd, sd) = gaps["sum classifier"], gaps["two-digit network"]
+    diff, se = gs - gd, (ss ** 2 + sd ** 2) ** 0.5
+    head = (f"Accuracy on the training sample ends {100 * gs:.2f} points above test accuracy for the sum classifier "
+            f"(its sum right) and {100 * gd:.2f} points for the two-digit network (both digits right), a difference "
+            f"of {interval(diff, se)}")
+    return head + {1: ": the sum classifier overfits more.", -1: ": the two-digit network overfits more.",
+                   0: ": the two gaps are not distinguishable."}[sign_beyond(diff, 1.96 * se)]
+
+
+@section("huji.5.3")
+def huji_5_3(result, record) -> dict:
+    ev, curves = result.tables["evaluation"], result.tables["curves"]
+    hist = {m: g.reset_index(drop=True) for m, g in curves.groupby("model", sort=False)}
+    get = {(r.model, r.split): r for r in ev.itertuples()}
+    s_t, d_t = get[("sum classifier", huji_sum.SEEN)], get[("two-digit network", huji_sum.SEEN)]
+    s_h, d_h = get[("sum classifier", huji_sum.HELD)], get[("two-digit network", huji_sum.HELD)]
+    table = Table(slug("huji.5.3", "eval"), "Sum accuracy of both models (seed 0: the networks of 5.1 and 5.2) on test "
+                  "pairs of the digit combinations seen in training and, apart, on test pairs of the combinations held "
+                  "out of training; per-digit and both-digits accuracy of the two-digit network. Test pairs are drawn "
+                  "from the 10,000 test images only.",
+                  ["model", "test pairs", "pairs", "sum accuracy", "digit accuracy", "(digit accuracy)²",
+                   "both digits right"],
+                  [[one_line(r.model), r.split, num(r.pairs), pct(r.sum_accuracy),
+                    pct(r.digit_accuracy) if r.digit_accuracy == r.digit_accuracy else "—",
+                    pct(r.digit_accuracy_squared) if r.digit_accuracy_squared == r.digit_accuracy_squared else "—",
+                    pct(r.both_digits_accuracy) if r.both_digits_accuracy == r.both_digits_accuracy else "—"]
+                   for r in ev.itertuples()], ["l", "l", "r", "r", "r", "r", "r"])
+    fig = Figure(slug("huji.5.3", "acc"), to_svg(figures.accuracy_curves(hist, zoom_from=95.0)),
+                 "Pairs of MNIST digits, both models on one plot: accuracy of the sum classifier's sum and of the two-digit network's "
+                 "pair (both digits right), on training pairs (dashed) and on test pairs of the combinations seen in "
+                 "training (solid); same steps and optimiser.", kind="more")
+    # Both models are scored on the same pairs: for one seed the comparison is paired, and only the pairs one model
+    # gets right and the other wrong carry it (McNemar). Over seeds, Welch's test on the seeds' accuracies carries the
+    # training noise as well, and decides.
+    pat = result.tables["patterns"]
+    pd_ = paired(pat[pat["split"] == huji_sum.SEEN], "sum classifier", "two-digit network", "pairs")
+    bs = result.tables.get("by_seed")
+    seen = bs[bs["split"] == huji_sum.SEEN] if bs is not None else None
+    over = None
+    if seen is not None and seen["seed"].nunique() > 1:
+        acc = {m: seen[seen["model"] == m]["sum_accuracy"] for m in ("sum classifier", "two-digit network")}
+        a, b = acc["sum classifier"], acc["two-digit network"]
+        over = welch(a.mean(), a.std(), len(a), b.mean(), b.std(), len(b))
+    seed0 = (f"the two models are scored on the same {num(pd_.n)} pairs, so the comparison is paired, the two-digit "
+             f"network's accuracy minus the sum classifier's: {pd_.points()}; of the pairs only one model gets right, {num(pd_.only_a)} are the sum "
+             f"classifier's and {num(pd_.only_b)} the two-digit network's, and only these discordant pairs enter "
+             "the test")
+    if over is not None:
+        n_seeds = len(acc["sum classifier"])
+        means = (f"the two-digit network's sum accuracy is {mean_std_pct(b, seeds=False)} against "
+                 f"{mean_std_pct(a, seeds=False)} for the sum classifier ({n_seeds} seeds each), a difference of "
+                 f"{over.points()}")
+        lead = {"gain": "the two-digit network works better", "loss": "the sum classifier works better",
+                "indistinct": "the two strategies cannot be told apart"}[over.direction]
+        verdict = (f"On test pairs of the combinations seen in training {lead}: {means}. For seed "
+                   f"{result.facts.get('seed', 0)}, the answers of 5.1 and 5.2 ({pct(d_t.sum_accuracy)} against "
+                   f"{pct(s_t.sum_accuracy)}), {seed0}.")
+    elif not pd_.significant:
+        verdict = (f"On test pairs of the combinations seen in training the two strategies cannot be told apart: "
+                   f"{pct(d_t.sum_accuracy)} for the two-digit network against {pct(s_t.sum_accuracy)}; {seed0}. "
+                   "Each model was trained once, so this leaves out how far another training seed would move either.")
+    else:
+        better = "two-digit network" if pd_.diff > 0 else "sum classifier"
+        verdict = (f"On test pairs of the combinations seen in training the {better} works better: a sum accuracy of "
+                   f"{pct(max(d_t.sum_accuracy, s_t.sum_accuracy))} against "
+                   f"{pct(min(d_t.sum_accuracy, s_t.sum_accuracy))}; {seed0}. Each model was trained once, so this "
+                   "leaves out how far another training seed would move either.")
+    seeds_t = None
+    if bs is not None and bs["seed"].nunique() > 1:
+        wide = bs.pivot_table(index="seed", columns=["model", "split"], values="sum_accuracy")
+        cols = [(m, sp) for m in ("sum classifier", "two-digit network") for sp in (huji_sum.SEEN, huji_sum.HELD)]
+        seeds_t = Table(slug("huji.5.3", "seeds"), "Sum accuracy of both models trained with every seed, on the "
+                        "same test pairs: of the combinations seen in training, and of those held out of it.",
+                        ["seed"] + [one_line(f"{m}, {'seen' if sp == huji_sum.SEEN else 'held out'}") for m, sp in cols],
+                        [[str(int(sd))] + [pct(wide.loc[sd, c]) for c in cols] for sd in wide.index],
+                        ["r"] * (1 + len(cols)), kind="more")
+    gaps = {}
+    for r in record.get("runs", []):
+        h = hist.get(r["label"])
+        if h is not None:
+            n_train = min(r["config"]["train_eval_size"] or r["train_examples"], r["train_examples"])
+            n_test = r["config"]["test_size"] or int(result.facts.get("test_pairs", s_t.pairs))
+            tr, te = float(h["train_accuracy"].iloc[-1]), float(h["test_accuracy"].iloc[-1])
+            gaps[r["label"]] = (tr - te, (binomial_se(tr, n_train) ** 2 + binomial_se(te, n_test) ** 2) ** 0.5)
+    held_se = {m: binomial_se(get[(m, huji_sum.HELD)].sum_accuracy, get[(m, huji_sum.HELD)].pairs)
+               for m in ("sum classifier", "two-digit network")}
+    held_seeds = ""
+    if bs is not None and bs["seed"].nunique() > 1:
+        held = bs[bs["split"] == huji_sum.HELD]
+        held_seeds = (" Over the " + str(held["seed"].nunique()) + " seeds the held-out pairs' sum accuracy is "
+                      + mean_std_pct(held[held["model"] == "two-digit network"]["sum_accuracy"], seeds=False)
+                      + " for the two-digit network and "
+                      + mean_std_pct(held[held["model"] == "sum classifier"]["sum_accuracy"], seeds=False)
+                      + " for the sum classifier.")
+    return {"held_seeds": held_seeds, "seeds_t": seeds_t, "table": table, "fig": fig, "verdict": verdict, "d_t": d_t, "s_t": s_t, "d_h": d_h, "s_h": s_h,
+            "sum_held_mostly_wrong": s_h.sum_accuracy < 0.5,
+            "pair_errors": pair_error_sentence(d_t),
+            "overfit": overfit_sentence(gaps) if len(gaps) == 2 else "",
+            "held_gap": s_h.sum_accuracy - s_t.sum_accuracy, "held_digits_gap": d_h.sum_accuracy - d_t.sum_accuracy,
+            "held_out": _held_out_text(result.facts), "facts": result.facts,
+            "sum_generalises": s_h.sum_accuracy >= s_t.sum_accuracy - 1.96 * (held_se["sum classifier"] ** 2 + binomial_se(
+                s_t.sum_accuracy, s_t.pairs) ** 2) ** 0.5,
+            "digits_generalise": d_h.sum_accuracy >= d_t.sum_accuracy - 1.96 * (held_se["two-digit network"] ** 2 + binomial_se(
+                d_t.sum_accuracy, d_t.pairs) ** 2) ** 0.5}
+
+
+# ----------------------------------------------------------------------------- HUJI 4
