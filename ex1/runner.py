@@ -79,7 +79,7 @@ def hold_out(x: np.ndarray, y: np.ndarray, n: int, seed: int = 20261129):
 ENGINE = {"the training engine's version": str(golden.ENGINE_VERSION)}
 
 
-def run_code_deps(model: str, pairs: bool = False, validation: bool = False, fused_: bool = False,
+def run_code_deps(model: str, pairs: bool = False, validation: bool = False, fused: bool = False,
                   legacy: bool = False) -> dict[str, str]:
     """The code a training run depends on: the engine's version, the model's builder(s), the data preparation,
     each builder and function with the hash of its normalised source.
@@ -98,13 +98,17 @@ def run_code_deps(model: str, pairs: bool = False, validation: bool = False, fus
         source = golden.LEGACY_ENGINE_SOURCE.get(golden.ENGINE_VERSION)
         if source is None:
             return {}
-        engine = {k: v for k, v in source.items() if k != "ex1/fused.py" or fused_}
+        engine = {k: v for k, v in source.items() if k != "ex1/fused.py" or fused}
     return {**engine, **codehash.code_versions(models._pool, *builders, data_mod.to_float,
                                                data_mod.stratified_subset, data_mod.sample_indices, *extra)}
 
 
-def run_code_version(model: str, pairs: bool = False, validation: bool = False, fused_: bool = False) -> str:
-    return codehash.combined(run_code_deps(model, pairs, validation, fused_))
+def code_inputs(record: dict) -> dict:
+    """A run record's arguments of run_code_deps, also as records before 2026-12-02 wrote them ('fused_')."""
+    inputs = dict(record.get("code_inputs") or {})
+    if "fused_" in inputs:
+        inputs["fused"] = inputs.pop("fused_")
+    return inputs
 
 
 @dataclass(frozen=True)
@@ -117,7 +121,7 @@ class PairSpec:
     exclude: tuple[tuple[int, int], ...] = ()   # (left, right) digit pairs never shown in training
     target: str = "sum"                          # "sum": 19 classes; "digits": the (left, right) pair
 
-    def build(self, ds: data_mod.Dataset, test_size: int | None = None):
+    def build(self, ds: data_mod.Dataset):
         xtr, dtr = data_mod.make_pairs(ds.x_train, ds.y_train, self.train_pairs, self.seed, exclude=self.exclude)
         # Test pairs of the combinations seen in training, like the training pairs: the held-out combinations
         # are measured apart, so that a model that cannot handle them is not compared on them unawares.
@@ -244,13 +248,13 @@ class Context:
     def legacy_run_key(self, spec: RunSpec) -> str | None:
         """The key this run had when run keys hashed the engine's source (None: this engine version had none)."""
         deps = run_code_deps(spec.model, pairs=spec.pairs is not None, validation=spec.validation is not None,
-                             fused_=spec.fused, legacy=True)
+                             fused=spec.fused, legacy=True)
         return config_hash(self.run_payload(spec, legacy=deps)) if deps else None
 
     def run_payload(self, spec: RunSpec, legacy: dict[str, str] | None = None) -> dict:
         ds = self.dataset(spec.dataset)
         deps = legacy or run_code_deps(spec.model, pairs=spec.pairs is not None,
-                                       validation=spec.validation is not None, fused_=spec.fused)
+                                       validation=spec.validation is not None, fused=spec.fused)
         payload = {
             "model": spec.model, "model_kwargs": spec.full_model_kwargs(), "config": asdict(spec.config),
             "dataset": ds.fingerprint, "per_class": spec.per_class, "subset_seed": spec.subset_seed,
@@ -367,10 +371,10 @@ class Context:
         payload = self.run_payload(spec)
         payload.pop("code")
         return {"identity": config_hash(payload), "code_deps": run_code_deps(
-            spec.model, pairs=spec.pairs is not None, validation=spec.validation is not None, fused_=spec.fused),
+            spec.model, pairs=spec.pairs is not None, validation=spec.validation is not None, fused=spec.fused),
             "code_inputs": {"model": spec.model, "pairs": spec.pairs is not None,
                             "validation": spec.validation is not None,
-                            **({"fused_": True} if spec.fused else {})}}
+                            **({"fused": True} if spec.fused else {})}}
 
     def _train_now(self, specs: RunSpec | list[RunSpec], keys: str | list[str]) -> Run | list[Run]:
         """Train one run, or the runs of one pack (same data and configuration), and store each."""

@@ -199,8 +199,8 @@ def out_of_date(questions: list[Question], ctx: Context) -> str | None:
             deps.add("the code (stored by a version that did not record its dependencies)")
         for r in old.get("runs", []):
             if "code_inputs" in r:
-                ch = codehash.changed(r.get("code_deps"), runner.run_code_deps(**r["code_inputs"]))
-                if ch and r.get("code_deps") == runner.run_code_deps(**r["code_inputs"], legacy=True):
+                ch = codehash.changed(r.get("code_deps"), runner.run_code_deps(**runner.code_inputs(r)))
+                if ch and r.get("code_deps") == runner.run_code_deps(**runner.code_inputs(r), legacy=True):
                     ch = []   # stored under the key it had before run keys named the engine's version: reused
                 ident = r.get("identity")
             else:

@@ -110,10 +110,10 @@ def _run_records(results: Path) -> dict[str, dict]:
 
 def _spec_of(record: dict):
     """The RunSpec a run record describes (None for two-digit runs, whose pair settings the record lacks)."""
-    from ex1.runner import RunSpec
+    from ex1.runner import RunSpec, code_inputs
     from ex1.train import TrainConfig
 
-    if record.get("code_inputs", {}).get("pairs"):
+    if code_inputs(record).get("pairs"):
         return None
     from ex1 import models
 
@@ -128,16 +128,18 @@ def _spec_of(record: dict):
     return RunSpec(record["model"], TrainConfig(**cfg), kwargs, dataset=record["dataset"],
                    per_class=record.get("per_class"), subset_seed=record.get("subset_seed", 0),
                    label=record.get("label", ""), validation=record.get("validation"),
-                   fused=bool(record.get("code_inputs", {}).get("fused_")))
+                   fused=bool(code_inputs(record).get("fused")))
 
 
 def _cheapest(runs: dict[str, dict]) -> str | None:
     """The run whose first evaluation interval trains fastest, among those that can be retrained alone."""
+    from ex1.runner import code_inputs
+
     def cost(r):
         steps = r["config"]["eval_every"]
         return steps * r["config"]["batch_size"] / max(r.get("images_per_second") or 1e-9, 1e-9)
 
-    ok = [(cost(r), k) for k, r in runs.items() if _spec_of(r) is not None and not r.get("code_inputs", {}).get("fused_")]
+    ok = [(cost(r), k) for k, r in runs.items() if _spec_of(r) is not None and not code_inputs(r).get("fused")]
     return min(ok)[1] if ok else None
 
 

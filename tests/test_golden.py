@@ -41,7 +41,7 @@ def test_run_and_question_keys_name_the_engine_version_not_its_source():
     from experiments.registry import question_code_deps
 
     for model in ("huji_cnn", "shallow_cnn", "pair_cnn"):
-        deps = runner.run_code_deps(model, pairs=True, validation=True, fused_=True)
+        deps = runner.run_code_deps(model, pairs=True, validation=True, fused=True)
         assert deps["the training engine's version"] == str(golden.ENGINE_VERSION)
         assert not ENGINE_FILES & {d.split(":")[0] for d in deps}
     for q in experiments.QUESTIONS.values():
@@ -51,7 +51,7 @@ def test_run_and_question_keys_name_the_engine_version_not_its_source():
 
 
 def test_the_legacy_keys_name_the_engine_source_they_were_computed_from():
-    deps = runner.run_code_deps("huji_cnn", validation=True, fused_=True, legacy=True)
+    deps = runner.run_code_deps("huji_cnn", validation=True, fused=True, legacy=True)
     assert {k: deps[k] for k in ENGINE_FILES} == golden.LEGACY_ENGINE_SOURCE[golden.ENGINE_VERSION]
     assert "ex1/fused.py" not in runner.run_code_deps("huji_cnn", legacy=True)
     assert "the training engine's version" not in deps

@@ -112,7 +112,7 @@ def test_every_module_a_run_is_keyed_by_is_in_every_question_s_key():
     from experiments.registry import question_code_deps
 
     run_files = {dep.split(":")[0] for model in models._REGISTRY
-                 for dep in runner.run_code_deps(model, pairs=True, validation=True, fused_=True)}
+                 for dep in runner.run_code_deps(model, pairs=True, validation=True, fused=True)}
     assert "the training engine's version" in run_files
     for q in experiments.QUESTIONS.values():
         assert run_files <= set(question_code_deps(q)), q.id
