@@ -105,6 +105,23 @@ def zoom_applies(histories: dict[str, pd.DataFrame], zoom_from: float | None) ->
     return zoom_from is not None and any(100 * h["test_accuracy"].max() > zoom_from for h in histories.values())
 
 
+def _log_steps(histories: dict[str, pd.DataFrame]) -> bool:
+    """Whether evaluations are dense enough at the start (the first within the first 1% of the run) for a log step
+    axis to spread out the rise; else accuracy_curves shows the whole run as the error on a log scale."""
+    first = min(int(h.loc[h["step"] > 0, "step"].min()) for h in histories.values() if (h["step"] > 0).any())
+    last = max(int(h["step"].max()) for h in histories.values())
+    return first <= last // 100
+
+
+def panels_note(histories: dict[str, pd.DataFrame], zoom_from: float | None = 97.0) -> str:
+    """What a caption says of accuracy_curves' panels: '.' for one panel, else how the two read."""
+    if not zoom_applies(histories, zoom_from):
+        return "."
+    left = ("the whole run with steps on a log scale" if _log_steps(histories) else
+            "the whole run as the error (100% minus the accuracy) on a log scale")
+    return f"; left, {left}; right, the accuracies above {zoom_from:g}%."
+
+
 def _marker(x) -> dict:
     """A series of fewer than 10 points shows its points."""
     return {"marker": "o", "ms": 3} if len(x) < 10 else {}
@@ -160,7 +177,7 @@ def accuracy_curves(histories: dict[str, pd.DataFrame], zoom_from: float | None 
     if panels == 2:
         first = min(int(h.loc[h["step"] > 0, "step"].min()) for h in histories.values() if (h["step"] > 0).any())
         last = max(int(h["step"].max()) for h in histories.values())
-        if first <= last // 100:
+        if _log_steps(histories):
             # Evaluations dense enough to show the rise: a log axis spreads it out, where a linear one would show a
             # step and then a flat line.
             axes[0][0].set_xscale("symlog", linthresh=first, linscale=1.0)   # room between the 0 and the first decade
@@ -169,8 +186,19 @@ def accuracy_curves(histories: dict[str, pd.DataFrame], zoom_from: float | None 
             axes[0][0].xaxis.set_major_locator(FixedLocator([0, *decades]))
             axes[0][0].set_title("whole run (steps on a log scale)")
         else:
-            # Sparse evaluations: the rise is one segment, which a log axis would only stretch.
-            axes[0][0].set_title("whole run")
+            # Sparse evaluations: the rise is one segment and the rest a flat line at the top of a 0-100% axis. The
+            # error on a log axis shows the whole run, from 90% to below 1%, where the zoom shows the last points.
+            ax = axes[0][0]
+            ax.clear()
+            for label, h in histories.items():
+                _train_test(ax, h["step"], (100 * (1 - h["train_accuracy"])).clip(lower=0.01),
+                            (100 * (1 - h["test_accuracy"])).clip(lower=0.01), color_for(label), label, held_out)
+            ax.set_yscale("log")
+            _readable_log_y(ax)
+            ax.set_xlabel("training step (mini-batches)")
+            ax.set_ylabel("error (%), log scale")
+            _mark_drops(ax, drops)
+            ax.set_title("whole run: error")
     fig.tight_layout()
     _legend_below(fig, axes[0][0])
     if panels == 2:
@@ -256,14 +284,29 @@ def frontier(sweeps: dict[str, pd.DataFrame], target: float, chosen: dict[str, s
     """Validation accuracy against parameters (log scale) for each sweep: every seed a dot, the mean a cross,
     the frontier of the means joined, the choice ringed; the threshold dotted, the level every seed of the choice
     must reach (the threshold plus a margin for the validation sample) dashed."""
-    fig, ax = _subplots(figsize=(6.0, 2.7))
+    # The text's width, and the axis from a little below the threshold: one seed that failed to train (70%) once
+    # stretched it so far that the two lines at 95% and 95.51% merged. Seeds below the axis sit on its bottom edge
+    # as triangles, with their accuracy.
+    bottom = frontier_bottom(target)
+    fig, ax = _subplots(figsize=(7.2, 2.8))
     for family, t in sweeps.items():
         c = color_for(family)
         seeds = per_seed[family]
-        ax.scatter(seeds["params"], 100 * seeds["validation_accuracy"], color=c, s=8, alpha=0.45,
-                   label=f"{family}: one seed", zorder=2)
-        ax.scatter(t["params"], 100 * t["validation_mean"], color=c, marker="x", s=28, label=f"{family}: mean",
-                   zorder=3)
+        inside = 100 * seeds["validation_accuracy"] >= bottom
+        ax.scatter(seeds.loc[inside, "params"], 100 * seeds.loc[inside, "validation_accuracy"], color=c, s=8,
+                   alpha=0.45, label=f"{family}: one seed", zorder=2)
+        for params, below in seeds[~inside].groupby("params"):   # one label per network: its seeds below
+            ax.scatter([params], [bottom], color=c, marker="v", s=22, zorder=3, clip_on=False)
+            values = ", ".join(f"{100 * v:.1f}" for v in sorted(below["validation_accuracy"], reverse=True))
+            ax.annotate(("seeds " if len(below) > 1 else "seed ") + values + "%",
+                (params, bottom), textcoords="offset points", xytext=(4, 2), fontsize=7, color=c)
+        shown = 100 * t["validation_mean"] >= bottom
+        ax.scatter(t.loc[shown, "params"], 100 * t.loc[shown, "validation_mean"], color=c, marker="x", s=28,
+                   label=f"{family}: mean", zorder=3)
+        for _, r in t[~shown].iterrows():
+            ax.scatter([r["params"]], [bottom], color=c, marker="v", s=40, facecolors="none", zorder=3, clip_on=False)
+            ax.annotate(f"mean {100 * r['validation_mean']:.1f}%", (r["params"], bottom), textcoords="offset points",
+                        xytext=(4, 10), fontsize=7, color=c)
         f = t[t["frontier"]]
         ax.plot(f["params"], 100 * f["validation_mean"], "-", color=c, lw=1.2, alpha=0.8, label=f"{family}: frontier")
         pick = t[t["label"] == chosen.get(family)]
@@ -278,11 +321,17 @@ def frontier(sweeps: dict[str, pd.DataFrame], target: float, chosen: dict[str, s
     ax.set_xscale("log")
     ax.set_xlabel("free parameters (log scale)")
     ax.set_ylabel("validation accuracy (%)")
-    lo = min(100 * s["validation_accuracy"].min() for s in per_seed.values())
-    ax.set_ylim(max(lo - 1, 0), 100)
+    top = max(100 * s["validation_accuracy"].max() for s in per_seed.values())
+    ax.set_ylim(bottom, min(100.0, max(top, 100 * (level or target)) + 0.5))
     fig.tight_layout()
     _legend_below(fig, ax, ncol=3)
     return fig
+
+
+def frontier_bottom(target: float) -> float:
+    """The frontier figure's lowest accuracy (%): 5 points below the threshold, so that the threshold and the margin
+    line stand apart; what lies lower is marked on the bottom edge."""
+    return max(0.0, 100 * target - 5.0)
 
 
 @_styled

@@ -97,7 +97,8 @@ def bonn_p2(result, record) -> dict:
                   f"{num(run['config']['train_eval_size'])} training images) and test loss (solid) every "
                   f"{run['config']['eval_every']} steps, log scale.")
     acc = Figure(slug("bonn.p2", "acc"), to_svg(figures.accuracy_curves({label: h})),
-                 "The Bonn CNN on MNIST, the same run: training-sample (dashed) and test (solid) accuracy.", kind="more")
+                 "The Bonn CNN on MNIST, the same run: training-sample (dashed) and test (solid) accuracy"
+                 + figures.panels_note({label: h}), kind="more")
     more = len(result.facts.get("seeds", [])) - 1
     more_seeds = (f"; Programming 3 trains the same network with {more} more seed{'s' if more > 1 else ''}, which "
                   "shows how far the final accuracy of one run varies from seed to seed" if more > 0 else "")
@@ -131,7 +132,7 @@ def bonn_p3(result, record) -> dict:
     hist = {names[k]: g for k, g in curves.groupby("run", sort=False)}
     fig = Figure(slug("bonn.p3", "curves"), to_svg(figures.accuracy_curves(hist)),
                  f"The Bonn CNN on MNIST without and with dropout and weight decay, seed {facts['seeds'][0]} of each: "
-                 "training-sample (dashed) and test (solid) accuracy.", kind="more")
+                 "training-sample (dashed) and test (solid) accuracy" + figures.panels_note(hist), kind="more")
     gap_base, gap_reg = base.train_mean - base.test_mean, reg.train_mean - reg.test_mean
     def pm_pct(r):
         std = 0.0 if r.test_std != r.test_std else r.test_std

@@ -83,8 +83,7 @@ def huji_1_2(result, record) -> dict:
     fig = Figure(slug("huji.1.2", "acc"), to_svg(figures.accuracy_curves(curves)),
                  f"The HUJI network on MNIST: train accuracy (dashed, on a fixed sample of {num(n_train_eval)} training "
                  f"images) and test accuracy (solid, {num(facts['test_examples'])} test images), both in inference "
-                 f"mode, every {cfg['eval_every']} steps"
-                 + ("; the right panel zooms on the top of the scale." if figures.zoom_applies(curves, 97.0) else "."))
+                 f"mode, every {cfg['eval_every']} steps" + figures.panels_note(curves))
     loss = Figure(slug("huji.1.2", "loss"), to_svg(figures.loss_curves({BASELINE: h})),
                   "The HUJI network on MNIST: cross-entropy loss on the same training sample and test set (log scale).",
                   kind="more")
@@ -138,7 +137,7 @@ def huji_2(result, record) -> dict:
                   for name in hist]
     fig = Figure(slug("huji.2", "acc"), to_svg(figures.accuracy_curves(hist, zoom_from=88.0)),
                  "MNIST: train (dashed) and test (solid) accuracy of the original HUJI network, its linear version and "
-                 "softmax regression, same optimiser, batch size and steps.")
+                 "softmax regression, same optimiser, batch size and steps" + figures.panels_note(hist, 88.0))
     final_t = Table(slug("huji.2", "final"), "Final train and test accuracy and training throughput.",
                     ["model", "parameters", "train accuracy", "test accuracy", "test loss", "images/s"],
                     [[m, num(r.params), pct(r.train_accuracy), pct(r.test_accuracy), f"{r.test_loss:.4f}",

@@ -45,7 +45,10 @@ def _sweep_section(qid: str, result, record, what: str) -> dict:
                                                                 per_seed={family: per_seed}, level=level)),
                  f"MNIST: validation accuracy against parameters for every {what}: each seed a dot, the mean a cross; "
                  f"the line joins the frontier of the means, the ring marks the smallest network whose every seed "
-                 f"reaches {pct(level)} ({pct(target, 0)} with the margin for the validation sample, dashed).")
+                 f"reaches {pct(level)} ({pct(target, 0)} with the margin for the validation sample, dashed)"
+                 + (f"; below {figures.frontier_bottom(target):g}%, seeds and means sit on the bottom edge as "
+                    "triangles, labelled with their accuracy." if (per_seed["validation_accuracy"] * 100
+                                                                  < figures.frontier_bottom(target)).any() else "."))
     cl = result.tables["candidate_layers"]
     cl = cl[~cl["type"].isin(["InputLayer", "Flatten", "Dropout"])]
     layer_names = list(dict.fromkeys(cl["layer"]))
@@ -112,7 +115,7 @@ def _sweep_section(qid: str, result, record, what: str) -> dict:
         "acc": Figure(slug(qid, "acc"), to_svg(figures.accuracy_curves({family: h}, zoom_from=90.0,
                                                                          held_out="validation")),
                       f"MNIST: train (dashed) and validation (solid) accuracy of the chosen network ({chosen}, "
-                      f"seed {int(test['seed'].iloc[0])})."),
+                      f"seed {int(test['seed'].iloc[0])})" + figures.panels_note({family: h}, 90.0)),
     })
     return ctx
 

@@ -20,7 +20,7 @@ def _pair_training(qid: str, result, record, label: str, what: str) -> dict:
     h = result.tables["history"]
     fig = Figure(slug(qid, "acc"), to_svg(figures.accuracy_curves({label: h}, zoom_from=95.0)),
                  f"The {label} on pairs of MNIST digits: train (dashed, fixed sample of training pairs) and test (solid, test pairs) {what} every "
-                 f"{run_of(record, label)['config']['eval_every']} steps.")
+                 f"{run_of(record, label)['config']['eval_every']} steps" + figures.panels_note({label: h}, 95.0))
     params = result.tables["params"]
     return {"fig": fig, "final": h.iloc[-1], "run": run_of(record, label), "held_out": _held_out_text(result.facts),
             "params": param_table(qid, "params", params, f"Layers and parameters of the {label}.")}
@@ -87,7 +87,7 @@ def huji_5_3(result, record) -> dict:
     fig = Figure(slug("huji.5.3", "acc"), to_svg(figures.accuracy_curves(hist, zoom_from=95.0)),
                  "Pairs of MNIST digits, both models on one plot: accuracy of the sum classifier's sum and of the two-digit network's "
                  "pair (both digits right), on training pairs (dashed) and on test pairs of the combinations seen in "
-                 "training (solid); same steps and optimiser.", kind="more")
+                 "training (solid); same steps and optimiser" + figures.panels_note(hist, 95.0), kind="more")
     # Both models are scored on the same pairs: for one seed the comparison is paired, and only the pairs one model
     # gets right and the other wrong carry it (McNemar). Over seeds, Welch's test on the seeds' accuracies carries the
     # training noise as well, and decides.
