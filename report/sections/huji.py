@@ -63,21 +63,19 @@ def huji_1_2(result, record) -> dict:
     test_acc, train_acc = float(final["test_accuracy"]), float(final["train_accuracy"])
     gap = train_acc - test_acc
     n_train_eval = facts["train_eval_examples"] or facts["train_examples"]
-    # Two binomial proportions: a gap inside two standard errors is sampling noise.
+    # Two binomial proportions: a gap inside 1.96 standard errors of their difference is sampling noise.
     se = (train_acc * (1 - train_acc) / n_train_eval + test_acc * (1 - test_acc) / facts["test_examples"]) ** 0.5
-    se_text = (f"the standard error of the difference is {100 * se:.2f} points, binomial over "
-               f"{num(n_train_eval)} training and {num(facts['test_examples'])} test images")
-    if abs(gap) <= 2 * se:
-        gap_sentence = (f"Train and test accuracy end {100 * abs(gap):.2f} points apart, within two standard "
-                        f"errors ({se_text}): no measurable generalisation gap.")
+    noise = (f"the ±{196 * se:.2f} points that measuring them on {num(n_train_eval)} training and "
+             f"{num(facts['test_examples'])} test images leaves open (95%)")
+    if abs(gap) <= 1.96 * se:
+        gap_sentence = (f"Train and test accuracy end {100 * abs(gap):.2f} points apart, within {noise}: no "
+                        "measurable generalisation gap.")
     elif gap > 0:
-        gap_sentence = (f"Training accuracy ends {100 * gap:.2f} points above test accuracy, {gap / se:.1f} times "
-                        f"the standard error with which the two are measured ({se_text}): a small generalisation "
-                        "gap, not an accident of which images were measured.")
+        gap_sentence = (f"Training accuracy ends {100 * gap:.2f} points above test accuracy, more than {noise}: a "
+                        "small but real generalisation gap.")
     else:
-        gap_sentence = (f"Test accuracy ends {100 * -gap:.2f} points above the accuracy on the training sample, "
-                        f"{-gap / se:.1f} standard errors ({se_text}): the training images "
-                        "are on average the harder ones at this point of training.")
+        gap_sentence = (f"Test accuracy ends {100 * -gap:.2f} points above the accuracy on the training sample, more "
+                        f"than {noise}: the training images are on average the harder ones at this point of training.")
     sheet_step = first_step_reaching(h, "test_accuracy", facts["sheet_target"])
     curves = {BASELINE: h}
     fig = Figure(slug("huji.1.2", "acc"), to_svg(figures.accuracy_curves(curves)),
