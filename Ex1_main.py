@@ -449,6 +449,8 @@ def check_input(args: argparse.Namespace) -> list:
         raise UsageError("--zip makes the hand-in, which needs the full profile and every question: drop "
                          + ("--only" if args.only else "") + (" and " if args.only and args.profile != "full" else "")
                          + (f"--profile {args.profile}" if args.profile != "full" else ""))
+    if args.zip and args.no_pdf:
+        raise UsageError("--zip packs the PDF the sheet asks for: drop --no-pdf")
     if args.no_pdf and not args.html:
         raise UsageError("--no-pdf leaves nothing to write: add --html for the report as one HTML file")
     if args.data_dir and Path(args.data_dir).exists() and not Path(args.data_dir).is_dir():
@@ -641,15 +643,17 @@ def tools(argv: list[str], divert: bool = False) -> int:
     """ex1 diff A B / ex1 verify HANDIN.zip: one-line errors with exit 2, like the main command."""
     args = tools_parser().parse_args(argv)
     if divert and not args.verbose:   # TensorFlow's own lines (the rerun imports it) to a log, not the terminal
-        import tempfile
-
-        _divert_fd2(Path(tempfile.gettempdir()) / "ex1-tools.log")
+        try:
+            _divert_fd2(_tools_log())
+        except OSError:   # a log that cannot be written: TensorFlow's lines stay on the terminal
+            pass
     try:
         if args.tool == "diff":
             from report.diff import DiffError, diff
 
             try:
-                return 0 if diff(args.a, args.b, markdown=args.markdown, every=args.all_numbers) is not None else 1
+                diff(args.a, args.b, markdown=args.markdown, every=args.all_numbers)
+                return 0
             except DiffError as e:
                 raise UsageError(str(e)) from None
         from report.verify import HandinError, verify
@@ -664,13 +668,19 @@ def tools(argv: list[str], divert: bool = False) -> int:
     except Exception as e:  # noqa: BLE001 - one line here, the traceback in the log
         if _ERR is None:
             raise
-        import tempfile
         import traceback
 
         traceback.print_exc()
         print(f"error: {type(e).__name__}: {(str(e).splitlines() or [''])[0][:300]} (the traceback is in "
-              f"{Path(tempfile.gettempdir()) / 'ex1-tools.log'})", file=_err())
+              f"{_tools_log()})", file=_err())
         return 1
+
+
+def _tools_log() -> Path:
+    """This user's log of the TA tools' library output (a name of their own on a shared machine)."""
+    import tempfile
+
+    return Path(tempfile.gettempdir()) / f"ex1-tools-{os.getuid() if hasattr(os, 'getuid') else 'user'}.log"
 
 
 def main(argv: list[str] | None = None) -> int:

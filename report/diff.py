@@ -6,10 +6,11 @@ A results folder is an --out folder, an unpacked hand-in (its results/ folder) o
 have the same shape (same protocol); otherwise the question is "not comparable" and the reason is given.
 
 Noise, as the report measures it: an accuracy measured on n images has the binomial standard error
-sqrt(p (1 - p) / n); a mean over seeds printed with its standard deviation has std / sqrt(seeds). A difference
-beyond 1.96 standard errors of the difference is "beyond noise". Counts (parameters, steps) are exact: any
-difference is beyond noise. Timings always differ between runs and are counted apart; losses and other
-quantities with no noise estimate are "not judged".
+sqrt(p (1 - p) / n); a mean over seeds printed with its standard deviation has std / sqrt(seeds); images counted
+in a confusion-matrix cell or a pattern of right and wrong are binomial counts out of their total. A difference
+beyond 1.96 standard errors of the difference is "beyond noise". Other counts (parameters, steps, images in a
+set) are exact: any difference is beyond noise. Timings always differ between runs and are counted apart; losses,
+means printed without their spread and other quantities with no noise estimate are "not judged".
 """
 
 from __future__ import annotations
@@ -157,16 +158,20 @@ def judge(ans_a: Answer, ans_b: Answer, table_a: pd.DataFrame, table_b: pd.DataF
         if sa > 0 or sb > 0:
             se = math.sqrt(sa ** 2 / max(na, 1) + sb ** 2 / max(nb, 1))
             return ("beyond noise" if abs(va - vb) > Z * se else "within noise"), Z * se
+    if col.endswith("_mean"):
+        return "not judged", None   # a mean over seeds printed without its spread: no noise to judge it by
     if _RATE.search(col) and not re.search(r"abs|relative", col) and 0 <= va <= 1 and 0 <= vb <= 1:
-        # a rate per row over that row's images (per class), else over the images the answer measured on
-        n = (int(table_a["images"].iloc[row]) if "images" in table_a.columns and col != "images"
-             else _examples(ans_a, col) or _examples(ans_b, col))
+        # a rate per row over that row's images or pairs (per class, per split), else over the images the answer
+        # measured on
+        own = next((c for c in ("images", "pairs", "test_images") if c in table_a.columns), None)
+        n = int(table_a[own].iloc[row]) if own else _examples(ans_a, col) or _examples(ans_b, col)
         if n:
             se = math.sqrt(va * (1 - va) / n + vb * (1 - vb) / n) or 1 / n
             return ("beyond noise" if abs(va - vb) > Z * se else "within noise"), Z * se
         return "not judged", None
     confusion = table_a.attrs.get("name") == "confusion"
-    if (confusion or re.search(r"(pairs|images|count)$", col)) and float(va).is_integer() and float(vb).is_integer():
+    outcome = col == "confused_count" or (col == "pairs" and table_a.attrs.get("name") == "patterns")
+    if (confusion or outcome) and float(va).is_integer() and float(vb).is_integer():
         # images counted in one cell of a confusion matrix (out of its row: the class's images) or in one class or
         # pattern (out of the column's total): a binomial count
         if confusion:

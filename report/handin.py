@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import stat
 import zipfile
+import zlib
 from pathlib import Path, PurePosixPath
 
 from .evidence import MANIFEST_NAME, RESULTS
@@ -46,6 +47,10 @@ def _check_entries(infos: list[zipfile.ZipInfo]) -> None:
             raise HandinError(f"the archive's entry {info.filename[:80]!r} unpacks to {info.file_size / 2**20:,.0f} "
                               f"MiB, more than {MAX_ENTRY_BYTES // 2**20} MiB: refused")
         total += info.file_size
+    names = {PurePosixPath(i.filename.replace("\\", "/")).as_posix() for i in infos if not i.is_dir()}
+    clash = next((n for n in names for parent in PurePosixPath(n).parents if parent.as_posix() in names), None)
+    if clash:
+        raise HandinError(f"the archive holds {clash[:80]!r} under a name that is also a file: refused")
     if total > MAX_TOTAL_BYTES:
         raise HandinError(f"the archive unpacks to {total / 2**20:,.0f} MiB, more than {MAX_TOTAL_BYTES // 2**20} MiB: "
                           "refused")
@@ -85,7 +90,8 @@ def unpack(archive: Path, dest: Path) -> dict:
     except zipfile.BadZipFile as e:
         raise HandinError(f"{archive.name} is not a readable ZIP archive ({e}): it may be truncated or damaged; "
                           "ask for the file again") from None
-    except (EOFError, zipfile.LargeZipFile, NotImplementedError) as e:
+    except (EOFError, zipfile.LargeZipFile, NotImplementedError, zlib.error, RuntimeError, OSError) as e:
+        # a damaged deflate stream, an encrypted entry, a name that is a file and a folder prefix at once
         raise HandinError(f"{archive.name} cannot be read ({type(e).__name__}: {e}): it may be truncated or "
                           "damaged") from None
     try:

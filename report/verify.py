@@ -14,14 +14,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import tempfile
+from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
-from .evidence import MANIFEST_NAME, RESULTS, section_numbers, sha256_file
+from .evidence import _NUMBER, MANIFEST_NAME, RESULTS, section_numbers, sha256_file
 from .handin import HandinError, unpack
 
 # Where kernels or precision differ, a rerun's first evaluation agrees only this well (accuracy, as a fraction;
@@ -89,7 +91,8 @@ def _answers(results: Path, manifest: dict, problems: list[str]):
 
 def _run_records(results: Path) -> dict[str, dict]:
     """Each carried run's record by its key, checked against its checksums (weights are not carried)."""
-    from ex1.store import _record_digest
+    from ex1.fsutil import read_regular
+    from ex1.store import _ENTRY_FILE, _record_digest
 
     runs = {}
     for rec_path in sorted((results / "store" / "runs").glob("*/record.json")):
@@ -99,7 +102,9 @@ def _run_records(results: Path) -> dict[str, dict]:
             if doc.get("record_sha256") != _record_digest(doc["record"]):
                 raise ValueError("checksum mismatch in record.json")
             for rel, digest in doc["files"].items():
-                if rel != "arrays.npz" and hashlib.sha256((rec_path.parent / rel).read_bytes()).hexdigest() != digest:
+                if not _ENTRY_FILE.fullmatch(str(rel)):
+                    raise ValueError(f"record.json names a file the store does not write: {str(rel)[:60]!r}")
+                if rel != "arrays.npz" and hashlib.sha256(read_regular(rec_path.parent / rel)).hexdigest() != digest:
                     raise ValueError(f"checksum mismatch in {rel}")
             runs[key] = doc["record"]
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
@@ -139,7 +144,13 @@ def _cheapest(runs: dict[str, dict]) -> str | None:
         steps = r["config"]["eval_every"]
         return steps * r["config"]["batch_size"] / max(r.get("images_per_second") or 1e-9, 1e-9)
 
-    ok = [(cost(r), k) for k, r in runs.items() if _spec_of(r) is not None and not code_inputs(r).get("fused")]
+    def alone(r) -> bool:   # trained by itself: a rerun alone can match it bit for bit
+        try:
+            return _spec_of(r) is not None and not code_inputs(r).get("fused") and (r.get("packed_with") or 1) == 1
+        except (KeyError, TypeError, ValueError):   # a model or setting this version does not know
+            return False
+
+    ok = [(cost(r), k) for k, r in runs.items() if alone(r)]
     return min(ok)[1] if ok else None
 
 
@@ -151,7 +162,7 @@ def rerun_check(results: Path, runs: dict[str, dict], which: str | None, data_di
 
     from ex1 import golden
     from ex1.data import DataError
-    from ex1.runner import Context, get_profile
+    from ex1.runner import Context, code_inputs, get_profile
     from ex1.store import Store
 
     key = _cheapest(runs) if which is None else next(
@@ -160,7 +171,11 @@ def rerun_check(results: Path, runs: dict[str, dict], which: str | None, data_di
         say(f"  rerun: no run {'named ' + repr(which) if which else 'that can be retrained alone'} in the hand-in")
         return None
     record = runs[key]
-    spec = _spec_of(record)
+    try:
+        spec = _spec_of(record)
+    except (KeyError, TypeError, ValueError) as e:
+        say(f"  rerun: run {key[:12]} cannot be rebuilt by this version of ex1 ({type(e).__name__}: {e})")
+        return None
     if spec is None:
         say(f"  rerun: run {key[:12]} ({record.get('label')}) is a two-digit run, which cannot be retrained here yet")
         return None
@@ -183,7 +198,10 @@ def rerun_check(results: Path, runs: dict[str, dict], which: str | None, data_di
     cols = ["train_loss", "train_accuracy", "test_loss", "test_accuracy"]
     a = stored[stored["step"] <= first][cols].to_numpy()
     b = got[got["step"] <= first][cols].to_numpy()
-    same_kind = record.get("kernels") == golden.kernel_kind()
+    # Bit for bit only for a run trained alone, on the same kernels: packed and fused runs agree with a lone rerun up
+    # to the order of additions.
+    together = (record.get("packed_with") or 1) > 1 or bool(code_inputs(record).get("fused"))
+    same_kind = record.get("kernels") == golden.kernel_kind() and not together
     what = f"run {key[:12]} ({record.get('label') or record['model']}, seed {spec.config.seed}), steps 0-{first}"
     if a.shape != b.shape:
         say(f"  rerun: {what}: the stored history has {len(a)} evaluations there, the rerun {len(b)}")
@@ -198,15 +216,64 @@ def rerun_check(results: Path, runs: dict[str, dict], which: str | None, data_di
     loss = (np.abs(a[:, [0, 2]] - b[:, [0, 2]]) / np.maximum(np.abs(a[:, [0, 2]]), 1e-12)).max()
     ok = acc <= ACCURACY_TOLERANCE and loss <= LOSS_TOLERANCE
     there = record.get("kernels") or "not recorded"
-    say(f"  rerun: {what}: {'within' if ok else 'OUTSIDE'} tolerance on other kernels ({there} there, "
-        f"{golden.kernel_kind()} here): accuracy differs by at most {acc:.4f} "
+    why = "trained together with others there, alone here" if together else f"{there} there, {golden.kernel_kind()} here"
+    say(f"  rerun: {what}: {'within' if ok else 'OUTSIDE'} tolerance ({why}): accuracy differs by at most {acc:.4f} "
         f"(tolerance {ACCURACY_TOLERANCE}), loss by {loss:.2%} (tolerance {LOSS_TOLERANCE:.0%})")
     return ok
+
+
+def _printed(path: Path) -> Counter | dict | None:
+    """The numbers a report prints: per question for the HTML (its sections), all of the text for the PDF (pypdf;
+    None where it is not installed)."""
+    if path.suffix == ".html":
+        return section_numbers(path.read_text(encoding="utf-8", errors="replace"))
+    try:
+        from pypdf import PdfReader
+    except ImportError:
+        return None
+    try:
+        return Counter(_NUMBER.findall("\n".join(page.extract_text() or "" for page in PdfReader(path).pages)))
+    except Exception as e:  # noqa: BLE001 - whatever a damaged PDF makes the reader raise
+        raise HandinError(f"the hand-in's {path.name} cannot be read as a PDF ({type(e).__name__}): refused") from None
+
+
+def _check_reports(unpacked: Path, manifest: dict, rendered: dict[str, list[str]], say) -> list[str]:
+    """Each report against the manifest's checksum and against the numbers its answers render: the HTML section by
+    section, the PDF as a whole (each number it must print, as often)."""
+    problems = []
+    for name, digest in manifest["reports"].items():
+        if not re.fullmatch(r"[^/\\]+\.(pdf|html)", str(name)) or name.startswith(".."):
+            raise HandinError(f"the hand-in's manifest names a report {str(name)[:60]!r} outside its top folder: refused")
+        path = unpacked / name
+        if not path.is_file():
+            problems.append(f"{name} is missing")
+            say(f"  {name}: MISSING from the hand-in")
+            continue
+        same = sha256_file(path) == digest
+        printed = _printed(path)
+        if printed is None:
+            check = "(its numbers not read: pip install pypdf)"
+        elif not isinstance(printed, Counter):   # the HTML: section by section
+            wrong = [q for q in rendered if printed.get(q) != rendered[q]]
+            check = ("prints, section by section, the numbers its answers render" if not wrong else
+                     f"does NOT print what the answers of {', '.join(wrong[:5])} render")
+            problems += [f"{name}: numbers of {q}" for q in wrong]
+        else:
+            need = Counter(n for numbers in rendered.values() for n in numbers)
+            short = sorted(n for n in need if printed[n] < need[n])
+            check = ("prints every number its answers render" if not short else
+                     f"does NOT print {len(short)} numbers its answers render (e.g. {', '.join(short[:4])})")
+            problems += [f"{name}: {len(short)} numbers"] if short else []
+        say(f"  {name}: {'the file written with the manifest' if same else 'CHANGED after it was written'}; {check}")
+        problems += [] if same else [f"{name} changed after it was written"]
+    return problems
 
 
 def verify(archive: Path, data_dir: str | None = None, run: str | None = None,
            say: Callable[[str], None] = print) -> bool:
     """The short report; True when nothing was found wrong. HandinError when the file is not a hand-in."""
+    import experiments
+
     from .build import render_html
 
     with tempfile.TemporaryDirectory(prefix="ex1-verify-") as tmp:
@@ -215,36 +282,35 @@ def verify(archive: Path, data_dir: str | None = None, run: str | None = None,
         results = unpacked / RESULTS
         problems: list[str] = []
         say(f"verify {Path(archive).name}: {len(manifest['questions'])} answers")
-        for name, digest in manifest["reports"].items():
-            p = unpacked / name
-            if p.is_file():
-                same = sha256_file(p) == digest
-                say(f"  {name}: {'the file written with the manifest' if same else 'CHANGED after it was written'}")
-                problems += [] if same else [f"{name} changed after it was written"]
+        # The hand-in answers every question (--zip refuses otherwise); only a report named partial may leave some out.
+        left_out = [q for q in experiments.QUESTIONS if q not in manifest["questions"]]
+        partial = any("_partial." in str(name) for name in manifest["reports"])
+        if left_out and not partial:
+            problems.append(f"the manifest leaves out {len(left_out)} questions ({', '.join(left_out[:4])})")
+        elif left_out:
+            say(f"  a partial report: {len(left_out)} questions left out, as its name says")
         answers, ctx = _answers(results, manifest, problems)
         runs = _run_records(results)
-        say(f"  records: {len(answers)} answers and {len(runs)} run records read"
-            + ("" if not problems else f"; {len(problems)} problems"))
-        if answers:
-            numbers = section_numbers(render_html(answers, ctx))
-            wrong = [qid for qid, item in manifest["questions"].items()
-                     if qid in numbers and numbers[qid] != item.get("numbers")]
-            printed = sum(len(v.get("numbers", [])) for v in manifest["questions"].values())
-            say(f"  numbers: {printed:,} printed in the question sections; "
-                + ("every one is the one its stored answer holds" if not wrong else
-                   f"those of {', '.join(wrong)} are NOT what their stored answers render"))
-            problems += [f"numbers of {q}" for q in wrong]
+        say(f"  records: {len(answers)} answers and {len(runs)} run records read, checksums whole")
+        rendered = section_numbers(render_html(answers, ctx)) if answers else {}
+        wrong = [q for q, item in manifest["questions"].items() if rendered.get(q) != item.get("numbers")]
+        printed = sum(len(v.get("numbers", [])) for v in manifest["questions"].values())
+        say(f"  numbers: {printed:,} printed in the question sections; "
+            + ("every one is the one its stored answer renders" if not wrong else
+               f"those of {', '.join(wrong[:6])} are NOT what their stored answers render"))
+        problems += [f"numbers of {q}" for q in wrong]
+        problems += _check_reports(unpacked, manifest, rendered, say)
         changed, extra, missing = code_differences(unpacked)
-        say("  code: " + ("the same as the installed package's" if not (changed or extra or missing) else
-                          "; ".join(s for s in (
-                              f"{len(changed)} files differ ({', '.join(changed[:6])}{', ...' if len(changed) > 6 else ''})"
-                              if changed else "",
-                              f"{len(extra)} only in the hand-in ({', '.join(extra[:4])})" if extra else "",
-                              f"{len(missing)} missing from it ({', '.join(missing[:4])})" if missing else "") if s)))
+        code = "; ".join(s for s in (
+            f"{len(changed)} files differ ({', '.join(changed[:6])}{', ...' if len(changed) > 6 else ''})" if changed
+            else "", f"{len(extra)} only in the hand-in ({', '.join(extra[:4])})" if extra else "",
+            f"{len(missing)} missing from it ({', '.join(missing[:4])})" if missing else "") if s)
+        say("  code: " + (code or "the same as the installed package's"))
         rerun = rerun_check(results, runs, run, data_dir, say)
         problems += ["the rerun"] if rerun is False else []
-        say("verdict: " + ("nothing found wrong" if not problems else f"{len(problems)} problems: "
-                                                                      + "; ".join(problems[:5])))
+        note = f"; note: the code differs from the installed package's ({code})" if code else ""
+        say("verdict: " + ("nothing found wrong" if not problems else
+                           f"{len(problems)} problems: " + "; ".join(problems[:5])) + note)
         return not problems
 
 

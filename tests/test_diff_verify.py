@@ -120,7 +120,7 @@ def test_a_hand_in_made_by_the_code_verifies(handin, data_dir):
     assert verify(handin, data_dir=str(data_dir), say=lines.append), "\n".join(lines)
     text = "\n".join(lines)
     assert "Ex1_report_quick_partial.html: the file written with the manifest" in text
-    assert "every one is the one its stored answer holds" in text
+    assert "every one is the one its stored answer renders" in text and "prints, section by section" in text
     assert "code: the same as the installed package's" in text
     assert "softmax regression" in text and ": identical to the stored history" in text   # the cheapest run
     assert text.rstrip().endswith("verdict: nothing found wrong")
@@ -155,6 +155,22 @@ def test_an_edited_report_or_number_is_found(handin, data_dir, tmp_path):
     assert not verify(fixed, data_dir=str(data_dir), say=lines.append)
     assert any("those of huji.2 are NOT what their stored answers render" in s for s in lines), lines
 
+    # A number edited in the report itself, its checksum in the manifest made to match: the report no longer
+    # prints what its answers render.
+    with zipfile.ZipFile(handin) as z:
+        html_name = next(n for n in z.namelist() if n.endswith(".html"))
+        html = z.read(html_name).decode()
+        manifest = json.loads(z.read(MANIFEST_NAME))
+    number = next(n for n in manifest["questions"]["huji.2"]["numbers"] if "." in n)
+    forged = html.replace(f">{number}", f">{number}1").encode()
+    manifest["reports"][html_name] = hashlib.sha256(forged).hexdigest()
+    both = _rewrite(handin, tmp_path / "b.zip", lambda n, b: forged if n == html_name else (
+        json.dumps(manifest).encode() if n == MANIFEST_NAME else b))
+    lines = []
+    assert not verify(both, data_dir=str(data_dir), say=lines.append)
+    assert any("the file written with the manifest; does NOT print what the answers of huji.2 render" in s
+               for s in lines), lines
+
 
 def _zip(path: Path, entries: list[tuple[zipfile.ZipInfo | str, bytes]]) -> Path:
     with zipfile.ZipFile(path, "w") as z:
@@ -176,6 +192,7 @@ def _link(name: str) -> zipfile.ZipInfo:
     ("climbs", "climbs out of its folder"),
     ("absolute", "absolute path"),
     ("link", "holds a link"),
+    ("file and folder", "also a file"),
     ("record checksum", "does not match its checksums"),
 ])
 def test_hostile_archives_are_refused_in_one_line_and_write_nothing_outside(handin, tmp_path, kind, message):
@@ -196,6 +213,10 @@ def test_hostile_archives_are_refused_in_one_line_and_write_nothing_outside(hand
         archive = _rewrite(handin, tmp_path / "x.zip", lambda n, b: b)
         with zipfile.ZipFile(archive, "a") as z:
             z.writestr(str(outside), b"out")
+    elif kind == "file and folder":
+        archive = _rewrite(handin, tmp_path / "x.zip", lambda n, b: b)
+        with zipfile.ZipFile(archive, "a") as z:
+            z.writestr("results/store/questions/huji.2", b"a file where a folder is")
     elif kind == "link":
         archive = _rewrite(handin, tmp_path / "x.zip", lambda n, b: b)
         with zipfile.ZipFile(archive, "a") as z:
