@@ -47,6 +47,7 @@ def test_ids_match_in_any_case():
     (["--all"], None),   # a file where --out names a folder: its own reason (below)
     (["--zip"], "--zip needs --names"),
     (["--no-pdf"], "--no-pdf leaves nothing to write"),
+    (["--names", "Ada Lovelace", "--zip", "--no-pdf", "--html"], "--zip packs the PDF the sheet asks for"),
 ])
 def test_bad_input_is_one_line_with_exit_code_2(capsys, tmp_path, args, message):
     if message is None:
