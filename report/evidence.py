@@ -5,14 +5,13 @@ was rendered from (`ex1 verify` renders the section again from that answer and c
 
 from __future__ import annotations
 
-import hashlib
 import html as html_mod
 import json
 import re
 from pathlib import Path
 
 from ex1.fsutil import write_atomically
-from ex1.store import config_hash
+from ex1.store import config_hash, sha256_file
 
 MANIFEST_FORMAT = 1
 MANIFEST_NAME = "manifest.json"   # its name in the hand-in
@@ -23,14 +22,6 @@ _NOT_TEXT = re.compile(r"<(svg|style|script|math)\b.*?</\1>", re.S | re.I)
 _TAG = re.compile(r"<[^>]+>")
 # A number as the report prints it: 98.40, 1,234, 3e-05; a minus sign (−) is printed apart and not needed here.
 _NUMBER = re.compile(r"(?<![\w.])\d+(?:,\d{3})*(?:\.\d+)?(?:e[-+]?\d+)?", re.I)
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def section_numbers(html: str) -> dict[str, list[str]]:

@@ -12,8 +12,6 @@ Four checks, each a line or a few in a short report:
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 import tempfile
 from collections import Counter
@@ -23,7 +21,9 @@ from typing import Callable
 
 import numpy as np
 
-from .evidence import _NUMBER, MANIFEST_NAME, RESULTS, section_numbers, sha256_file
+from ex1.store import sha256_file
+
+from .evidence import _NUMBER, MANIFEST_NAME, RESULTS, section_numbers
 from .handin import HandinError, unpack
 
 # Where kernels or precision differ, a rerun's first evaluation agrees only this well (accuracy, as a fraction;
@@ -91,23 +91,14 @@ def _answers(results: Path, manifest: dict, problems: list[str]):
 
 def _run_records(results: Path) -> dict[str, dict]:
     """Each carried run's record by its key, checked against its checksums (weights are not carried)."""
-    from ex1.fsutil import read_regular
-    from ex1.store import _ENTRY_FILE, _record_digest
+    from ex1.store import Damaged, Store
 
-    runs = {}
+    store, runs = Store(results / "store"), {}
     for rec_path in sorted((results / "store" / "runs").glob("*/record.json")):
         key = rec_path.parent.name
         try:
-            doc = json.loads(rec_path.read_text())
-            if doc.get("record_sha256") != _record_digest(doc["record"]):
-                raise ValueError("checksum mismatch in record.json")
-            for rel, digest in doc["files"].items():
-                if not _ENTRY_FILE.fullmatch(str(rel)):
-                    raise ValueError(f"record.json names a file the store does not write: {str(rel)[:60]!r}")
-                if rel != "arrays.npz" and hashlib.sha256(read_regular(rec_path.parent / rel)).hexdigest() != digest:
-                    raise ValueError(f"checksum mismatch in {rel}")
-            runs[key] = doc["record"]
-        except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+            runs[key] = store._read("runs", key, without=frozenset({"arrays.npz"})).record
+        except Damaged as e:
             raise HandinError(f"the hand-in's record of run {key[:12]} does not match its checksums ({e}): refused; "
                               "ask for the hand-in again") from None
     return runs

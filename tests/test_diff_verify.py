@@ -205,22 +205,13 @@ def test_hostile_archives_are_refused_in_one_line_and_write_nothing_outside(hand
         archive.write_bytes(handin.read_bytes()[: handin.stat().st_size // 2])
     elif kind == "not a hand-in":
         archive = _zip(tmp_path / "x.zip", [("notes.txt", b"hello")])
-    elif kind == "climbs":
+    elif kind in ("climbs", "absolute", "file and folder", "link"):   # the hand-in with one hostile entry more
         archive = _rewrite(handin, tmp_path / "x.zip", lambda n, b: b)
+        entry = {"climbs": ("results/../../escaped.txt", b"out"), "absolute": (str(outside), b"out"),
+                 "file and folder": ("results/store/questions/huji.2", b"a file where a folder is"),
+                 "link": (_link("results/evil"), str(outside))}[kind]
         with zipfile.ZipFile(archive, "a") as z:
-            z.writestr("results/../../escaped.txt", b"out")
-    elif kind == "absolute":
-        archive = _rewrite(handin, tmp_path / "x.zip", lambda n, b: b)
-        with zipfile.ZipFile(archive, "a") as z:
-            z.writestr(str(outside), b"out")
-    elif kind == "file and folder":
-        archive = _rewrite(handin, tmp_path / "x.zip", lambda n, b: b)
-        with zipfile.ZipFile(archive, "a") as z:
-            z.writestr("results/store/questions/huji.2", b"a file where a folder is")
-    elif kind == "link":
-        archive = _rewrite(handin, tmp_path / "x.zip", lambda n, b: b)
-        with zipfile.ZipFile(archive, "a") as z:
-            z.writestr(_link("results/evil"), str(outside))
+            z.writestr(*entry)
     else:
         archive = _rewrite(handin, tmp_path / "x.zip", lambda n, b: b.replace(b'"wall_seconds": ', b'"wall_seconds": 1')
                            if n.endswith("record.json") and "/runs/" in n else b)
