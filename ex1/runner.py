@@ -73,6 +73,20 @@ def hold_out(x: np.ndarray, y: np.ndarray, n: int, seed: int = 20261129):
     return x[keep], y[keep], x[val], y[val]
 
 
+def training_data(spec: "RunSpec", ds) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(x_train, y_train, x_held_out, y_held_out) of a run: the dataset or its pairs, a stratified subset, and the
+    test set or a validation hold-out."""
+    x_train, y_train, x_test, y_test = ds.x_train, ds.y_train, ds.x_test, ds.y_test
+    if spec.pairs is not None:
+        x_train, y_train, x_test, y_test = spec.pairs.build(ds)
+    if spec.per_class is not None:
+        idx = data_mod.stratified_subset(y_train, spec.per_class, spec.subset_seed)
+        x_train, y_train = x_train[idx], y_train[idx]
+    if spec.validation is not None:
+        x_train, y_train, x_test, y_test = hold_out(x_train, y_train, spec.validation)
+    return x_train, y_train, x_test, y_test
+
+
 # The engine, which trains runs: ex1.train, ex1.packed, ex1.fused and ex1.layers. Run keys name its version
 # (ex1.golden.ENGINE_VERSION), not its source: a refactor that moves no number, which the golden runs check,
 # retrains nothing.
@@ -382,14 +396,7 @@ class Context:
         specs, keys = ([specs], [keys]) if single else (specs, keys)
         spec = specs[0]
         ds = self.dataset(spec.dataset)
-        x_train, y_train, x_test, y_test = ds.x_train, ds.y_train, ds.x_test, ds.y_test
-        if spec.pairs is not None:
-            x_train, y_train, x_test, y_test = spec.pairs.build(ds)
-        if spec.per_class is not None:
-            idx = data_mod.stratified_subset(y_train, spec.per_class, spec.subset_seed)
-            x_train, y_train = x_train[idx], y_train[idx]
-        if spec.validation is not None:
-            x_train, y_train, x_test, y_test = hold_out(x_train, y_train, spec.validation)
+        x_train, y_train, x_test, y_test = training_data(spec, ds)
         names = [s.label or s.model for s in specs]
         if single:
             label = f"[{names[0]}] "

@@ -45,6 +45,14 @@ class Difference:
                 f"{test}, {self.df:.1f} degrees of freedom, {p_value(self.p)})")
 
 
+    def plain(self) -> str:
+        """The body's form: '+0.42 points (95% interval +0.10 to +0.74)'; the test's name and degrees of freedom
+        are the appendix's."""
+        if not self.measurable or self.se == 0:
+            return self.points()
+        return f"{signed(100 * self.diff)} points (95% interval {signed(100 * self.low)} to {signed(100 * self.high)})"
+
+
 def p_value(p: float) -> str:
     """'p = 0.042', or 'p < 0.0001' where two significant digits would print a string of zeros or an exponent."""
     return "p < 0.0001" if p < 1e-4 else f"p = {p:.2g}"

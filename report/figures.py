@@ -393,6 +393,27 @@ def sweep_errorbars(summary: pd.DataFrame, x: str, xlabel: str, log_x: bool = Fa
 
 
 @_styled
+def size_families(summary: pd.DataFrame, names: dict[str, str]):
+    """Mean test accuracy and ratio (±1 std) against parameters, log scale: one line per way of shrinking."""
+    fig, (a, b) = _subplots(1, 2, figsize=(7.2, 2.6))
+    for (experiment, g), color in zip(summary.groupby("experiment", sort=False), ("#1f77b4", "#d62728", "#2ca02c")):
+        g = g.sort_values("params")
+        label = names[experiment].split(" ×")[0].split(":")[0]
+        a.errorbar(g["params"], 100 * g["test_mean"].astype(float), yerr=100 * g["test_std"].astype(float).fillna(0),
+                   fmt="o-", color=color, capsize=3, lw=1.2, ms=4, label=label)
+        b.errorbar(g["params"], g["ratio_mean"].astype(float), yerr=g["ratio_std"].astype(float).fillna(0), fmt="o-",
+                   color=color, capsize=3, lw=1.2, ms=4)
+    a.set_ylabel("test accuracy (%)")
+    b.set_ylabel("test / train accuracy")
+    for ax in (a, b):
+        ax.set_xlabel("parameters (log scale)")
+        ax.set_xscale("log")
+    a.legend(fontsize=7, frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+@_styled
 def error_curves(histories: dict[str, pd.DataFrame], boundaries: tuple[int, ...] = (),
                  colors: dict[str, str] | None = None, held_out: str = "test"):
     """Train (dashed) and held-out (solid) error in % against steps, log scale; learning-rate drops dotted."""
@@ -438,6 +459,36 @@ def learning_rate_sweep(curves: pd.DataFrame, chosen: str):
         ax.set_xlabel("training step (mini-batches)")
     fig.tight_layout()
     _legend_below(fig, a, ncol=6, title="learning rate", title_fontsize=8)
+    return fig
+
+
+@_styled
+def pair_map(by_pair: pd.DataFrame, held_out: list, models: tuple[str, ...]):
+    """Sum accuracy in % by digit pair (row: left digit, column: right digit), one map per model; the held-out
+    combinations framed."""
+    import numpy as np
+    from matplotlib.patches import Rectangle
+
+    fig, axes = _subplots(1, len(models), figsize=(3.6 * len(models), 3.4))
+    for ax, model in zip(np.atleast_1d(axes), models):
+        g = by_pair[by_pair["model"] == model]
+        m = np.full((10, 10), np.nan)
+        m[g["left"].astype(int), g["right"].astype(int)] = 100 * g["sum_accuracy"].astype(float)
+        ax.imshow(m, cmap="RdYlGn", vmin=0, vmax=100)
+        ax.grid(False)
+        for i in range(10):
+            for j in range(10):
+                if m[i, j] == m[i, j]:
+                    ax.text(j, i, f"{m[i, j]:.0f}", ha="center", va="center", fontsize=5.5,
+                            color="white" if m[i, j] < 25 else "black")
+        for a, b in held_out:
+            ax.add_patch(Rectangle((b - 0.5, a - 0.5), 1, 1, fill=False, lw=1.4, ec="black"))
+        ax.set_xticks(range(10))
+        ax.set_yticks(range(10))
+        ax.set_xlabel("right digit")
+        ax.set_ylabel("left digit")
+        ax.set_title(model, fontsize=8)
+    fig.tight_layout()
     return fig
 
 

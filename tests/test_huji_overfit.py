@@ -1,67 +1,77 @@
-"""Question 4: the size variants are read where they first fit their 250 examples, or at the cap, and say which."""
+"""Question 4: every variant is read at one step, chosen on validation images, and reported on the test set."""
 
-from types import SimpleNamespace
+from types import SimpleNamespace as R
 
+import numpy as np
 import pandas as pd
+import pytest
 
-from experiments import huji_overfit
-from report import sections
-
-
-def fake_run(train_acc):
-    steps = [250 * i for i in range(len(train_acc))]
-    h = pd.DataFrame({"step": steps, "train_accuracy": train_acc,
-                      "test_accuracy": [a - 0.2 for a in train_acc]})
-    return SimpleNamespace(history=h, final=h.iloc[-1], record={"train_seconds": 1.0})
+from report.sections import huji_overfit as q4
 
 
-def test_a_size_variant_is_read_at_its_first_evaluation_at_99_percent_or_at_the_cap():
-    fits = huji_overfit._fitted(fake_run([0.1, 0.9, 0.995, 1.0, 1.0]), 0.99)
-    assert fits["fitted"] and fits["stop_step"] == 500 and abs(fits["test_accuracy"] - 0.795) < 1e-12
-    never = huji_overfit._fitted(fake_run([0.1, 0.5, 0.8, 0.9]), 0.99)
-    assert not never["fitted"] and never["stop_step"] == 750
-    # chance at step 0 never counts, even if a degenerate run started "at" the level
-    assert huji_overfit._fitted(fake_run([1.0, 0.5]), 0.99)["stop_step"] == 250
+def row(setting, test, val, experiment="dropout", params=1000, step=5000, std=0.005, train=1.0, ratio=None):
+    return R(experiment=experiment, setting=setting, params=params, n=3, test_mean=test, test_std=std,
+             validation_mean=val, validation_std=std, train_mean=train, ratio_mean=ratio or test / train,
+             read_step=step, read_step_min=step)
 
 
-def test_the_table_says_where_each_setting_was_read():
-    facts = {"fit": 0.99, "size_cap_steps": 5000}
-    # the column header names the level (99% train) and the caption the cap
-    assert sections.trained_until(SimpleNamespace(n=3, fitted=3, stop_mean=1333.3), facts) == "step 1,333 (mean)"
-    assert sections.trained_until(SimpleNamespace(n=3, fitted=0, stop_mean=5000), facts) == "the cap"
-    assert "on 2 of 3 seeds" in sections.trained_until(SimpleNamespace(n=3, fitted=2, stop_mean=4000), facts)
+def test_a_difference_between_runs_read_at_different_steps_is_refused():
+    assert q4.matched(row(1, 0.9, 0.9), row(0.5, 0.92, 0.91)) == 5000
+    with pytest.raises(ValueError, match="different steps"):
+        q4.difference(row(1, 0.9, 0.9, step=250), row(0.5, 0.92, 0.91, step=1000))
+    # a summary row whose seeds were read at different steps is refused as well
+    mixed = row(0.5, 0.92, 0.91)
+    mixed.read_step_min = 4750
+    with pytest.raises(ValueError, match="different steps"):
+        q4.matched(row(1, 0.9, 0.9), mixed)
 
 
-def test_the_first_dense_layer_alone_is_judged_by_welchs_interval():
-    base = SimpleNamespace(test_mean=0.80, test_std=0.005, n=3, params=1_000_000, ratio_mean=0.801)
-    better = SimpleNamespace(test_mean=0.85, test_std=0.005, n=3, params=100_000, setting=64, ratio_mean=0.862)
-    alike = SimpleNamespace(test_mean=0.81, test_std=0.03, n=3, params=100_000, setting=64, ratio_mean=0.815)
-    assert "a gain whose interval excludes zero" in sections.fc1_sentence(base, better)
-    assert "90% fewer" in sections.fc1_sentence(base, better)
-    assert "its ratio is 0.862 against 0.801" in sections.fc1_sentence(base, better)
-    assert "not distinguishable from seed noise" in sections.fc1_sentence(base, alike)
+def test_the_setting_is_chosen_on_validation_and_the_test_best_is_named_when_it_differs():
+    rows = pd.DataFrame([vars(row(1.0, 0.90, 0.905)), vars(row(0.5, 0.93, 0.915)), vars(row(0.35, 0.94, 0.910))])
+    pick = q4.chosen(rows)
+    assert pick.setting == 0.5
+    text = q4.dropout_sentence(R(**vars(row(1.0, 0.90, 0.905))), pick, rows.loc[rows["test_mean"].idxmax()])
+    assert "keep probability <b>0.5</b>" in text and "+3.00 points" in text
+    assert "highest mean test accuracy, 94.00%, is at keep probability 0.35" in text
+    assert "Welch" not in text and "degrees of freedom" not in text   # the body's plain words
 
 
-def test_dropout_against_size_compares_each_ones_gain_over_its_own_baseline():
-    from types import SimpleNamespace as R
+def test_no_dropout_chosen_says_so():
+    base = R(**vars(row(1.0, 0.90, 0.905)))
+    assert "choose <b>no dropout</b>" in q4.dropout_sentence(base, base, base)
 
-    def sentence(size, size_base, drop, drop_base, std=0.005):
-        return sections.drop_vs_size_sentence(*(R(test_mean=m, test_std=std, n=3) for m in (size, size_base, drop,
-                                                                                           drop_base)), 1000, 0.99)
 
-    assert "that dropout helps more" in sentence(0.80, 0.78, 0.85, 0.78)
-    assert "that shrinking helps more" in sentence(0.80, 0.75, 0.81, 0.80)
-    assert "neither can be said" in sentence(0.80, 0.78, 0.81, 0.78, std=0.03)
-    # Dropout scores higher than the smaller network only because its table reads the runs later, where the
-    # same network without dropout scores higher too: the gains are equal, so neither helps more.
-    same_gain = sentence(0.80, 0.78, 0.84, 0.82)
-    assert "neither can be said" in same_gain and "+2.00 points over it after 1,000 steps" in same_gain
+def test_a_smaller_network_is_compared_with_the_full_one_at_the_same_step():
+    base = row(1.0, 0.90, 0.90, experiment="width", params=1_000_000)
+    pick = row(64, 0.92, 0.91, experiment="fc1", params=100_000)
+    text = q4.smaller_sentence(base, pick)
+    assert "fc1 alone: 64 units" in text and "10 times fewer" in text and "a gain whose interval excludes zero" in text
+    with pytest.raises(ValueError):
+        q4.smaller_sentence(base, row(64, 0.91, 0.91, experiment="fc1", params=100_000, step=500))
 
 
 def test_a_best_ratio_from_underfitting_says_so():
-    from types import SimpleNamespace as R
+    assert "underfits" in q4.ratio_sentence(row(0.2, 0.83, 0.83, train=0.84))
+    assert "underfits" not in q4.ratio_sentence(row(0.5, 0.92, 0.92))
 
-    from report.sections.huji_overfit import underfit_sentence
 
-    assert "underfits" in underfit_sentence(R(train_mean=0.83), 0.99)
-    assert underfit_sentence(R(train_mean=1.0), 0.99) == ""
+def test_the_remedies_against_each_other():
+    size = row(64, 0.90, 0.90, experiment="fc1")
+    assert "dropout helps more" in q4.versus_sentence(size, row(0.5, 0.93, 0.93))
+    assert "shrinking helps more" in q4.versus_sentence(size, row(0.5, 0.87, 0.87))
+    assert "neither can be said" in q4.versus_sentence(size, row(0.5, 0.902, 0.902, std=0.03))
+
+
+def test_the_validation_images_lie_outside_the_250_training_images():
+    from experiments import huji_overfit
+    from ex1.data import stratified_subset
+
+    rng = np.random.default_rng(0)
+    n = 600
+    y = np.repeat(np.arange(10), n // 10)
+    rng.shuffle(y)
+    ds = R(x_train=np.arange(n).reshape(n, 1, 1, 1), y_train=y)   # each image is its own index
+    cfg = R(per_class=5, subset_seed=0, validation=100)
+    x_val, y_val = huji_overfit.validation_images(cfg, R(dataset=lambda name: ds))
+    ids = set(np.round(x_val.ravel() * 255).astype(int).tolist())
+    assert len(y_val) == 100 and not ids & set(stratified_subset(y, 5, 0).tolist())

@@ -7,4 +7,3 @@ from . import huji, huji_depth, huji_overfit, huji_sum, huji_theory  # noqa: F40
 from . import tuebingen, eth, bonn, bonn_practical  # noqa: F401,E401
 from .common import (CONV_BACKPROP, CONV_BACKPROP_CHECKS, Figure, Table, build, figures_in, num, pct, sci, secs,  # noqa: F401
                      section)
-from .huji_overfit import drop_vs_size_sentence, fc1_sentence, trained_until  # noqa: F401
