@@ -168,6 +168,19 @@ def render_html(answers, ctx, names: list[str] | None = None, run_seconds: float
     ))
 
 
+def render_section_text(answer) -> str:
+    """One question's section as the report words it, tags stripped: what a test reads its sentences from."""
+    import html
+    import re
+
+    env = _env()
+    template = env.from_string('{% import "macros.html.j2" as m with context %}'
+                               '{% include "sections/" ~ s.id ~ ".html.j2" %}')
+    out = template.render(s={"id": answer.question.id, "ctx": sections.build(answer)}, appendix=appendix_mod.Appendix(),
+                          kinds=appendix_mod.KINDS)
+    return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", out))).strip()
+
+
 class PdfEngineMissing(RuntimeError):
     """WeasyPrint cannot run here: the system library it needs (Pango) is missing."""
 

@@ -31,18 +31,20 @@ def test_bonn_rule_picks_the_lowest_recent_validation_error_and_never_a_diverged
     assert selection(cfg, runs).set_index("learning_rate").loc[0.1, "chosen"]
 
 
-def answer_bonn_p3(reg_tests: list[float], base_tests: list[float]) -> Answer:
-    rows = [{"regularisation": r, "seed": i, "test_accuracy": a, "train_accuracy": 0.995, "test_loss": 0.03,
-             "train_loss": 0.02, "train_seconds": 1.0}
+def answer_bonn_p3(reg_tests: list[float], base_tests: list[float], base_last: list[float] | None = None) -> Answer:
+    lasts = {"none": base_last or base_tests, "dropout + weight decay": reg_tests}
+    rows = [{"regularisation": r, "seed": i, "test_accuracy": a, "test_last_mean": lasts[r][i], "train_accuracy": 0.995,
+             "test_loss": 0.03, "train_loss": 0.02, "train_seconds": 1.0}
             for r, accs in (("none", base_tests), ("dropout + weight decay", reg_tests)) for i, a in enumerate(accs)]
     per_seed = pd.DataFrame(rows)
     summary = (per_seed.groupby("regularisation", sort=False)
                .agg(n=("seed", "count"), test_mean=("test_accuracy", "mean"), test_std=("test_accuracy", "std"),
+                    last_mean=("test_last_mean", "mean"), last_std=("test_last_mean", "std"),
                     train_mean=("train_accuracy", "mean"), train_std=("train_accuracy", "std")).reset_index())
     curves = pd.concat([history(0.99, 0.99).assign(run="none"),
                         history(0.99, 0.99).assign(run="dropout + weight decay")])
     facts = {"chosen": 0.01, "seeds": [0, 1, 2], "weight_decay": 5e-4,
-             "dropout": {"conv_dropout": 0.25, "dense_dropout": 0.5}}
+             "dropout": {"conv_dropout": 0.25, "dense_dropout": 0.5}, "last": 3}
     return Answer(QUESTIONS["bonn.p3"], Result({"summary": summary, "per_seed": per_seed, "curves": curves}, facts),
                   {"runs": [{"label": f"{r}, seed {i}", "config": {"steps": 1000}}
                             for r in ("no regularisation", "dropout + weight decay") for i in range(3)]})
@@ -56,6 +58,16 @@ def test_regularisation_verdict_follows_the_seed_spread():
     assert not noise["significant"]
     assert worse["significant"] and worse["diff"] < 0
     assert "99.30 ± 0.10% (n=3)" == better["reg_pm"]
+
+
+def test_a_final_dip_is_named_and_the_comparison_uses_the_last_three():
+    from report.build import render_section_text
+
+    # seed 0 without regularisation dips at its last evaluation; its last three average where the others are
+    text = render_section_text(answer_bonn_p3([0.990, 0.990, 0.991], [0.984, 0.990, 0.991], [0.9895, 0.990, 0.991]))
+    assert "seed 0 without regularisation ends at 98.40%, 0.55 points below the mean of its own last 3" in text
+    assert "no effect these seeds can measure" in text
+    assert "Welch" not in text and "degrees of freedom" not in text
 
 
 def test_a_curve_that_is_not_flat_says_which_way_it_moves():

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+import pandas as pd
+
 from ex1.stats import paired, signed, welch
 
 from experiments.bonn_practical import cifar_label, mnist_label, sweep_label
@@ -86,6 +89,16 @@ def bonn_p1(result, record) -> dict:
             "run": chosen_run, "params": params}
 
 
+def last_evaluations(h: pd.DataFrame, n: int, k: int = 3) -> dict:
+    """The last k test accuracies of one run: their mean, their range, and whether that range is beyond what two
+    measurements on the same test images differ by from sampling alone (1.96 x sqrt 2 binomial standard errors)."""
+    tail = h[h["step"] > 0].tail(k)
+    acc = tail["test_accuracy"].astype(float)
+    noise = 1.96 * np.sqrt(2) * binomial_se(float(acc.mean()), n)
+    return {"k": len(acc), "mean": float(acc.mean()), "low": float(acc.min()), "high": float(acc.max()),
+            "first_step": int(tail["step"].iloc[0]), "moves": bool(acc.max() - acc.min() > noise), "noise": noise}
+
+
 @section("bonn.p2")
 def bonn_p2(result, record) -> dict:
     h = result.tables["history"]
@@ -102,7 +115,7 @@ def bonn_p2(result, record) -> dict:
     more = len(result.facts.get("seeds", [])) - 1
     more_seeds = (f"; Programming 3 trains the same network with {more} more seed{'s' if more > 1 else ''}, which "
                   "shows how far the final accuracy of one run varies from seed to seed" if more > 0 else "")
-    return {"run": run, "final": final, "test_acc": float(final["test_accuracy"]),
+    return {"run": run, "final": final, "test_acc": float(final["test_accuracy"]), "last": last_evaluations(h, run["config"]["test_size"] or 10000),
             "train_acc": float(final["train_accuracy"]), "loss": loss, "acc": acc, "facts": result.facts,
             "more_seeds": more_seeds,
             "gain": still_improving(h), "still_rising": still_improving(h) > 0.1,   # points over the last evaluations
@@ -116,17 +129,23 @@ def bonn_p3(result, record) -> dict:
     s = summary.set_index("regularisation")
     base, reg = s.loc["none"], s.loc["dropout + weight decay"]
     test = welch(base.test_mean, base.test_std, base.n, reg.test_mean, reg.test_std, reg.n)
-    rows = [[r.regularisation, str(int(r.n)), pm(r.test_mean, r.test_std), pm(r.train_mean, r.train_std)]
-            for r in summary.itertuples()]
-    table = Table(slug("bonn.p3", "summary"), "Final accuracy in %, mean ± standard deviation over seeds "
-                  f"(seeds {', '.join(map(str, facts['seeds']))}).",
-                  ["regularisation", "seeds", "test accuracy (%)", "training-sample accuracy (%)"], rows,
-                  ["l", "r", "r", "r"])
-    seed_rows = [[r.regularisation, str(r.seed), pct(r.test_accuracy), pct(r.train_accuracy), secs(r.train_seconds)]
-                 for r in per_seed.itertuples()]
+    test_last = welch(base.last_mean, base.last_std, base.n, reg.last_mean, reg.last_std, reg.n)
+    last = facts["last"]
+    rows = [[r.regularisation, str(int(r.n)), pm(r.test_mean, r.test_std), pm(r.last_mean, r.last_std),
+             pm(r.train_mean, r.train_std)] for r in summary.itertuples()]
+    table = Table(slug("bonn.p3", "summary"), "Accuracy in %, mean ± standard deviation over seeds "
+                  f"(seeds {', '.join(map(str, facts['seeds']))}): test accuracy at the last evaluation and averaged "
+                  f"over the last {last}, and training-sample accuracy at the last.",
+                  ["regularisation", "seeds", "final test accuracy (%)", f"test, mean of last {last} (%)",
+                   "training-sample accuracy (%)"], rows, ["l", "r", "r", "r", "r"])
+    seed_rows = [[r.regularisation, str(r.seed), pct(r.test_accuracy), pct(r.test_last_mean), pct(r.train_accuracy),
+                  secs(r.train_seconds)] for r in per_seed.itertuples()]
     seeds = Table(slug("bonn.p3", "seeds"), "Every run of the comparison.",
-                  ["regularisation", "seed", "test accuracy", "training-sample accuracy", "training time"],
-                  seed_rows, ["l", "r", "r", "r", "r"], kind="more")
+                  ["regularisation", "seed", "final test accuracy", f"mean of last {last}", "training-sample accuracy",
+                   "training time"], seed_rows, ["l", "r", "r", "r", "r", "r"], kind="more")
+    # the seed whose final evaluation sits furthest below its own last-k mean: a dip, not a level
+    dips = per_seed.assign(dip=per_seed["test_last_mean"] - per_seed["test_accuracy"])
+    dip = dips.loc[dips["dip"].idxmax()]
     curves = result.tables["curves"]
     names = {"none": "Bonn CNN", "dropout + weight decay": "Bonn CNN, dropout + weight decay"}
     hist = {names[k]: g for k, g in curves.groupby("run", sort=False)}
@@ -138,7 +157,10 @@ def bonn_p3(result, record) -> dict:
         std = 0.0 if r.test_std != r.test_std else r.test_std
         return f"{100 * r.test_mean:.2f} ± {100 * std:.2f}% (n={int(r.n)})"
 
-    return {"reg_pm": pm_pct(reg), "base_pm": pm_pct(base),
+    return {"test_last": test_last, "last": last, "dip": dip.to_dict(),
+            "spread": {"base": float(base.test_std), "reg": float(reg.test_std), "base_last": float(base.last_std),
+                       "reg_last": float(reg.last_std)},
+            "reg_pm": pm_pct(reg), "base_pm": pm_pct(base),
             "table": table, "seeds": seeds, "fig": fig, "base": base, "reg": reg, "diff": test.diff,
             "test": test, "significant": test.significant, "facts": facts, "gap_base": gap_base, "gap_reg": gap_reg,
             "base_hardly_overfits": gap_base < 0.005, "regularised_lower": test.diff < 0,   # half a point between training and test accuracy
@@ -160,26 +182,27 @@ def bonn_p4(result, record) -> dict:
     h, per_class, facts = result.tables["history"], result.tables["per_class"], result.facts
     nets = result.tables["networks"].set_index("role")
     labels = {"answer": "Bonn CNN on CIFAR-10", "augmented": "Bonn CNN on CIFAR-10, augmented",
-              "plain": "Bonn CNN on CIFAR-10, no regularisation"}
+              "plain": "Bonn CNN on CIFAR-10, no regularisation",
+              "augmented_decay": "Bonn CNN on CIFAR-10, augmented, no dropout"}
     run = run_of(record, cifar_label("answer"))
     cfg = run["config"]
     final = h.iloc[-1]
-    answer, aug, plain = (nets.loc[k].to_dict() for k in ("answer", "augmented", "plain"))
+    answer, aug, plain, aug_decay = (nets.loc[k].to_dict() for k in ("answer", "augmented", "plain", "augmented_decay"))
     curves = result.tables["curves"]
     hist = {labels[k]: curves[curves["network"] == k] for k in labels}
     acc = Figure(slug("bonn.p4", "acc"), to_svg(figures.accuracy_panels(hist, held_out="validation",
                                                                      drops=tuple(cfg["lr_boundaries"]))),
-                 f"CIFAR-10, the three networks of the table below: accuracy on a fixed sample of "
+                 f"CIFAR-10, the four networks of the table below: accuracy on a fixed sample of "
                  f"{num(cfg['train_eval_size'])} training images (left) and on "
                  + (f"the {num(facts['validation'])}" if (cfg['test_size'] or facts['validation']) >= facts['validation']
                     else f"a fixed sample of {num(cfg['test_size'])}") + " held-out validation images "
                  f"(right), every {num(cfg['eval_every'])} steps; dotted: the learning rate's tenfold drops.")
     loss = Figure(slug("bonn.p4", "loss"), to_svg(figures.loss_curves(hist, held_out="validation")),
-                  "CIFAR-10, the same three networks: training-sample (dashed) and validation (solid) loss, log scale.",
+                  "CIFAR-10, the same four networks: training-sample (dashed) and validation (solid) loss, log scale.",
                   kind="more")
     within = facts["flat_within"]
     nets_t = Table(slug("bonn.p4", "networks"),
-                   f"The three networks, one recipe, seed 0. \"last {facts['flat_last']}\": the spread of the last "
+                   f"The four networks, one recipe, seed 0. \"last {facts['flat_last']}\": the spread of the last "
                    f"{facts['flat_last']} validation accuracies; test accuracy: the final weights on all "
                    f"{num(facts['test_examples'])} test images, scored once; every accuracy on unaugmented images.",
                    ["network", "epochs (steps)", "training-sample accuracy", "validation accuracy", "best validation accuracy",
@@ -187,12 +210,13 @@ def bonn_p4(result, record) -> dict:
                    [[r["network"], one_line(f"{r['epochs']:.3g} ({num(r['steps'])})"), pct(r["train_accuracy"]),
                      pct(r["validation_accuracy"]), pct(r["best_validation_accuracy"]),
                      "–" if math.isnan(r["final_spread"]) else one_line(f"{100 * r['final_spread']:.2f} points"),
-                     pct(r["test_accuracy"]), one_line(secs(r["wall_seconds"]))] for r in (answer, aug, plain)],
+                     pct(r["test_accuracy"]), one_line(secs(r["wall_seconds"]))] for r in (answer, aug, aug_decay, plain)],
                    ["l", "r", "r", "r", "r", "r", "r", "r"])
     n_test = facts["test_examples"]
     # both networks are scored on the same test images: a paired comparison (McNemar)
     pat = result.tables["patterns"]
     aug_vs, plain_vs = paired(pat, "answer", "augmented", "images"), paired(pat, "answer", "plain", "images")
+    decay_vs, decay_aug_vs = paired(pat, "answer", "augmented_decay", "images"), paired(pat, "augmented", "augmented_decay", "images")
     aug_diff = aug_vs.diff
     aug_verdict = ("indistinct" if not aug_vs.significant else "higher" if aug_diff > 0 else "lower")
     confusion = result.tables["confusion"].set_index("index")
@@ -202,13 +226,14 @@ def bonn_p4(result, record) -> dict:
                   kind="more")
     pc = per_class.rename(columns={"class": "name"}).sort_values("error", ascending=False)
     rows = [[r.name, pct(r.error, 1), r.most_confused_with, num(r.confused_count), pct(r.error_augmented, 1),
-             pct(r.error_plain, 1)] for r in pc.itertuples()]
+             pct(r.error_augmented_decay, 1), pct(r.error_plain, 1)] for r in pc.itertuples()]
     table = Table(slug("bonn.p4", "classes"), f"The answer's test error per class ({num(facts['test_examples'])} "
-                  "test images, hardest first), the class each is most often mistaken for and how often; last two "
-                  "columns: the same error for the network trained on augmented images and for the network without "
-                  "regularisation.",
-                  ["class", "test error", "most often predicted instead", "how often", "augmented", "no regularisation"],
-                  rows, ["l", "r", "l", "r", "r", "r"], kind="more")
+                  "test images, hardest first), the class each is most often mistaken for and how often; last three "
+                  "columns: the same error for the networks trained on augmented images with and without dropout and "
+                  "for the network without regularisation.",
+                  ["class", "test error", "most often predicted instead", "how often", "augmented",
+                   "augmented, no dropout", "no regularisation"],
+                  rows, ["l", "r", "l", "r", "r", "r", "r"], kind="more")
     params = param_table("bonn.p4", "params", result.tables["params"],
                          "The same CNN with 3 input channels on 32×32 images: only the first convolution and the "
                          "first dense layer change size.")
@@ -230,6 +255,8 @@ def bonn_p4(result, record) -> dict:
             "drops": drops, "step_schedule": len(drops) > 1, "minutes": answer["wall_seconds"] / 60, "gap": gap, "fit": "overfits" if gap > 0.05 else "some" if gap > 0.02 else "none",
             "plain_gap": plain_gap, "plain_overfits": plain_gap > 0.05,
             "plain_diff": plain["test_accuracy"] - answer["test_accuracy"],
+            "aug_decay": aug_decay, "decay_vs": decay_vs, "decay_aug_vs": decay_aug_vs,
+            "decay_flat": None if math.isnan(aug_decay["final_spread"]) else aug_decay["final_spread"] <= within,
             "aug_diff": aug_diff, "aug_vs": aug_vs, "plain_vs": plain_vs, "aug_verdict": aug_verdict, "n_test": n_test,
             "aug_flat": None if math.isnan(aug["final_spread"]) else aug["final_spread"] <= within,
             "aug_capped": aug["epochs"] >= aug["cap_epochs"],
