@@ -173,6 +173,12 @@ def sweep_result(cfg: SweepConfig, ctx: Context) -> Result:
         miss = bracket(table, chosen)
         if miss is not None:
             facts["bracket"] = miss["label"]
+    # The sheet read literally: the smallest candidate whose every seed is above the target itself, without the
+    # margin. Where that is a smaller network than the rule's, its stored runs are scored on the test set too.
+    literal = smallest_reaching(table.assign(every_seed_reaches=table["validation_min"] > cfg.target))
+    facts["literal"] = None if literal is None else literal["label"]
+    if literal is not None and (chosen is None or literal["label"] != chosen["label"]):
+        tables["literal_test"] = test_accuracies(runs[literal["label"]], ctx)
     return Result(tables=tables, facts=facts)
 
 

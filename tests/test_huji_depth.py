@@ -107,3 +107,19 @@ def test_the_step_cost_is_set_against_the_arithmetic_not_explained_by_it():
     slower = _step_cost_sentence({"shallow": 58240, "deep": 62992}, 1.875)   # a deep step takes 1.875 shallow ones
     assert "1.08 times as many" in slower and "1.88 times as long" in slower and "not from arithmetic" in slower
     assert "times as long" not in _step_cost_sentence({"shallow": 58240, "deep": 62992}, 0.9)
+
+
+def test_the_sheets_literal_answer_is_scored_on_test_beside_the_rules():
+    from types import SimpleNamespace
+
+    from report.sections.huji_depth import _literal_sentence
+
+    t, _ = sweep_table([("conv 2-4-8", 866, [0.9536, 0.96, 0.955]), ("conv 2-4-9", 992, [0.96, 0.961, 0.962])])
+    test = pd.DataFrame({"seed": [0, 1, 2], "test_accuracy": [0.951, 0.949, 0.953], "validation_accuracy": [0.95] * 3,
+                         "test_images": [10000] * 3})
+    result = SimpleNamespace(facts={"literal": "conv 2-4-8"}, tables={"literal_test": test})
+    text = _literal_sentence(result, t, 0.95)
+    assert "<b>866</b> parameters" in text and "lowest seed 95.36%" in text
+    assert "95.10%, 94.90%, 95.30% by seed" in text and "1 of 3 seeds at or below it" in text
+    # no literal answer apart from the rule's: nothing to add
+    assert _literal_sentence(SimpleNamespace(facts={"literal": "conv 2-4-9"}, tables={}), t, 0.95) == ""

@@ -98,6 +98,7 @@ def _sweep_section(qid: str, result, record, what: str) -> dict:
     ctx.update({
         "row": row, "params": int(row.params), "test": test_t, "boundary": boundary,
         "margin_only": _margin_only_sentence(t, row, target, level),
+        "literal": _literal_sentence(result, t, target),
         "test_mean": mean_std_pct(test["test_accuracy"], seeds=False), "n_test_seeds": len(test),
         "validation_mean": mean_std_pct(test["validation_accuracy"]),
         "test_sentence": (f"On the test set every seed of it is above {pct(target, 0)} as well."
@@ -282,3 +283,20 @@ def _validation_gap_sentence(test: pd.DataFrame, target: float) -> str:
         return head + (f", more than the network's mean margin above {pct(target, 0)} on them "
                        f"({signed(100 * margin)} points): the margin does not carry over to the test set.")
     return head + f"; its mean margin above {pct(target, 0)} on them is {signed(100 * margin)} points."
+
+
+def _literal_sentence(result, t: pd.DataFrame, target: float) -> str:
+    """The sheet's literal answer (every seed above the target on the validation images, no margin) beside the
+    rule's, with its test accuracy, where the two differ."""
+    label = result.facts.get("literal")
+    if not label or "literal_test" not in result.tables:
+        return ""
+    row = t[t["label"] == label].iloc[0]
+    test = result.tables["literal_test"]
+    below = int((test["test_accuracy"] <= target).sum())
+    return (f"Read literally (every seed above {pct(target, 0)} on the validation images, no margin), the sheet's answer "
+            f"would be the smaller {pretty(label)}, with <b>{num(row.params)}</b> parameters (lowest seed "
+            f"{pct(row.validation_min)}); on the test set it scores {mean_std_pct(test['test_accuracy'], seeds=False)} "
+            f"({', '.join(pct(a) for a in test['test_accuracy'])} by seed), "
+            + ("every seed above the target as well." if not below else
+               f"{below} of {len(test)} seeds at or below it: the margin guards against exactly that."))
