@@ -151,7 +151,14 @@ def huji_5_3(result, record) -> dict:
                       + " for the two-digit network and "
                       + mean_std_pct(held[held["model"] == "sum classifier"]["sum_accuracy"], seeds=False)
                       + " for the sum classifier.")
-    return {"held_seeds": held_seeds, "seeds_t": seeds_t, "table": table, "fig": fig, "verdict": verdict, "d_t": d_t, "s_t": s_t, "d_h": d_h, "s_h": s_h,
+    probe = probe_context(result)
+    pair_fig = None
+    if "by_pair" in result.tables:
+        pair_fig = Figure(slug("huji.5.3", "pairs"), to_svg(figures.pair_map(
+            result.tables["by_pair"], result.facts["held_out"], ("sum classifier", "two-digit network"))),
+            "Sum accuracy in % of both seed-0 models by digit pair, on all test pairs (row: left digit, column: "
+            "right digit); framed: the combinations held out of training.")
+    return {"data": data_context(result), "probe": probe, "pair_fig": pair_fig, "held_seeds": held_seeds, "seeds_t": seeds_t, "table": table, "fig": fig, "verdict": verdict, "d_t": d_t, "s_t": s_t, "d_h": d_h, "s_h": s_h,
             "sum_held_mostly_wrong": s_h.sum_accuracy < 0.5,
             "pair_errors": pair_error_sentence(d_t),
             "overfit": overfit_sentence(gaps) if len(gaps) == 2 else "",
@@ -161,6 +168,54 @@ def huji_5_3(result, record) -> dict:
                 s_t.sum_accuracy, s_t.pairs) ** 2) ** 0.5,
             "digits_generalise": d_h.sum_accuracy >= d_t.sum_accuracy - 1.96 * (held_se["two-digit network"] ** 2 + binomial_se(
                 d_t.sum_accuracy, d_t.pairs) ** 2) ** 0.5}
+
+
+def data_context(result) -> dict | None:
+    """Sum accuracy of both models against the number of training pairs (seed 0, same steps): a table and the gap
+    between them at the fewest and at the most pairs."""
+    t = result.tables.get("by_train_pairs")
+    if t is None or t["train_pairs"].nunique() < 2:
+        return None
+    wide = t.pivot_table(index="train_pairs", columns=["model", "split"], values="sum_accuracy").sort_index()
+    cols = [(m, sp) for m in ("sum classifier", "two-digit network") for sp in (huji_sum.SEEN, huji_sum.HELD)]
+    table = Table(slug("huji.5.3", "data"), "Sum accuracy of both models (seed 0) trained on fewer pairs with the same "
+                  "steps and recipe, on the same test pairs as above.",
+                  ["training pairs"] + [one_line(f"{m}, {'seen' if sp == huji_sum.SEEN else 'held out'}")
+                                        for m, sp in cols],
+                  [[num(n)] + [pct(wide.loc[n, c]) for c in cols] for n in wide.index], ["r"] * (1 + len(cols)))
+    gap = {n: wide.loc[n, ("two-digit network", huji_sum.SEEN)] - wide.loc[n, ("sum classifier", huji_sum.SEEN)]
+           for n in wide.index}
+    few, most = wide.index[0], wide.index[-1]
+    bs = result.tables.get("by_seed")
+    spread = None
+    if bs is not None and bs["seed"].nunique() > 1:
+        seen = bs[bs["split"] == huji_sum.SEEN]
+        spread = float(seen.groupby("model")["sum_accuracy"].std().max())
+    return {"table": table, "spread": spread, "few": int(few), "most": int(most), "gap_few": float(gap[few]),
+            "gap_most": float(gap[most]), "sum_few": float(wide.loc[few, ("sum classifier", huji_sum.SEEN)]),
+            "digits_few": float(wide.loc[few, ("two-digit network", huji_sum.SEEN)])}
+
+
+def probe_context(result) -> dict | None:
+    """The linear probes' table and what they show about the sum classifier's features."""
+    p = result.tables.get("probes")
+    if p is None or p.empty:
+        return None
+    acc = {(r.model, r.split, r.digit): r.probe_accuracy for r in p.itertuples()}
+    rows = [[one_line(m), sp, pct(acc[(m, sp, "left")]), pct(acc[(m, sp, "right")])]
+            for m in ("sum classifier", "two-digit network") for sp in (huji_sum.SEEN, huji_sum.HELD)
+            if (m, sp, "left") in acc]
+    table = Table(slug("huji.5.3", "probe"), "Linear probes: how well each digit of a pair can be read from a seed-0 "
+                  "network's hidden dense layer (256 units) by one linear map per digit, fitted by least squares on "
+                  f"the features of {num(result.facts.get('probe_pairs', 0))} training pairs and scored on the test "
+                  "pairs.", ["network", "test pairs", "left digit read", "right digit read"], rows,
+                  ["l", "l", "r", "r"])
+    held = min(acc[("sum classifier", huji_sum.HELD, d)] for d in ("left", "right"))
+    seen = min(acc[("sum classifier", huji_sum.SEEN, d)] for d in ("left", "right"))
+    ref = {sp: min(acc.get(("two-digit network", sp, d), float("nan")) for d in ("left", "right"))
+           for sp in (huji_sum.SEEN, huji_sum.HELD)}
+    return {"table": table, "held_min": held, "seen_min": seen, "readable": held >= 0.9,
+            "ref_seen": ref[huji_sum.SEEN], "ref_held": ref[huji_sum.HELD]}
 
 
 # ----------------------------------------------------------------------------- HUJI 4
