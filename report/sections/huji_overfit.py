@@ -136,7 +136,7 @@ def huji_4(result, record) -> dict:
             return None if r.n == n_seeds else int(r.n)
         return [[one_line(network_name(r)), num(r.params), pm(r.validation_mean, r.validation_std, n(r)),
                  pm(r.test_mean, r.test_std, n(r)), pm(r.ratio_mean, r.ratio_std, n(r), 1, 3), pct(r.train_mean),
-                 f"{r.loss_before_mean:.3f} → {r.loss_mean:.3f}"] for r in t.itertuples()]
+                 one_line(f"{r.loss_before_mean:.3f} → {r.loss_mean:.3f}")] for r in t.itertuples()]
 
     header = ["network", "parameters", "validation (%)", "test (%)", "ratio", "train", "training loss"]
     read = (f"{n_seeds} seeds each, all read at step {num(step)}: mean ± standard deviation of validation accuracy, "
@@ -172,7 +172,8 @@ def huji_4(result, record) -> dict:
                         "(right), against epochs; the first evaluation (step 0) is left out.")
     fig_size = Figure(slug("huji.4", "size-fig"), to_svg(figures.size_families(sized, NAMES)),
                       f"Networks with fewer parameters on 250 MNIST examples, read at step {num(step)}: mean test "
-                      "accuracy and ratio against parameters, ±1 std over seeds, one line per way of shrinking.")
+                      "accuracy and ratio against parameters, ±1 std over seeds, one line per way of shrinking.",
+                      kind="more")
     fig_drop = Figure(slug("huji.4", "drop-fig"), to_svg(figures.sweep_errorbars(drop, "setting", "keep probability")),
                       "Dropout on 250 MNIST examples, the HUJI network with dropout after every hidden layer: mean "
                       f"test accuracy and ratio against the keep probability at step {num(step)}, ±1 std over the "
