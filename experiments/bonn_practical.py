@@ -280,8 +280,8 @@ def cifar(cfg: BonnConfig, ctx: Context) -> Result:
     dataset. Report the test accuracy."""
     lr, _, _ = chosen_rate(cfg, ctx)
     # "The same CNN" is read as the last one built, exercise 3's (the answer). The same network on
-    # mirrored and shifted images, and exercise 2's network without dropout and weight decay, are
-    # trained with the same recipe to show what limits the answer.
+    # mirrored and shifted images with and without dropout, and exercise 2's network without dropout and
+    # weight decay, are trained with the same recipe to show what limits the answer.
     runs = {role: ctx.train(cifar_run(cfg, lr, role)) for role in CIFAR_ROLES}
     ds = ctx.dataset("cifar10")
     n = len(ds.y_test)   # every test image, whatever the profile evaluates during training: 3 s of inference

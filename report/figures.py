@@ -59,7 +59,7 @@ _FIXED = {"HUJI network": "#1f77b4", "HUJI network, 'same' padding": "#17becf", 
           "all 60,000 examples": "#1f77b4", "250 examples": "#d62728",
           "Tübingen GAP network": "#9467bd", "Bonn CNN": "#2ca02c", "Bonn CNN, dropout + weight decay": "#ff7f0e",
           "Bonn CNN on CIFAR-10": "#ff7f0e", "Bonn CNN on CIFAR-10, no regularisation": "#2ca02c",
-          "Bonn CNN on CIFAR-10, augmented": "#9467bd"}
+          "Bonn CNN on CIFAR-10, augmented": "#9467bd", "Bonn CNN on CIFAR-10, augmented, no dropout": "#8c564b"}
 
 
 def color_for(label: str) -> str:

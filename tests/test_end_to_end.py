@@ -452,3 +452,17 @@ def test_every_question_keeps_the_one_contract(quick_run, data_dir, qid):
     roles = [(r["label"], r["config"]["seed"]) for r in answer.record["runs"]]
     assert all(label for label, _ in roles) and len(set(roles)) == len(roles), roles
     assert isinstance(sections.build(answer), dict)
+
+
+def test_the_quick_report_passes_the_graders_form_checks(quick_run, data_dir):
+    import grader
+
+    out, _ = quick_run
+    ctx = Ex1_main.make_context("quick", str(data_dir), str(out))
+    answers = [experiments.stored(q, ctx) for q in experiments.select(None)]
+    html, figs = grader.render_recording_figures(answers, ctx)
+    assert len(figs) > 20
+    assert not grader.forbidden_text(pdf_text(out / "Ex1_report_quick.pdf"))
+    assert not grader.flat_panels(figs)
+    assert not grader.repeated_prose(grader.body_paragraphs(html))
+    assert not grader.blank_pages(grader.page_fill(html))

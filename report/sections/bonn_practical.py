@@ -9,7 +9,7 @@ import pandas as pd
 
 from ex1.stats import paired, signed, welch
 
-from experiments.bonn_practical import cifar_label, mnist_label, sweep_label
+from experiments.bonn_practical import LAST, cifar_label, mnist_label, sweep_label
 
 from .. import figures
 from ..figures import to_svg
@@ -115,7 +115,7 @@ def bonn_p2(result, record) -> dict:
     more = len(result.facts.get("seeds", [])) - 1
     more_seeds = (f"; Programming 3 trains the same network with {more} more seed{'s' if more > 1 else ''}, which "
                   "shows how far the final accuracy of one run varies from seed to seed" if more > 0 else "")
-    return {"run": run, "final": final, "test_acc": float(final["test_accuracy"]), "last": last_evaluations(h, run["config"]["test_size"] or 10000),
+    return {"run": run, "final": final, "test_acc": float(final["test_accuracy"]), "last": last_evaluations(h, run["config"]["test_size"] or 10000, LAST),
             "train_acc": float(final["train_accuracy"]), "loss": loss, "acc": acc, "facts": result.facts,
             "more_seeds": more_seeds,
             "gain": still_improving(h), "still_rising": still_improving(h) > 0.1,   # points over the last evaluations
@@ -146,6 +146,10 @@ def bonn_p3(result, record) -> dict:
     # the seed whose final evaluation sits furthest below its own last-k mean: a dip, not a level
     dips = per_seed.assign(dip=per_seed["test_last_mean"] - per_seed["test_accuracy"])
     dip = dips.loc[dips["dip"].idxmax()]
+    run = run_of(record, mnist_label(False, facts["seeds"][0]))
+    n_test = (run or {}).get("config", {}).get("test_size") or 10000
+    # a dip: the final evaluation further below its run's last-k mean than sampling noise on the test images allows
+    dip_noise = 1.96 * np.sqrt(2) * binomial_se(float(dip["test_last_mean"]), n_test)
     curves = result.tables["curves"]
     names = {"none": "Bonn CNN", "dropout + weight decay": "Bonn CNN, dropout + weight decay"}
     hist = {names[k]: g for k, g in curves.groupby("run", sort=False)}
@@ -157,14 +161,14 @@ def bonn_p3(result, record) -> dict:
         std = 0.0 if r.test_std != r.test_std else r.test_std
         return f"{100 * r.test_mean:.2f} ± {100 * std:.2f}% (n={int(r.n)})"
 
-    return {"test_last": test_last, "last": last, "dip": dip.to_dict(),
+    return {"test_last": test_last, "last": last, "dip": dip.to_dict(), "is_dip": bool(dip["dip"] > dip_noise),
             "spread": {"base": float(base.test_std), "reg": float(reg.test_std), "base_last": float(base.last_std),
                        "reg_last": float(reg.last_std)},
             "reg_pm": pm_pct(reg), "base_pm": pm_pct(base),
             "table": table, "seeds": seeds, "fig": fig, "base": base, "reg": reg, "diff": test.diff,
             "test": test, "significant": test.significant, "facts": facts, "gap_base": gap_base, "gap_reg": gap_reg,
-            "base_hardly_overfits": gap_base < 0.005, "regularised_lower": test.diff < 0,   # half a point between training and test accuracy
-            "run": run_of(record, mnist_label(False, facts["seeds"][0]))}
+            "base_hardly_overfits": gap_base < 0.005, "regularised_lower": test_last.significant and test_last.diff < 0,   # half a point between training and test accuracy
+            "run": run}
 
 
 def trend_sentence(last, best: float, best_epoch: float) -> str:

@@ -98,7 +98,7 @@ def _sweep_section(qid: str, result, record, what: str) -> dict:
     ctx.update({
         "row": row, "params": int(row.params), "test": test_t, "boundary": boundary,
         "margin_only": _margin_only_sentence(t, row, target, level),
-        "literal": _literal_sentence(result, t, target),
+        "literal": _literal_sentence(result, t, target, row, int((test["test_accuracy"] < target).sum())),
         "test_mean": mean_std_pct(test["test_accuracy"], seeds=False), "n_test_seeds": len(test),
         "validation_mean": mean_std_pct(test["validation_accuracy"]),
         "test_sentence": (f"On the test set every seed of it is above {pct(target, 0)} as well."
@@ -260,13 +260,13 @@ def _step_cost_sentence(macs: dict[str, int], ratio: float) -> str:
 
 def _margin_only_sentence(t: pd.DataFrame, chosen, target: float, level: float) -> str:
     """The smaller candidates that the margin alone excludes: every seed at the target, not every seed at the level."""
-    m = t[(t["params"] < chosen.params) & (t["validation_min"] >= target) & ~t["every_seed_reaches"]]
+    m = t[(t["params"] < chosen.params) & (t["validation_min"] > target) & ~t["every_seed_reaches"]]
     if m.empty:
         return ""
     names = ", ".join(f"{pretty(r.label)} ({num(r.params)} parameters, lowest seed {pct(r.validation_min)})"
                       for r in m.itertuples())
     one = len(m) == 1
-    return (f"Smaller, {names} {'reaches' if one else 'reach'} {pct(target, 0)} on every seed too, but not "
+    return (f"Smaller, {names} {'is' if one else 'are'} above {pct(target, 0)} on every seed too, but not at "
             f"{pct(level)}: the margin alone excludes {'it' if one else 'them'}.")
 
 
@@ -285,7 +285,7 @@ def _validation_gap_sentence(test: pd.DataFrame, target: float) -> str:
     return head + f"; its mean margin above {pct(target, 0)} on them is {signed(100 * margin)} points."
 
 
-def _literal_sentence(result, t: pd.DataFrame, target: float) -> str:
+def _literal_sentence(result, t: pd.DataFrame, target: float, chosen, chosen_below: int) -> str:
     """The sheet's literal answer (every seed above the target on the validation images, no margin) beside the
     rule's, with its test accuracy, where the two differ."""
     label = result.facts.get("literal")
@@ -293,10 +293,12 @@ def _literal_sentence(result, t: pd.DataFrame, target: float) -> str:
         return ""
     row = t[t["label"] == label].iloc[0]
     test = result.tables["literal_test"]
-    below = int((test["test_accuracy"] <= target).sum())
+    below = int((test["test_accuracy"] < target).sum())
+    smaller = "the smaller " if row.params < chosen.params else ""
     return (f"Read literally (every seed above {pct(target, 0)} on the validation images, no margin), the sheet's answer "
-            f"would be the smaller {pretty(label)}, with <b>{num(row.params)}</b> parameters (lowest seed "
+            f"would be {smaller}{pretty(label)}, with <b>{num(row.params)}</b> parameters (lowest seed "
             f"{pct(row.validation_min)}); on the test set it scores {mean_std_pct(test['test_accuracy'], seeds=False)} "
             f"({', '.join(pct(a) for a in test['test_accuracy'])} by seed), "
             + ("every seed above the target as well." if not below else
-               f"{below} of {len(test)} seeds at or below it: the margin guards against exactly that."))
+               f"{below} of {len(test)} seeds below it" + (": the margin guards against exactly that." if not chosen_below
+                                                           else ".")))

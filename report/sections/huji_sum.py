@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-
+import numpy as np
 
 from ex1.stats import paired, welch
 from experiments import huji_sum
@@ -191,7 +191,9 @@ def data_context(result) -> dict | None:
     if bs is not None and bs["seed"].nunique() > 1:
         seen = bs[bs["split"] == huji_sum.SEEN]
         spread = float(seen.groupby("model")["sum_accuracy"].std().max())
-    return {"table": table, "spread": spread, "few": int(few), "most": int(most), "gap_few": float(gap[few]),
+    # a wider lead with fewer pairs, by more than one seed's spread could make of two single-seed gaps
+    wider = bool(gap[few] > 0 and spread is not None and gap[few] - gap[most] > 2 * np.sqrt(2) * spread)
+    return {"table": table, "spread": spread, "wider": wider, "few": int(few), "most": int(most), "gap_few": float(gap[few]),
             "gap_most": float(gap[most]), "sum_few": float(wide.loc[few, ("sum classifier", huji_sum.SEEN)]),
             "digits_few": float(wide.loc[few, ("two-digit network", huji_sum.SEEN)])}
 
