@@ -182,7 +182,8 @@ def data_context(result) -> dict | None:
                   "steps and recipe, on the same test pairs as above.",
                   ["training pairs"] + [one_line(f"{m}, {'seen' if sp == huji_sum.SEEN else 'held out'}")
                                         for m, sp in cols],
-                  [[num(n)] + [pct(wide.loc[n, c]) for c in cols] for n in wide.index], ["r"] * (1 + len(cols)))
+                  [[num(n)] + [pct(wide.loc[n, c]) for c in cols] for n in wide.index], ["r"] * (1 + len(cols)),
+                  kind="more")
     gap = {n: wide.loc[n, ("two-digit network", huji_sum.SEEN)] - wide.loc[n, ("sum classifier", huji_sum.SEEN)]
            for n in wide.index}
     few, most = wide.index[0], wide.index[-1]
