@@ -50,12 +50,21 @@ def test_a_smaller_network_is_compared_with_the_full_one_at_the_same_step():
         q4.smaller_sentence(base, row(64, 0.91, 0.91, experiment="fc1", params=100_000, step=500))
 
 
+def test_when_the_full_size_is_kept_the_best_smaller_network_is_still_reported():
+    base = row(1.0, 0.9105, 0.9094, experiment="width", params=1_111_946)
+    fc1 = row(256, 0.9106, 0.9079, experiment="fc1", params=317_066)
+    text = q4.smaller_sentence(base, base, fc1)
+    assert "keeps the full size" in text and "fc1 alone: 256 units (90.79%)" in text and "3.5 times fewer" in text
+    assert "not distinguishable from seed noise" in text
+
+
 def test_a_best_ratio_from_underfitting_says_so():
-    assert "underfits" in q4.ratio_sentence(row(0.2, 0.83, 0.83, train=0.84), 0.92)
-    assert "underfits" not in q4.ratio_sentence(row(0.5, 0.92, 0.92), 0.92)
+    assert "underfits" in q4.ratio_sentence(row(0.2, 0.83, 0.83, train=0.84), 0.92, 0.9)
+    assert "underfits" not in q4.ratio_sentence(row(0.5, 0.92, 0.92), 0.92, 0.9)
     # fitting 98.9% is not underfitting, nor is the best test accuracy of the table
-    assert "underfits" not in q4.ratio_sentence(row(0.35, 0.90, 0.90, train=0.989), 0.92)
-    assert "underfits" not in q4.ratio_sentence(row(0.35, 0.92, 0.92, train=0.93), 0.92)
+    assert "underfits" not in q4.ratio_sentence(row(0.35, 0.90, 0.90, train=0.989), 0.92, 0.9)
+    assert "underfits" not in q4.ratio_sentence(row(0.35, 0.92, 0.92, train=0.93), 0.92, 0.9)
+    assert "None of them improves" in q4.ratio_sentence(row(256, 0.9106, 0.91, ratio=0.91063), 0.9106, 0.91053)
 
 
 def test_the_remedies_against_each_other():

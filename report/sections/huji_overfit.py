@@ -48,11 +48,19 @@ def chosen(rows: pd.DataFrame):
     return rows.loc[rows["validation_mean"].idxmax()]
 
 
-def smaller_sentence(base, pick) -> str:
-    """The chosen smaller network against the full-size one, on test, at the same step."""
+def smaller_sentence(base, pick, runner_up=None) -> str:
+    """The chosen smaller network against the full-size one, on test, at the same step; where the validation images
+    keep the full size, the best smaller network on them (`runner_up`) and what it would change."""
     if pick.params >= base.params:
-        return ("No network with fewer parameters scores higher on the validation images than the full-size one "
-                f"({pct(base.validation_mean)}): the choice keeps the full size.")
+        s = ("No network with fewer parameters scores higher on the validation images than the full-size one "
+             f"({pct(base.validation_mean)}): the choice keeps the full size.")
+        if runner_up is not None:
+            d = difference(base, runner_up)
+            s += (f" The best smaller one on them, {network_name(runner_up)} ({pct(runner_up.validation_mean)}), has "
+                  f"{num(runner_up.params)} parameters, {base.params / runner_up.params:.1f} times fewer, and scores "
+                  f"{pct(runner_up.test_mean)} on the test set against {pct(base.test_mean)}: {d.plain()}, "
+                  f"{verdict(d)}.")
+        return s
     d = difference(base, pick)
     return (f"The validation images choose <b>{network_name(pick)}</b> ({pct(pick.validation_mean)} on them against "
             f"{pct(base.validation_mean)} at full size): {num(pick.params)} parameters, "
@@ -77,11 +85,13 @@ def dropout_sentence(base, pick, best_test) -> str:
     return head
 
 
-def ratio_sentence(best_ratio, best_test: float, underfit: float = 0.95) -> str:
-    """The best ratio, and whether it comes from fitting the training examples badly: a network that fits well under
-    `underfit` of them and scores below the best test accuracy of its table."""
-    s = (f"The best ratio, {best_ratio.ratio_mean:.3f}, comes with {described(best_ratio)} "
-         f"({pct(best_ratio.test_mean)} test accuracy).")
+def ratio_sentence(best_ratio, best_test: float, base_ratio: float, underfit: float = 0.95) -> str:
+    """The best ratio (against the full-size network's), and whether it comes from fitting the training examples
+    badly: a network that fits well under `underfit` of them and scores below the best test accuracy of its table."""
+    if f"{best_ratio.ratio_mean:.3f}" == f"{base_ratio:.3f}":
+        return f"None of them improves the full-size network's ratio, {base_ratio:.3f}, in the third decimal."
+    s = (f"The best ratio, {best_ratio.ratio_mean:.3f} against {base_ratio:.3f} for the full-size network without "
+         f"dropout, comes with {described(best_ratio)} ({pct(best_ratio.test_mean)} test accuracy).")
     if best_ratio.train_mean < underfit and best_ratio.test_mean < best_test:
         s += (f" There the network fits only {pct(best_ratio.train_mean)} of its training examples: the ratio is high "
               "because it underfits, not because it generalises.")
@@ -105,9 +115,15 @@ def flat_sentence(summary: pd.DataFrame, window: int) -> str:
     if moved.empty:
         return ""
     worst = moved.loc[moved["change"].abs().idxmax()]
-    return (f"Over the last {num(window)} steps the mean training loss of every variant changes by at most "
-            f"{abs(worst.change):.3f} (largest for {described(worst)}: {worst.loss_before_mean:.3f} to "
-            f"{worst.loss_mean:.3f}).")
+    still = moved[moved["change"] < -0.25 * moved["loss_before_mean"]]   # still falling by more than a quarter
+    s = (f"Over the last {num(window)} steps the mean training loss of every variant changes by at most "
+         f"{abs(worst.change):.3f} (largest for {described(worst)}: {worst.loss_before_mean:.3f} to "
+         f"{worst.loss_mean:.3f}).")
+    if len(still):
+        s += (f" {len(still)} of {len(moved)} variants still lose more than a quarter of their training loss over "
+              "those steps, most of them from losses already near zero: the comparison is at a common length, not at "
+              "a plateau of every variant.")
+    return s
 
 
 def fit_sentence(summary: pd.DataFrame, fit: float = 0.99) -> str:
@@ -186,11 +202,13 @@ def huji_4(result, record) -> dict:
             "facts": facts, "step": step, "epochs": step * 50 / (10 * facts["per_class"]),
             # memorises: the 250-example run's ratio is lower than the full run's by more than 2 points
             "memorises": bool(small["ratio"] < full["ratio"] - 0.02),
-            "smaller": smaller_sentence(base, pick_size),
+            "smaller": smaller_sentence(base, pick_size, chosen(smaller.infer_objects().astype({"validation_mean": float}))
+                                        if len(smaller) else None),
             "dropout": dropout_sentence(base, pick_drop, best_test_drop),
             "size_ratio": ratio_sentence(sized.loc[sized["ratio_mean"].astype(float).idxmax()],
-                                         float(sized["test_mean"].max())),
-            "drop_ratio": ratio_sentence(drop.loc[drop["ratio_mean"].idxmax()], float(drop["test_mean"].max())),
+                                         float(sized["test_mean"].max()), float(base.ratio_mean)),
+            "drop_ratio": ratio_sentence(drop.loc[drop["ratio_mean"].idxmax()], float(drop["test_mean"].max()),
+                                         float(base.ratio_mean)),
             "versus": versus_sentence(pick_size, pick_drop),
             "flat": flat_sentence(summary, facts["flat_window"]), "fits": fit_sentence(summary),
             "fig_curves": fig_curves, "fig_size": fig_size, "fig_drop": fig_drop,
