@@ -145,5 +145,18 @@ def linear_vs_nonlinear(cfg: LinearConfig, ctx: Context) -> Result:
         "test_loss": float(run.final["test_loss"]), "train_seconds": float(run.record["train_seconds"]),
         "images_per_second": float(run.record["images_per_second"]),
     } for run, name in runs])
+    templates = pd.concat([collapsed_map(lin, LINEAR), collapsed_map(logreg, SOFTMAX)], axis=1)
     return Result(tables={"curves": curves, "final": final, "affinity": pd.concat(checks, ignore_index=True),
-                          "params_linear": lin.params, "params_softmax": logreg.params})
+                          "params_linear": lin.params, "params_softmax": logreg.params, "templates": templates})
+
+
+def collapsed_map(run, name: str) -> pd.DataFrame:
+    """The affine network as the one 10 x 784 matrix it computes: column "<name> <digit>" holds the weights
+    of that digit's logit over the 784 pixels (row-major 28 x 28), read from the float32 function the weights define
+    as f(e_i) - f(0) for each pixel's unit image e_i."""
+    import numpy as np
+
+    basis = np.concatenate([np.zeros((1, 784), np.float32), np.eye(784, dtype=np.float32)]).reshape(-1, 28, 28, 1)
+    logits = run.model(precision="float32").predict(basis, batch_size=785, verbose=0).astype(np.float64)
+    w = logits[1:] - logits[:1]
+    return pd.DataFrame(w, columns=[f"{name} {d}" for d in range(w.shape[1])])

@@ -493,6 +493,28 @@ def pair_map(by_pair: pd.DataFrame, held_out: list, models: tuple[str, ...]):
 
 
 @_styled
+def digit_templates(templates: pd.DataFrame, names: tuple[str, ...]):
+    """Each model's ten 28 x 28 weight templates (one row per model), red positive, blue negative, one symmetric
+    scale per model."""
+    import numpy as np
+
+    fig, axes = _subplots(len(names), 10, figsize=(7.2, 0.95 * len(names) + 0.3))
+    axes = np.atleast_2d(axes)
+    for row, name in zip(axes, names):
+        cols = [c for c in templates.columns if c.startswith(name + " ")]
+        scale = float(np.abs(templates[cols].to_numpy()).max()) or 1.0
+        for ax, c in zip(row, cols):
+            ax.imshow(templates[c].to_numpy().reshape(28, 28), cmap="RdBu_r", vmin=-scale, vmax=scale)
+            ax.set_xticks([])
+            ax.set_yticks([])
+            ax.grid(False)
+            ax.set_title(c.rsplit(" ", 1)[1], fontsize=7, pad=2)
+        row[0].set_ylabel(name.replace(" ", "\n"), fontsize=7)
+    fig.tight_layout(pad=0.3, w_pad=0.2, h_pad=0.4)
+    return fig
+
+
+@_styled
 def confusion_matrix(confusion: pd.DataFrame):
     """Row-normalised confusion matrix in %: rows the true class, columns the predicted one."""
     import numpy as np

@@ -33,3 +33,20 @@ def test_generalisation_gap_sentence_follows_the_gap():
     assert "no measurable generalisation gap" in small
     assert "Training accuracy ends 4.90 points above" in large
     assert "Test accuracy ends 4.90 points above" in inverted
+
+
+def test_the_collapsed_map_of_an_affine_network_is_its_weight_matrix():
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from ex1 import models
+    from experiments.huji import collapsed_map
+
+    m = models.create_model("softmax_regression")
+    rng = np.random.default_rng(0)
+    kernel, bias = rng.normal(size=(784, 10)).astype(np.float32), rng.normal(size=10).astype(np.float32)
+    m.get_layer("logits").set_weights([kernel, bias])
+    t = collapsed_map(SimpleNamespace(model=lambda precision=None: m), "m")
+    assert list(t.columns) == [f"m {d}" for d in range(10)] and t.shape == (784, 10)
+    assert np.allclose(t.to_numpy(), kernel, atol=1e-4)

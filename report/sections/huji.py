@@ -165,7 +165,8 @@ def huji_2(result, record) -> dict:
     else:
         settle_sentence = (f"The linear network is within half a point of its final accuracy from step "
                            f"{num(settle_lin)}, the original network from step {num(settle_base)}.")
-    return {"fig": fig, "final": final_t, "speed": speed_t, "aff": aff_t, "affine_ok": affine_ok,
+    return {"templates": templates_context(result),
+            "fig": fig, "final": final_t, "speed": speed_t, "aff": aff_t, "affine_ok": affine_ok,
             "settle_sentence": settle_sentence,
             "relu_breaks": relu_breaks, "lin_err": sci(lin_aff["relative_error"].max()),
             "relu_err": sci(relu_aff["relative_error"].max()), "drop": drop, "drop_verb": "costs" if drop > 0 else "gains", "lr_sentence": lr_sentence,
@@ -183,3 +184,20 @@ def huji_2(result, record) -> dict:
 
 
 # ----------------------------------------------------------------------------- HUJI 3
+
+
+def templates_context(result) -> dict | None:
+    """Q2's collapsed linear map as ten 28 x 28 templates beside softmax regression's, and how alike the two are:
+    the correlation of each digit's two templates over the pixels."""
+    import numpy as np
+
+    t = result.tables.get("templates")
+    if t is None:
+        return None
+    r = [float(np.corrcoef(t[f"{LINEAR} {d}"], t[f"{SOFTMAX} {d}"])[0, 1]) for d in range(10)]
+    fig = Figure(slug("huji.2", "templates"), to_svg(figures.digit_templates(t, (LINEAR, SOFTMAX))),
+                 "The linear network collapsed to the one affine map it computes (top): for each digit, the weight of "
+                 "every pixel in that digit's logit, f(e_i) − f(0) for the unit image e_i of pixel i; below, softmax "
+                 "regression's weights. Red raises the logit, blue lowers it; one symmetric scale per row.")
+    return {"fig": fig, "r_mean": float(np.mean(r)), "r_min": min(r), "r_max": max(r),
+            "r_min_digit": int(np.argmin(r))}
