@@ -17,6 +17,7 @@ from .registry import question
 # The run labels: the report's sections and figures find these runs by them (their role), not by position.
 BASELINE = "HUJI network"
 LINEAR = "linear network"
+MISCLASSIFIED_SHOWN = 16   # the errors question 1.2 shows as pictures
 SOFTMAX = "softmax regression"
 
 # The network of question 1, trained the way the TensorFlow tutorial the sheet starts from
@@ -81,12 +82,34 @@ def accuracy_curves(cfg: BaselineConfig, ctx: Context) -> Result:
         "best_step": int(run.history.loc[run.history["test_accuracy"].idxmax(), "step"]),
     }])
     return Result(
-        tables={"history": run.history, "final": summary, "params": run.params},
+        tables={"history": run.history, "final": summary, "params": run.params,
+                "misclassified": misclassified(run, ctx.dataset("mnist"))},
         facts={"sheet_steps": SHEET_STEPS, "sheet_target": 0.97, "tutorial_accuracy": 0.992,
                "train_examples": int(run.record["train_examples"]),
                "test_examples": cfg.train.test_size or len(ctx.dataset("mnist").y_test),
-               "train_eval_examples": cfg.train.train_eval_size},
+               "train_eval_examples": cfg.train.train_eval_size,
+               "error_images": len(ctx.dataset("mnist").y_test)},   # misclassified: every test image, any profile
     )
+
+
+def misclassified(run, ds, shown: int = MISCLASSIFIED_SHOWN) -> pd.DataFrame:
+    """Every test image the final network gets wrong: its index, true and predicted digit and the probability given
+    to the prediction; the `shown` most confident errors also carry their 784 pixels, for the figure."""
+    import numpy as np
+
+    from ex1.data import to_float
+
+    logits = run.predict(to_float(ds.x_test)).astype(np.float64)
+    p = np.exp(logits - logits.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    pred = p.argmax(axis=1)
+    wrong = np.flatnonzero(pred != ds.y_test)
+    t = pd.DataFrame({"index": wrong, "true": ds.y_test[wrong].astype(int), "predicted": pred[wrong],
+                      "confidence": p[wrong, pred[wrong]]}).sort_values("confidence", ascending=False)
+    top = t.head(shown)
+    pixels = pd.DataFrame(ds.x_test[top["index"]].reshape(len(top), -1), index=top.index,
+                          columns=[f"px{i}" for i in range(784)])
+    return t.join(pixels).reset_index(drop=True)
 
 
 @dataclass(frozen=True)

@@ -515,6 +515,24 @@ def digit_templates(templates: pd.DataFrame, names: tuple[str, ...]):
 
 
 @_styled
+def misclassified_digits(t: pd.DataFrame):
+    """The images of a table of errors (columns px0..px783, true, predicted, confidence), two rows of eight, each
+    titled "true → predicted (probability)"."""
+    import numpy as np
+
+    t = t.dropna(subset=["px0"])
+    fig, axes = _subplots(2, (len(t) + 1) // 2, figsize=(7.2, 2.3))
+    for ax in np.ravel(axes):
+        ax.set_axis_off()
+    for ax, r in zip(np.ravel(axes), t.itertuples()):
+        img = np.array([getattr(r, f"px{i}") for i in range(784)], dtype=float).reshape(28, 28)
+        ax.imshow(img, cmap="gray_r", vmin=0, vmax=255)
+        ax.set_title(f"{int(r.true)} → {int(r.predicted)} ({100 * r.confidence:.0f}%)", fontsize=7, pad=2)
+    fig.tight_layout(pad=0.3, w_pad=0.3, h_pad=0.6)
+    return fig
+
+
+@_styled
 def confusion_matrix(confusion: pd.DataFrame):
     """Row-normalised confusion matrix in %: rows the true class, columns the predicted one."""
     import numpy as np

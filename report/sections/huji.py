@@ -86,6 +86,7 @@ def huji_1_2(result, record) -> dict:
                   "The HUJI network on MNIST: cross-entropy loss on the same training sample and test set (log scale).",
                   kind="more")
     return {
+        "errors": errors_context(result),
         "final": final, "test_acc": test_acc, "train_acc": train_acc, "gap_sentence": gap_sentence,
         "meets_sheet": test_acc > facts["sheet_target"], "meets_tutorial": test_acc >= facts["tutorial_accuracy"],
         "sheet_step": sheet_step, "run": run, "cfg": cfg, "facts": facts,
@@ -201,3 +202,18 @@ def templates_context(result) -> dict | None:
                  "regression's weights. Red raises the logit, blue lowers it; one symmetric scale per row.")
     return {"fig": fig, "r_mean": float(np.mean(r)), "r_min": min(r), "r_max": max(r),
             "r_min_digit": int(np.argmin(r))}
+
+
+def errors_context(result) -> dict | None:
+    """Question 1.2's errors: how many, the most frequent confusion, and the most confident ones as pictures."""
+    t = result.tables.get("misclassified")
+    if t is None or t.empty:
+        return None
+    pairs = t.groupby(["true", "predicted"]).size().sort_values(ascending=False)
+    (true, pred), k = pairs.index[0], int(pairs.iloc[0])
+    shown = t.dropna(subset=["px0"])
+    fig = Figure(slug("huji.1.2", "errors"), to_svg(figures.misclassified_digits(shown)),
+                 f"The {len(shown)} test images the final network misclassifies with the highest probability: true "
+                 "digit → predicted digit (the probability the network gives its prediction).")
+    return {"n": len(t), "true": int(true), "pred": int(pred), "k": k, "fig": fig, "shown": len(shown),
+            "confident": int((t["confidence"] > 0.9).sum())}
