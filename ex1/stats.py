@@ -158,6 +158,17 @@ class Paired:
                     "the verdict follows the test"
         return text + ")"
 
+    def plain(self, flip: bool = False) -> str:
+        """The body's form, '+0.42 points (95% interval +0.10 to +0.74)'; the test is named in the report's
+        conventions. Where the interval and the exact test disagree, the whole of points()."""
+        if (self.low > 0 or self.high < 0) != self.significant:
+            return self.points(flip)
+        s = -1 if flip else 1
+        lo, hi = sorted((s * self.low, s * self.high))
+        d = s * self.diff
+        head = "less than 0.005 points" if round(100 * d, 2) == 0 else f"{signed(100 * d)} points"
+        return f"{head} (95% interval {signed(100 * lo)} to {signed(100 * hi)})"
+
 
 def right_wrong(correct: dict, count: str):
     """How many examples each right/wrong pattern of several classifiers holds: one boolean column per classifier

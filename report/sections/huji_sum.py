@@ -101,14 +101,13 @@ def huji_5_3(result, record) -> dict:
         a, b = acc["sum classifier"], acc["two-digit network"]
         over = welch(a.mean(), a.std(), len(a), b.mean(), b.std(), len(b))
     seed0 = (f"the two models are scored on the same {num(pd_.n)} pairs, so the comparison is paired, the two-digit "
-             f"network's accuracy minus the sum classifier's: {pd_.points()}; of the pairs only one model gets right, {num(pd_.only_a)} are the sum "
-             f"classifier's and {num(pd_.only_b)} the two-digit network's, and only these discordant pairs enter "
-             "the test")
+             f"network's accuracy minus the sum classifier's: {pd_.plain()}; of the pairs only one model gets right, "
+             f"{num(pd_.only_a)} are the sum classifier's and {num(pd_.only_b)} the two-digit network's")
     if over is not None:
         n_seeds = len(acc["sum classifier"])
         means = (f"the two-digit network's sum accuracy is {mean_std_pct(b, seeds=False)} against "
                  f"{mean_std_pct(a, seeds=False)} for the sum classifier ({n_seeds} seeds each), a difference of "
-                 f"{over.points()}")
+                 f"{over.plain()}")
         lead = {"gain": "the two-digit network works better", "loss": "the sum classifier works better",
                 "indistinct": "the two strategies cannot be told apart"}[over.direction]
         verdict = (f"On test pairs of the combinations seen in training {lead}: {means}. For seed "
