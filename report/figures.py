@@ -469,7 +469,7 @@ def pair_map(by_pair: pd.DataFrame, held_out: list, models: tuple[str, ...]):
     import numpy as np
     from matplotlib.patches import Rectangle
 
-    fig, axes = _subplots(1, len(models), figsize=(3.3 * len(models), 3.0))
+    fig, axes = _subplots(1, len(models), figsize=(3.7 * len(models), 3.6))   # square maps: wide enough to span the text
     for ax, model in zip(np.atleast_1d(axes), models):
         g = by_pair[by_pair["model"] == model]
         m = np.full((10, 10), np.nan)

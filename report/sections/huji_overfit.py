@@ -8,7 +8,7 @@ from ex1.stats import welch
 
 from .. import figures
 from ..figures import to_svg
-from .common import Figure, Table, num, one_line, pct, pm, run_of, section, shape, slug
+from .common import Figure, Table, num, one_line, pct, pm, run_of, sci, section, shape, slug
 
 NAMES = {"width": "width ×{:g}", "fc1": "fc1 alone: {:g} units", "conv": "convolutions alone ×{:g}"}
 
@@ -117,8 +117,8 @@ def flat_sentence(summary: pd.DataFrame, window: int) -> str:
     worst = moved.loc[moved["change"].abs().idxmax()]
     still = moved[moved["change"] < -0.25 * moved["loss_before_mean"]]   # still falling by more than a quarter
     s = (f"Over the last {num(window)} steps the mean training loss of every variant changes by at most "
-         f"{abs(worst.change):.3f} (largest for {described(worst)}: {worst.loss_before_mean:.3f} to "
-         f"{worst.loss_mean:.3f}).")
+         f"{abs(worst.change):.3f} (largest for {described(worst)}: {sci(worst.loss_before_mean)} to "
+         f"{sci(worst.loss_mean)}).")
     if len(still):
         s += (f" {len(still)} of {len(moved)} variants still lose more than a quarter of their training loss over "
               "those steps, most of them from losses already near zero: the comparison is at a common length, not at "
@@ -156,7 +156,7 @@ def huji_4(result, record) -> dict:
             return None if r.n == n_seeds else int(r.n)
         return [[one_line(network_name(r)), num(r.params), pm(r.validation_mean, r.validation_std, n(r)),
                  pm(r.test_mean, r.test_std, n(r)), pm(r.ratio_mean, r.ratio_std, n(r), 1, 3), pct(r.train_mean),
-                 one_line(f"{r.loss_before_mean:.3f} → {r.loss_mean:.3f}")] for r in t.itertuples()]
+                 one_line(f"{sci(r.loss_before_mean)} → {sci(r.loss_mean)}")] for r in t.itertuples()]
 
     header = ["network", "parameters", "validation (%)", "test (%)", "ratio", "train", "training loss"]
     read = (f"{n_seeds} seeds each, all read at step {num(step)}: mean ± standard deviation of validation accuracy, "
