@@ -260,6 +260,8 @@ def bonn_p4(result, record) -> dict:
             "plain_gap": plain_gap, "plain_overfits": plain_gap > 0.05,
             "plain_diff": plain["test_accuracy"] - answer["test_accuracy"],
             "aug_decay": aug_decay, "decay_vs": decay_vs, "decay_aug_vs": decay_aug_vs,
+            "decay_verdict": ("indistinct" if not decay_aug_vs.significant else
+                              "higher" if decay_aug_vs.diff > 0 else "lower"),
             "decay_flat": None if math.isnan(aug_decay["final_spread"]) else aug_decay["final_spread"] <= within,
             "aug_diff": aug_diff, "aug_vs": aug_vs, "plain_vs": plain_vs, "aug_verdict": aug_verdict, "n_test": n_test,
             "aug_flat": None if math.isnan(aug["final_spread"]) else aug["final_spread"] <= within,

@@ -200,7 +200,8 @@ def templates_context(result) -> dict | None:
                  "The linear network collapsed to the one affine map it computes (top): for each digit, the weight of "
                  "every pixel in that digit's logit, f(e_i) − f(0) for the unit image e_i of pixel i; below, softmax "
                  "regression's weights. Red raises the logit, blue lowers it; one symmetric scale per row.")
-    return {"fig": fig, "r_mean": float(np.mean(r)), "r_min": min(r), "r_max": max(r),
+    # "much the same" where even the least alike digit's two templates correlate above one half
+    return {"fig": fig, "alike": min(r) > 0.5, "r_mean": float(np.mean(r)), "r_min": min(r), "r_max": max(r),
             "r_min_digit": int(np.argmin(r))}
 
 
