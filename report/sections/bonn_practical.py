@@ -89,12 +89,18 @@ def bonn_p1(result, record) -> dict:
             "run": chosen_run, "params": params}
 
 
+def evaluation_noise(p: float, n: int) -> float:
+    """How far two accuracies near p on independent sets of n images differ from sampling alone (95%): the bound P2
+    and P3 hold a run's last evaluations to."""
+    return 1.96 * np.sqrt(2) * binomial_se(p, n)
+
+
 def last_evaluations(h: pd.DataFrame, n: int, k: int = 3) -> dict:
     """The last k test accuracies of one run: their mean, their range, and whether that range is beyond what two
     measurements on the same test images differ by from sampling alone (1.96 x sqrt 2 binomial standard errors)."""
     tail = h[h["step"] > 0].tail(k)
     acc = tail["test_accuracy"].astype(float)
-    noise = 1.96 * np.sqrt(2) * binomial_se(float(acc.mean()), n)
+    noise = evaluation_noise(float(acc.mean()), n)
     return {"k": len(acc), "mean": float(acc.mean()), "low": float(acc.min()), "high": float(acc.max()),
             "first_step": int(tail["step"].iloc[0]), "moves": bool(acc.max() - acc.min() > noise), "noise": noise}
 
@@ -149,7 +155,7 @@ def bonn_p3(result, record) -> dict:
     run = run_of(record, mnist_label(False, facts["seeds"][0]))
     n_test = (run or {}).get("config", {}).get("test_size") or 10000
     # a dip: the final evaluation further below its run's last-k mean than sampling noise on the test images allows
-    dip_noise = 1.96 * np.sqrt(2) * binomial_se(float(dip["test_last_mean"]), n_test)
+    dip_noise = evaluation_noise(float(dip["test_last_mean"]), n_test)
     curves = result.tables["curves"]
     names = {"none": "Bonn CNN", "dropout + weight decay": "Bonn CNN, dropout + weight decay"}
     hist = {names[k]: g for k, g in curves.groupby("run", sort=False)}

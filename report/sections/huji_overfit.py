@@ -45,7 +45,8 @@ def described(r) -> str:
 
 def chosen(rows: pd.DataFrame):
     """The row with the best mean validation accuracy: the choice never looks at the test set."""
-    return rows.loc[rows["validation_mean"].idxmax()]
+    rows = rows.infer_objects()
+    return rows.loc[rows["validation_mean"].astype(float).idxmax()]
 
 
 def smaller_sentence(base, pick, runner_up=None) -> str:
@@ -168,7 +169,7 @@ def huji_4(result, record) -> dict:
                    f"examples, by keep probability (Keras rate = 1 − keep), {read}", ["keep probability"] + header[1:],
                    rows(drop), ["l", "r", "r", "r", "r", "r", "r"])
     smaller = summary[(summary["experiment"] != "dropout") & (summary["params"] < base.params)]
-    pick_size = chosen(pd.concat([smaller, base.to_frame().T]).infer_objects().astype({"validation_mean": float}))
+    pick_size = chosen(pd.concat([smaller, base.to_frame().T]))
     pick_drop = chosen(drop)
     best_test_drop = drop.loc[drop["test_mean"].idxmax()]
 
@@ -202,7 +203,7 @@ def huji_4(result, record) -> dict:
             "facts": facts, "step": step, "epochs": step * 50 / (10 * facts["per_class"]),
             # memorises: the 250-example run's ratio is lower than the full run's by more than 2 points
             "memorises": bool(small["ratio"] < full["ratio"] - 0.02),
-            "smaller": smaller_sentence(base, pick_size, chosen(smaller.infer_objects().astype({"validation_mean": float}))
+            "smaller": smaller_sentence(base, pick_size, chosen(smaller)
                                         if len(smaller) else None),
             "dropout": dropout_sentence(base, pick_drop, best_test_drop),
             "size_ratio": ratio_sentence(sized.loc[sized["ratio_mean"].astype(float).idxmax()],
