@@ -121,9 +121,10 @@ def flat_sentence(summary: pd.DataFrame, window: int) -> str:
          f"{abs(worst.change):.3f} (largest for {described(worst)}: {sci(worst.loss_before_mean)} to "
          f"{sci(worst.loss_mean)}).")
     if len(still):
+        near_zero = int((still["loss_before_mean"] < 0.05).sum())   # a loss under 0.05: the examples are fitted
         s += (f" {len(still)} of {len(moved)} variants still lose more than a quarter of their training loss over "
-              "those steps, most of them from losses already near zero: the comparison is at a common length, not at "
-              "a plateau of every variant.")
+              "those steps" + (f", {near_zero} of them from losses already below 0.05" if near_zero else "")
+              + ": the comparison is at a common length, not at a plateau of every variant.")
     return s
 
 
