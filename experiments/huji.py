@@ -107,7 +107,7 @@ def misclassified(run, ds, shown: int = MISCLASSIFIED_SHOWN) -> pd.DataFrame:
     t = pd.DataFrame({"index": wrong, "true": ds.y_test[wrong].astype(int), "predicted": pred[wrong],
                       "confidence": p[wrong, pred[wrong]]}).sort_values("confidence", ascending=False)
     top = t.head(shown)
-    pixels = pd.DataFrame(ds.x_test[top["index"]].reshape(len(top), -1), index=top.index,
+    pixels = pd.DataFrame(ds.x_test[top["index"].to_numpy()].reshape(len(top), 784), index=top.index,
                           columns=[f"px{i}" for i in range(784)])
     return t.join(pixels).reset_index(drop=True)
 

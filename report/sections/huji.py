@@ -208,8 +208,10 @@ def templates_context(result) -> dict | None:
 def errors_context(result) -> dict | None:
     """Question 1.2's errors: how many, the most frequent confusion, and the most confident ones as pictures."""
     t = result.tables.get("misclassified")
-    if t is None or t.empty:
+    if t is None:
         return None
+    if t.empty:   # a network that gets every test image right has no errors to picture
+        return {"n": 0}
     pairs = t.groupby(["true", "predicted"]).size().sort_values(ascending=False)
     (true, pred), k = pairs.index[0], int(pairs.iloc[0])
     shown = t.dropna(subset=["px0"])
