@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,13 +48,33 @@ class Appendix:
             self.moved[self.question].append((kind, table.id))
         return ""
 
+    def note(self, title: str, html: str, kind: str = "more", paragraph_class: str = "") -> str:
+        """Keep a passage of the current answer (its protocol in full, a numerical check) for an appendix (C unless
+        `kind` says otherwise), where the answer links it: the body says what was done and found, the note how
+        exactly. `paragraph_class` wraps the passage in one paragraph of that class."""
+        from markupsafe import Markup, escape
+
+        body = Markup(html) if not paragraph_class else Markup(f'<p class="{escape(paragraph_class)}">') + Markup(html) + Markup("</p>")
+        return self.put(kind, Note(self.note_id(title), title, body))
+
+    def note_id(self, title: str) -> str:
+        return "note-" + re.sub(r"[^a-z0-9]+", "-", f"{self.question} {title}".lower()).strip("-")
+
     def of(self, qid: str, kind: str) -> list[str]:
         return [tid for k, tid in self.moved.get(qid, []) if k == kind]
 
     def refs(self, qid: str, kind: str) -> list[tuple[str, str]]:
         """(id, 'figref' or 'tabref') of what the question moved to appendix `kind`."""
-        figures = {item.id for item in self.items[kind] if hasattr(item, "svg")}
-        return [(tid, "figref" if tid in figures else "tabref") for tid in self.of(qid, kind)]
+        cls = {item.id: "figref" if hasattr(item, "svg") else "noteref" if isinstance(item, Note) else "tabref"
+               for item in self.items[kind]}
+        return [(tid, cls[tid]) for tid in self.of(qid, kind)]
+
+
+@dataclass(frozen=True)
+class Note:
+    id: str
+    title: str
+    html: str
 
 
 def run_identity(run: dict) -> str:

@@ -176,8 +176,13 @@ def render_section_text(answer) -> str:
     env = _env()
     template = env.from_string('{% import "macros.html.j2" as m with context %}'
                                '{% include "sections/" ~ s.id ~ ".html.j2" %}')
-    out = template.render(s={"id": answer.question.id, "ctx": sections.build(answer)}, appendix=appendix_mod.Appendix(),
+    appendix = appendix_mod.Appendix()
+    appendix.begin(answer.question.id)
+    out = template.render(s={"id": answer.question.id, "ctx": sections.build(answer)}, appendix=appendix,
                           kinds=appendix_mod.KINDS)
+    # what the answer moved to its notes in appendix C is still its text
+    out += " ".join(f" {n.title}. {n.html}" for items in appendix.items.values() for n in items
+                    if isinstance(n, appendix_mod.Note))
     return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", out))).strip()
 
 
@@ -239,23 +244,27 @@ def without_paths(text: str) -> str:
 
 _FIGURE = re.compile(r'<figure id="([^"]+)"')
 _TABLE = re.compile(r'<table(?: id="([^"]*)")? class="data[^"]*"')
-_REF = re.compile(r'<a class="(figref|tabref)" href="#([^"]+)"></a>')
+_NOTE = re.compile(r'<div class="note" id="([^"]+)"')
+_REF = re.compile(r'<a class="(figref|tabref|noteref)" href="#([^"]+)"></a>')
+_CAPTION = {"Figure": ("<figcaption>", "</figure>"), "Table": ("<caption>", "</table>"),
+            "Note": ('<h3 class="note no-toc">', "</h3>")}
 
 
 def number_figures_and_tables(html: str) -> str:
-    """Figures and tables numbered in the order they appear, their captions and every reference to them
-    written out ("Figure 3", "Table 12"): in the HTML itself, so that a browser shows what the PDF shows
+    """Figures, tables and appendix notes numbered in the order they appear, their captions and every reference to
+    them written out ("Figure 3", "Table 12", "Note 2"): in the HTML itself, so that a browser shows what the PDF shows
     (no browser implements CSS's target-counter)."""
     numbers: dict[str, str] = {}
-    out, at, counts = [], 0, {"Figure": 0, "Table": 0}
+    out, at, counts = [], 0, {"Figure": 0, "Table": 0, "Note": 0}
     marks = sorted([(m.start(), "Figure", m.group(1)) for m in _FIGURE.finditer(html)]
-                   + [(m.start(), "Table", m.group(1)) for m in _TABLE.finditer(html)])
+                   + [(m.start(), "Table", m.group(1)) for m in _TABLE.finditer(html)]
+                   + [(m.start(), "Note", m.group(1)) for m in _NOTE.finditer(html)])
     for start, kind, anchor in marks:
         counts[kind] += 1
         label = f"{kind} {counts[kind]}"
         if anchor:
             numbers[anchor] = label
-        tag, end = ("<figcaption>", "</figure>") if kind == "Figure" else ("<caption>", "</table>")
+        tag, end = _CAPTION[kind]
         caption = html.find(tag, start)
         if caption < 0 or caption > html.find(end, start):
             continue   # no caption of its own: numbered (as CSS counted it), nothing to write

@@ -56,8 +56,8 @@ def bonn_p1(result, record) -> dict:
                   ["learning rate", "final validation error", f"mean of last {facts['select_last']}",
                    "training loss", "training time", "chosen"], rows, ["r", "r", "r", "r", "r", "l"], kind="more")
     fig = Figure(slug("bonn.p1", "sweep"), to_svg(figures.learning_rate_sweep(curves, chosen)),
-                 f"The Bonn CNN on MNIST: validation error (left) and loss on a fixed training sample (right) every {facts['eval_every']} "
-                 "steps for each learning rate, both on log scales; the chosen rate is drawn thick.")
+                 f"The Bonn CNN on MNIST, one curve per learning rate (the chosen one thick): validation error (left) "
+                 f"and training-sample loss (right) every {facts['eval_every']} steps, log scales.")
     finite = t[t["finite"]].sort_values("mean_val_error_last")
     diverged = [f"{v:g}" for v in t.loc[~t["finite"], "learning_rate"]]
     runner_up = finite.iloc[1] if len(finite) > 1 else None
@@ -119,8 +119,7 @@ def bonn_p2(result, record) -> dict:
                  "The Bonn CNN on MNIST, the same run: training-sample (dashed) and test (solid) accuracy"
                  + figures.panels_note({label: h}), kind="more")
     more = len(result.facts.get("seeds", [])) - 1
-    more_seeds = (f"; Programming 3 trains the same network with {more} more seed{'s' if more > 1 else ''}, which "
-                  "shows how far the final accuracy of one run varies from seed to seed" if more > 0 else "")
+    more_seeds = (f"; Programming 3 adds {more} more seed{'s' if more > 1 else ''}" if more > 0 else "")
     return {"run": run, "final": final, "test_acc": float(final["test_accuracy"]), "last": last_evaluations(h, run["config"]["test_size"] or 10000, LAST),
             "train_acc": float(final["train_accuracy"]), "loss": loss, "acc": acc, "facts": result.facts,
             "more_seeds": more_seeds,
@@ -213,8 +212,8 @@ def bonn_p4(result, record) -> dict:
     within = facts["flat_within"]
     nets_t = Table(slug("bonn.p4", "networks"),
                    f"The four networks, one recipe, seed 0. \"last {facts['flat_last']}\": the spread of the last "
-                   f"{facts['flat_last']} validation accuracies; test accuracy: the final weights on all "
-                   f"{num(facts['test_examples'])} test images, scored once; every accuracy on unaugmented images.",
+                   f"{facts['flat_last']} validation accuracies; test: final weights, all "
+                   f"{num(facts['test_examples'])} test images; all accuracies on unaugmented images.",
                    ["network", "epochs (steps)", "training-sample accuracy", "validation accuracy", "best validation accuracy",
                     f"last {facts['flat_last']}", "test accuracy", "wall time"],
                    [[r["network"], one_line(f"{r['epochs']:.3g} ({num(r['steps'])})"), pct(r["train_accuracy"]),

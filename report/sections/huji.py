@@ -45,8 +45,7 @@ def huji_1_1(result, record) -> dict:
     labels = {"valid": BASELINE, "same": f"{BASELINE}, 'same' padding"}
     fig = Figure(slug("huji.1.1", "bars"), to_svg(figures.param_bars(
         {labels.get(p, p): result.tables[f"params_{p}"] for p in by})),
-        "Parameters per layer under the two readings (log scale). Only the first fully connected "
-        "layer differs: its input is the flattened output of the second pooling layer.")
+        "Parameters per layer under the two readings (log scale): only the first fully connected layer differs.")
     return {"readings": readings, "trained": facts["trained"], "ratio": ratio, "fc_share": fc_share,
             "all_equal": all(r["equal"] for r in readings), "figures": {"bars": fig}}
 
@@ -79,9 +78,9 @@ def huji_1_2(result, record) -> dict:
     sheet_step = first_step_reaching(h, "test_accuracy", facts["sheet_target"])
     curves = {BASELINE: h}
     fig = Figure(slug("huji.1.2", "acc"), to_svg(figures.accuracy_curves(curves)),
-                 f"The HUJI network on MNIST: train accuracy (dashed, on a fixed sample of {num(n_train_eval)} training "
-                 f"images) and test accuracy (solid, {num(facts['test_examples'])} test images), both in inference "
-                 f"mode, every {cfg['eval_every']} steps" + figures.panels_note(curves))
+                 f"The HUJI network on MNIST: train accuracy (dashed, a fixed sample of {num(n_train_eval)} training "
+                 f"images) and test accuracy (solid, {num(facts['test_examples'])} test images) every "
+                 f"{cfg['eval_every']} steps" + figures.panels_note(curves))
     loss = Figure(slug("huji.1.2", "loss"), to_svg(figures.loss_curves({BASELINE: h})),
                   "The HUJI network on MNIST: cross-entropy loss on the same training sample and test set (log scale).",
                   kind="more")
@@ -125,8 +124,7 @@ def huji_2(result, record) -> dict:
     elif vs_lr > 0:
         lr_sentence = (f"The linear network ends at {pct(lin['test_accuracy'])}, {100 * vs_lr:.2f} points above "
                        f"softmax regression trained with the same recipe ({pct(lr['test_accuracy'])}); both are affine "
-                       "classifiers, so the difference is one of optimisation (its many redundant parameters "
-                       "train the same affine map faster), not of what the model can represent.")
+                       "classifiers, so the difference is one of optimisation, not of what they can represent.")
     else:
         lr_sentence = (f"The linear network ends at {pct(lin['test_accuracy'])}, {100 * -vs_lr:.2f} points below "
                        f"softmax regression ({pct(lr['test_accuracy'])}): it represents no more than an affine map, "
@@ -197,9 +195,8 @@ def templates_context(result) -> dict | None:
         return None
     r = [float(np.corrcoef(t[f"{LINEAR} {d}"], t[f"{SOFTMAX} {d}"])[0, 1]) for d in range(10)]
     fig = Figure(slug("huji.2", "templates"), to_svg(figures.digit_templates(t, (LINEAR, SOFTMAX))),
-                 "The linear network collapsed to the one affine map it computes (top): for each digit, the weight of "
-                 "every pixel in that digit's logit, f(e_i) − f(0) for the unit image e_i of pixel i; below, softmax "
-                 "regression's weights. Red raises the logit, blue lowers it; one symmetric scale per row.")
+                 "The linear network's one affine map (top): each pixel's weight in each digit's logit, f(e_i) − f(0) "
+                 "for the unit image e_i; below, softmax regression's weights. Red raises the logit, blue lowers it.")
     # "much the same" where even the least alike digit's two templates correlate above one half
     return {"fig": fig, "alike": min(r) > 0.5, "r_mean": float(np.mean(r)), "r_min": min(r), "r_max": max(r),
             "r_min_digit": int(np.argmin(r))}

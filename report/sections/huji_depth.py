@@ -44,11 +44,11 @@ def _sweep_section(qid: str, result, record, what: str) -> dict:
     bottom = figures.frontier_bottom({family: t}, target)
     fig = Figure(slug(qid, "frontier"), to_svg(figures.frontier({family: t}, target, {family: chosen},
                                                                 per_seed={family: per_seed}, level=level)),
-                 f"MNIST: validation accuracy against parameters for every {what}: each seed a dot, the mean a cross; "
-                 f"the line joins the frontier of the means, the ring marks the smallest network whose every seed "
-                 f"reaches {pct(level)} ({pct(target, 0)} with the margin for the validation sample, dashed)"
-                 + (f"; below {bottom:.3g}%, seeds and means sit on the bottom edge as triangles, labelled with "
-                    "their accuracy." if (per_seed["validation_accuracy"] * 100 < bottom).any() else "."))
+                 f"MNIST: validation accuracy against parameters of every {what} (dots: seeds; crosses: means; line: "
+                 f"their frontier; ring: the smallest network whose every seed reaches {pct(level)}, dashed: "
+                 f"{pct(target, 0)} plus the validation margin)"
+                 + (f"; below {bottom:.3g}%, triangles on the bottom edge labelled with their accuracy."
+                    if (per_seed["validation_accuracy"] * 100 < bottom).any() else "."))
     cl = result.tables["candidate_layers"]
     cl = cl[~cl["type"].isin(["InputLayer", "Flatten", "Dropout"])]
     layer_names = list(dict.fromkeys(cl["layer"]))

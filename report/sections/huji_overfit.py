@@ -53,7 +53,7 @@ def smaller_sentence(base, pick, runner_up=None) -> str:
     """The chosen smaller network against the full-size one, on test, at the same step; where the validation images
     keep the full size, the best smaller network on them (`runner_up`) and what it would change."""
     if pick.params >= base.params:
-        s = ("No network with fewer parameters scores higher on the validation images than the full-size one "
+        s = ("No smaller network scores higher on the validation images than the full-size one "
              f"({pct(base.validation_mean)}): the choice keeps the full size.")
         if runner_up is not None:
             d = difference(base, runner_up)
@@ -91,12 +91,12 @@ def ratio_sentence(best_ratio, best_test: float, base_ratio: float, underfit: fl
     badly: a network that fits well under `underfit` of them and scores below the best test accuracy of its table."""
     if f"{best_ratio.ratio_mean:.3f}" == f"{base_ratio:.3f}":
         return f"None of them improves the full-size network's ratio, {base_ratio:.3f}, in the third decimal."
-    s = (f"The best ratio, {best_ratio.ratio_mean:.3f} against {base_ratio:.3f} for the full-size network without "
-         f"dropout, comes with {described(best_ratio)} ({pct(best_ratio.test_mean)} test accuracy).")
+    s = (f"The best ratio, {best_ratio.ratio_mean:.3f} against the full network's {base_ratio:.3f}, comes with "
+         f"{described(best_ratio)} ({pct(best_ratio.test_mean)} test accuracy)")
     if best_ratio.train_mean < underfit and best_ratio.test_mean < best_test:
-        s += (f" There the network fits only {pct(best_ratio.train_mean)} of its training examples: the ratio is high "
-              "because it underfits, not because it generalises.")
-    return s
+        return s + (f", which fits only {pct(best_ratio.train_mean)} of its training examples: it underfits rather than "
+                    "generalises.")
+    return s + "."
 
 
 def versus_sentence(size, drop) -> str:
@@ -161,13 +161,12 @@ def huji_4(result, record) -> dict:
                  one_line(f"{sci(r.loss_before_mean)} → {sci(r.loss_mean)}")] for r in t.itertuples()]
 
     header = ["network", "parameters", "validation (%)", "test (%)", "ratio", "train", "training loss"]
-    read = (f"{n_seeds} seeds each, all read at step {num(step)}: mean ± standard deviation of validation accuracy, "
-            f"test accuracy and test/train ratio; training loss {num(facts['flat_window'])} steps before the end and "
-            "at the end.")
+    read = (f"{n_seeds} seeds each, all read at step {num(step)}: mean ± standard deviation; training loss "
+            f"{num(facts['flat_window'])} steps before the end → at the end.")
     size_t = Table(slug("huji.4", "size"), f"Networks with fewer parameters on the 250 examples, {read}", header,
                    rows(sized), ["l", "r", "r", "r", "r", "r", "r"])
     drop_t = Table(slug("huji.4", "dropout"), "Dropout after every hidden layer of the full-size network on the 250 "
-                   f"examples, by keep probability (Keras rate = 1 − keep), {read}", ["keep probability"] + header[1:],
+                   f"examples, by keep probability, {read}", ["keep probability"] + header[1:],
                    rows(drop), ["l", "r", "r", "r", "r", "r", "r"])
     smaller = summary[(summary["experiment"] != "dropout") & (summary["params"] < base.params)]
     pick_size = chosen(pd.concat([smaller, base.to_frame().T]))
@@ -187,11 +186,10 @@ def huji_4(result, record) -> dict:
                      "none).", ["network"] + layer_names + ["total"], layer_rows,
                      ["l"] + ["r"] * (len(layer_names) + 1), kind="architectures")
     fig_curves = Figure(slug("huji.4", "curves"), to_svg(figures.overfitting_curves(curves)),
-                        "The HUJI network without dropout on all 60,000 MNIST training examples and on 250 of them: "
-                        "accuracy on the training examples (dashed; a fixed sample of "
+                        "The HUJI network without dropout on all 60,000 MNIST training examples and on 250: training "
+                        "accuracy (dashed; a fixed sample of "
                         f"{num(run_of(record, 'all 60,000 examples')['config']['train_eval_size'] or 60000)} for the full "
-                        "set, all 250 for the small one) and on the test set (solid), and their ratio test/train "
-                        "(right), against epochs; the first evaluation (step 0) is left out.")
+                        "set), test accuracy (solid) and their ratio (right) against epochs, step 0 left out.")
     fig_size = Figure(slug("huji.4", "size-fig"), to_svg(figures.size_families(sized, NAMES)),
                       f"Networks with fewer parameters on 250 MNIST examples, read at step {num(step)}: mean test "
                       "accuracy and ratio against parameters, ±1 std over seeds, one line per way of shrinking.",

@@ -73,10 +73,9 @@ def huji_5_3(result, record) -> dict:
     get = {(r.model, r.split): r for r in ev.itertuples()}
     s_t, d_t = get[("sum classifier", huji_sum.SEEN)], get[("two-digit network", huji_sum.SEEN)]
     s_h, d_h = get[("sum classifier", huji_sum.HELD)], get[("two-digit network", huji_sum.HELD)]
-    table = Table(slug("huji.5.3", "eval"), "Sum accuracy of both models (seed 0: the networks of 5.1 and 5.2) on test "
-                  "pairs of the digit combinations seen in training and, apart, on test pairs of the combinations held "
-                  "out of training; per-digit and both-digits accuracy of the two-digit network. Test pairs are drawn "
-                  "from the 10,000 test images only.",
+    table = Table(slug("huji.5.3", "eval"), "Sum accuracy of both seed-0 models (the networks of 5.1 and 5.2) on test "
+                  "pairs of the combinations seen in training and of those held out; the two-digit network's digit "
+                  "accuracies.",
                   ["model", "test pairs", "pairs", "sum accuracy", "digit accuracy", "(digit accuracy)²",
                    "both digits right"],
                   [[one_line(r.model), r.split, num(r.pairs), pct(r.sum_accuracy),
@@ -112,7 +111,7 @@ def huji_5_3(result, record) -> dict:
                 "indistinct": "the two strategies cannot be told apart"}[over.direction]
         verdict = (f"On test pairs of the combinations seen in training {lead}: {means}. For seed "
                    f"{result.facts.get('seed', 0)}, the answers of 5.1 and 5.2 ({pct(d_t.sum_accuracy)} against "
-                   f"{pct(s_t.sum_accuracy)}), {seed0}.")
+                   f"{pct(s_t.sum_accuracy)}), paired on the same {num(pd_.n)} pairs: {pd_.plain()}.")
     elif not pd_.significant:
         verdict = (f"On test pairs of the combinations seen in training the two strategies cannot be told apart: "
                    f"{pct(d_t.sum_accuracy)} for the two-digit network against {pct(s_t.sum_accuracy)}; {seed0}. "
@@ -207,10 +206,9 @@ def probe_context(result) -> dict | None:
     rows = [[one_line(m), sp, pct(acc[(m, sp, "left")]), pct(acc[(m, sp, "right")])]
             for m in ("sum classifier", "two-digit network") for sp in (huji_sum.SEEN, huji_sum.HELD)
             if (m, sp, "left") in acc]
-    table = Table(slug("huji.5.3", "probe"), "Linear probes: how well each digit of a pair can be read from a seed-0 "
-                  "network's hidden dense layer (256 units) by one linear map per digit, fitted by least squares on "
-                  f"the features of {num(result.facts.get('probe_pairs', 0))} training pairs and scored on the test "
-                  "pairs.", ["network", "test pairs", "left digit read", "right digit read"], rows,
+    table = Table(slug("huji.5.3", "probe"), "Linear probes: each digit of a pair read from a seed-0 network's 256 hidden "
+                  f"features by a linear map fitted (least squares) on {num(result.facts.get('probe_pairs', 0))} "
+                  "training pairs, scored on test pairs.", ["network", "test pairs", "left digit read", "right digit read"], rows,
                   ["l", "l", "r", "r"])
     held = min(acc[("sum classifier", huji_sum.HELD, d)] for d in ("left", "right"))
     seen = min(acc[("sum classifier", huji_sum.SEEN, d)] for d in ("left", "right"))

@@ -46,10 +46,10 @@ def tuebingen_1(result, record) -> dict:
     fig = Figure(slug("tuebingen.1", "errors"),
                  to_svg(figures.error_curves({f"learning rate {chosen}": h}, tuple(cfg["lr_boundaries"]),
                                              {f"learning rate {chosen}": tuebingen})),
-                 f"The global-average-pooling network on all 60,000 MNIST training images: training error (dashed, "
-                 f"fixed sample of {num(cfg['train_eval_size'] or run['train_examples'])} training images) and test "
-                 f"error (solid, {'all 10,000' if cfg['test_size'] is None else num(cfg['test_size'])} test images) "
-                 f"every {cfg['eval_every']} steps, log scale; the dotted line marks the learning rate's drop.")
+                 f"The global-average-pooling network on MNIST: training error (dashed, fixed sample of "
+                 f"{num(cfg['train_eval_size'] or run['train_examples'])}) and test error (solid, "
+                 f"{'all 10,000' if cfg['test_size'] is None else num(cfg['test_size'])} test images) every "
+                 f"{cfg['eval_every']} steps, log scale; dotted: the learning rate's drop.")
     curves = result.tables["curves"]
     hist = {f"learning rate {k}": g for k, g in curves.groupby("schedule", sort=False)}
     colors = {k: tuebingen if k == f"learning rate {chosen}" else figures.color_for("softmax regression") for k in hist}
@@ -67,7 +67,7 @@ def tuebingen_1(result, record) -> dict:
                        f"mean of last {facts['choice_evals']}", ""],
                       [[r.schedule, pct(r.train_accuracy), pct(r.validation_accuracy), pct(r.validation_last_mean),
                         "chosen" if r.chosen else ""] for r in sch.itertuples()],
-                      ["l", "r", "r", "r", "l"])
+                      ["l", "r", "r", "r", "l"], kind="more")
     other = sch.query("not chosen")
     rows = [[num(r.step), pct(r.train_error), pct(r.test_error), f"{r.learning_rate:g}", secs(r.wall_s)]
             for r in errors.itertuples()]
