@@ -2,6 +2,7 @@
 
     python -m ex1.bench [--steps 300] [--precision auto] [--csv bench.csv]
     python -m ex1.bench --budget [--out out] [--csv budget.csv]
+    python -m ex1.bench --guess [--steps 300]      (the progress estimate's first guess against training)
 
 Prints one row per model: training images/s at batch 50 (the engine of ex1.train, compiled
 steps, evaluation excluded), inference images/s (batches of 2000), FLOPs per training image
@@ -194,6 +195,30 @@ def print_budget(out: str, csv: str) -> None:
     print(f"written: {csv}")
 
 
+def print_guess(precision: str, steps: int) -> None:
+    """The rate the progress estimate assumes before it has measured anything (experiments.plan.guessed_rate),
+    against what the big networks then train at through ex1.train, in one run on this machine."""
+    from experiments.plan import guessed_rate
+
+    from . import machine, models
+
+    precision = machine.resolve_precision(precision)
+    guessed_rate(precision)   # TensorFlow's start-up is not the guess's cost
+    t = time.perf_counter()
+    guess = guessed_rate(precision)
+    cost = time.perf_counter() - t
+    old = 0.5 * matmul_peak("bfloat16" if precision == "mixed_bfloat16" else "float32", n=1024)
+    print(f"machine: {machine.cpu_description()}, {machine.kernels_description()}; {precision}")
+    print(f"guess: {guess:.1f} GFLOP/s in {cost:.1f} s (the guess before 2026-12-03, half the 1024^2 matmul peak: "
+          f"{old:.1f})")
+    for name in ("huji_cnn", "bonn_cnn", "pair_cnn"):
+        m = models.create_model(name)
+        shape, outputs = tuple(int(d) for d in m.input_shape[1:]), tuple(int(d) for d in m.output_shape[1:])
+        achieved = training_rate(name, shape, outputs, steps, precision) * 3 * forward_flops(m) / 1e9
+        print(f"{name}: trains at {achieved:.1f} GFLOP/s; guess / measured {guess / achieved:.2f}, "
+              f"old guess / measured {old / achieved:.2f}")
+
+
 def startup_seconds(data_dir: str | None = None) -> dict[str, float]:
     """Seconds from launching `Ex1_main.py --only huji.1.2` on an empty store to its first training log line
     and to its step-0 evaluation line: what a user waits before anything trains."""
@@ -257,7 +282,12 @@ def main(argv=None) -> int:
     p.add_argument("--startup", action="store_true",
                    help="time the start-up instead: from the command to the first training step (idle machine)")
     p.add_argument("--data-dir", help="with --startup: the data directory Ex1_main.py is given")
+    p.add_argument("--guess", action="store_true",
+                   help="compare the progress estimate's first guess of the rate with the big networks' training")
     args = p.parse_args(argv)
+    if args.guess:
+        print_guess(args.precision, args.steps)
+        return 0
     if args.startup:
         try:
             for what, s in startup_seconds(args.data_dir).items():

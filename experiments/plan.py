@@ -188,20 +188,34 @@ def remember_rate(ctx: Context, gflops: float | None, overhead_s: float | None =
         pass
 
 
-def guessed_rate(precision: str) -> float:
-    """Half the matmul peak measured in about a second: the big networks train at 0.4-0.7 of it here."""
+def guessed_rate(precision: str, steps: int = 10) -> float:
+    """GFLOP/s of a few training steps of the HUJI network (batch 50, Adam, this precision), timed after tracing:
+    the convolutions set the pace of the big runs. Half the matmul peak, the guess until 2026-12-03, was three times
+    too fast where AMX multiplies bfloat16 matrices far faster than these small convolutions run (Intel Xeon: it said
+    67 minutes for a full profile of about three hours). Costs about two seconds, once per results folder."""
+    import keras
     import tensorflow as tf
 
-    dtype = tf.bfloat16 if precision == "mixed_bfloat16" else tf.float32
-    n = 1024
-    a = tf.random.normal((n, n), dtype=tf.float32)
-    a = tf.cast(a, dtype)
-    tf.linalg.matmul(a, a)  # warm-up
-    t, reps = time.perf_counter(), 0
-    while time.perf_counter() - t < 0.5:
-        tf.linalg.matmul(a, a).numpy()
-        reps += 1
-    return 0.5 * 2 * n ** 3 * reps / (time.perf_counter() - t) / 1e9
+    model = models.create_model("huji_cnn", dtype=None if precision == "float32" else precision)
+    opt = keras.optimizers.Adam(1e-4)
+    rng = np.random.default_rng(0)
+    x = tf.constant(rng.random((50, 28, 28, 1), dtype=np.float32))
+    y = tf.constant(rng.integers(0, 10, 50))
+
+    @tf.function
+    def block(n):   # steps inside one graph call, as ex1.loop trains them
+        for _ in tf.range(n):
+            with tf.GradientTape() as tape:
+                logits = tf.cast(model(x, training=True), tf.float32)
+                loss = tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True))
+            opt.apply_gradients(zip(tape.gradient(loss, model.trainable_variables), model.trainable_variables))
+        return opt.iterations
+
+    block(tf.constant(2)).numpy()   # tracing, and the first steps' allocations
+    t = time.perf_counter()
+    block(tf.constant(steps)).numpy()
+    seconds = (time.perf_counter() - t) / steps
+    return 3 * 50 * forward_flops(model) / seconds / 1e9
 
 
 class Progress:

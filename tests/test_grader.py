@@ -29,6 +29,9 @@ def test_machine_paths_placeholders_and_build_instructions_are_found():
     assert grader.forbidden_text("accuracy nan%")
     assert grader.forbidden_text(r"written to C:\Users\ada\out")
     assert not grader.forbidden_text("MNIST (60,000 training images), 99.31% test accuracy; 1/2 of the units")
+    assert grader.forbidden_text("the full profile stays within its time budget")
+    assert grader.forbidden_text("below the target of 95%")
+    assert not grader.forbidden_text("every seed above 95% on the validation images")
 
 
 def test_a_paragraph_said_twice_is_found():

@@ -97,7 +97,9 @@ def _sweep_section(qid: str, result, record, what: str) -> dict:
     below = int((test["test_accuracy"] < target).sum())
     ctx.update({
         "row": row, "params": int(row.params), "test": test_t, "boundary": boundary,
-        "margin_only": _margin_only_sentence(t, row, target, level),
+        # the sheet's literal answer is named by its own sentence: the margin-only list leaves it out
+        "margin_only": _margin_only_sentence(t[t["label"] != facts.get("literal")] if "literal_test" in result.tables
+                                             else t, row, target, level),
         "literal": _literal_sentence(result, t, target, row, int((test["test_accuracy"] < target).sum())),
         "test_mean": mean_std_pct(test["test_accuracy"], seeds=False), "n_test_seeds": len(test),
         "validation_mean": mean_std_pct(test["validation_accuracy"]),
@@ -299,6 +301,6 @@ def _literal_sentence(result, t: pd.DataFrame, target: float, chosen, chosen_bel
             f"would be {smaller}{pretty(label)}, with <b>{num(row.params)}</b> parameters (lowest seed "
             f"{pct(row.validation_min)}); on the test set it scores {mean_std_pct(test['test_accuracy'], seeds=False)} "
             f"({', '.join(pct(a) for a in test['test_accuracy'])} by seed), "
-            + ("every seed above the target as well." if not below else
-               f"{below} of {len(test)} seeds below it" + (": the margin guards against exactly that." if not chosen_below
-                                                           else ".")))
+            + (f"every seed above {pct(target, 0)} as well." if not below else
+               f"{below} of {len(test)} seeds below {pct(target, 0)}"
+               + (": the margin guards against exactly that." if not chosen_below else ".")))
