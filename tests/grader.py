@@ -128,6 +128,17 @@ def repeated_prose(paragraphs: list[str], n: int = 5, shared: float = 0.8) -> li
     return found
 
 
+def glued_sentences(paragraphs: list[str]) -> list[str]:
+    """Sentences that run into each other without a space ("limits it.The other"), as a template line break that
+    Jinja's trim_blocks ate leaves them; code names such as tf.GradientTape are not sentences."""
+    found = []
+    for p in paragraphs:
+        for m in re.finditer(r"\b([a-z]{2,}|[0-9%)])\.([A-Z][a-z]+)", p):
+            if m.group(1) != "tf":
+                found.append(f"…{p[max(0, m.start() - 30):m.end() + 20]}…")
+    return found
+
+
 def body_words(html: str) -> int:
     """Words before the first appendix, figure and table captions included, the sheets' own prompts left out."""
     import html as html_mod

@@ -465,4 +465,5 @@ def test_the_quick_report_passes_the_graders_form_checks(quick_run, data_dir):
     assert not grader.forbidden_text(pdf_text(out / "Ex1_report_quick.pdf"))
     assert not grader.flat_panels(figs)
     assert not grader.repeated_prose(grader.body_paragraphs(html))
+    assert not grader.glued_sentences(grader.body_paragraphs(html, min_words=0))
     assert not grader.blank_pages(grader.page_fill(html))

@@ -34,6 +34,13 @@ def test_machine_paths_placeholders_and_build_instructions_are_found():
     assert not grader.forbidden_text("every seed above 95% on the validation images")
 
 
+def test_sentences_run_together_are_found_and_code_names_are_not():
+    assert grader.glued_sentences(["overfitting is not what limits it.The other networks"])
+    assert grader.glued_sentences(["it scores 95.10%.Without dropout"])
+    assert not grader.glued_sentences(["agreement with tf.GradientTape (largest error 1e-7). The next one"])
+    assert not grader.glued_sentences(["95.10% (n=2). Without dropout, e.g. here"])
+
+
 def test_a_paragraph_said_twice_is_found():
     a = " ".join(f"word{i}" for i in range(80))
     b = a.replace("word79", "other")

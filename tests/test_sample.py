@@ -42,6 +42,7 @@ def test_the_full_sample_passes_the_graders_form_checks(sample):
     assert not grader.forbidden_text(text)
     assert not grader.flat_panels(figs)
     assert not grader.repeated_prose(grader.body_paragraphs(html))
+    assert not grader.glued_sentences(grader.body_paragraphs(html, min_words=0))
     assert not grader.blank_pages(grader.page_fill(html))
 
 
