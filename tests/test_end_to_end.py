@@ -243,8 +243,9 @@ def test_every_figure_and_table_is_referenced_from_the_text(quick_run, data_dir)
     ctx = Ex1_main.make_context("quick", str(data_dir), str(out))
     answers = [experiments.execute(q, ctx) for q in experiments.QUESTIONS.values()]
     html = build.render_html(answers, ctx)
-    targets = re.findall(r'<figure id="([^"]+)"', html) + re.findall(r'<table id="([^"]+)" class="data', html)
-    refs = set(re.findall(r'class="(?:figref|tabref)" href="#([^"]+)"', html))
+    targets = (re.findall(r'<figure id="([^"]+)"', html) + re.findall(r'<table id="([^"]+)" class="data', html)
+               + re.findall(r'<div class="note" id="([^"]+)"', html))
+    refs = set(re.findall(r'class="(?:figref|tabref|noteref)" href="#([^"]+)"', html))
     assert len(targets) > 40
     assert [t for t in targets if t not in refs] == []
     assert [r for r in refs if r not in targets] == []     # no reference to a missing figure or table
@@ -424,7 +425,9 @@ def test_a_browser_shows_the_number_of_every_figure_and_table_reference(quick_ru
                                re.S))
     captions.update(re.findall(r'<table id="([^"]+)" class="data[^"]*">\s*<caption><span class="num">(Table \d+)\.',
                                dom))
-    refs = re.findall(r'<a class="(?:figref|tabref)" href="#([^"]+)">([^<]*)</a>', dom)
+    captions.update(re.findall(r'<div class="note" id="([^"]+)">\s*<h3 class="note no-toc"><span class="num">(Note \d+)\.',
+                               dom))
+    refs = re.findall(r'<a class="(?:figref|tabref|noteref)" href="#([^"]+)">([^<]*)</a>', dom)
     assert len(captions) > 40 and len(refs) > 40
     assert [(target, shown) for target, shown in refs if shown != captions.get(target)] == []
     numbers = [int(n) for n in re.findall(r'<span class="num">Figure (\d+)\.', dom)]
