@@ -52,9 +52,11 @@ class Appendix:
         """Keep a passage of the current answer (its protocol in full, a numerical check) for an appendix (C unless
         `kind` says otherwise), where the answer links it: the body says what was done and found, the note how
         exactly. `paragraph_class` wraps the passage in one paragraph of that class."""
-        from markupsafe import Markup, escape
+        from markupsafe import Markup
 
-        body = Markup(html) if not paragraph_class else Markup(f'<p class="{escape(paragraph_class)}">') + Markup(html) + Markup("</p>")
+        body = Markup(html)
+        if paragraph_class:
+            body = Markup('<p class="{}">{}</p>').format(paragraph_class, body)
         return self.put(kind, Note(self.note_id(title), title, body))
 
     def note_id(self, title: str) -> str:
