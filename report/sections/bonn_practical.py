@@ -13,7 +13,7 @@ from experiments.bonn_practical import LAST, cifar_label, mnist_label, sweep_lab
 
 from .. import figures
 from ..figures import to_svg
-from .common import (Figure, Table, binomial_se, num, one_line, param_table, pct, pm, run_of,
+from .common import (Figure, Table, binomial_se, num, param_table, pct, pm, run_of,
                      secs, section, slug, still_improving)
 
 
@@ -34,12 +34,12 @@ def tutorial_sentence(accuracy: float, tutorial: float, n_test: int) -> str:
     """The answer's test accuracy against the tutorial's, weighed against the sampling error of a test accuracy."""
     half = 1.96 * binomial_se(accuracy, n_test)
     diff = accuracy - tutorial
-    name = f"the \u201cover {pct(tutorial, 0)}\u201d that the TensorFlow CNN tutorial reports on CIFAR-10"
+    name = f"the \u201cover {pct(tutorial, 0)}\u201d of the TensorFlow CNN tutorial"
     if abs(diff) <= half:
-        return (f"about the same as {name} ({signed(100 * diff)} points from {pct(tutorial, 0)}, one seed, inside the "
-                f"±{100 * half:.2f}-point 95% interval of a {num(n_test)}-image accuracy)")
-    return (f"{'above' if diff > 0 else 'below'} {name}: {100 * abs(diff):.2f} points from {pct(tutorial, 0)}, one "
-            f"seed, beyond the ±{100 * half:.2f}-point 95% interval of a {num(n_test)}-image accuracy")
+        return (f"about the same as {name} ({signed(100 * diff)} points from {pct(tutorial, 0)}, inside the "
+                f"±{100 * half:.2f}-point 95% interval of one seed's {num(n_test)}-image accuracy)")
+    return (f"{'above' if diff > 0 else 'below'} {name}: {100 * abs(diff):.2f} points from {pct(tutorial, 0)}, "
+            f"beyond the ±{100 * half:.2f}-point 95% interval of one seed's {num(n_test)}-image accuracy")
 
 
 @section("bonn.p1")
@@ -56,8 +56,8 @@ def bonn_p1(result, record) -> dict:
                   ["learning rate", "final validation error", f"mean of last {facts['select_last']}",
                    "training loss", "training time", "chosen"], rows, ["r", "r", "r", "r", "r", "l"], kind="more")
     fig = Figure(slug("bonn.p1", "sweep"), to_svg(figures.learning_rate_sweep(curves, chosen)),
-                 f"The Bonn CNN on MNIST, one curve per learning rate (the chosen one thick): validation error (left) "
-                 f"and training-sample loss (right) every {facts['eval_every']} steps, log scales.")
+                 f"MNIST, one curve per learning rate (chosen: thick): validation error (left) and training-sample "
+                 f"loss (right) every {facts['eval_every']} steps, log scales.")
     finite = t[t["finite"]].sort_values("mean_val_error_last")
     diverged = [f"{v:g}" for v in t.loc[~t["finite"], "learning_rate"]]
     runner_up = finite.iloc[1] if len(finite) > 1 else None
@@ -76,7 +76,7 @@ def bonn_p1(result, record) -> dict:
     # or after learning for a while (a collapse).
     failed = finite[finite["final_val_error"] > 0.5].sort_values("learning_rate")
     learned = finite[finite["final_val_error"] <= 0.5]
-    stuck = [f"{r.learning_rate:g} (never below {pct(r.best_val_error, 1)} validation error, final training loss "
+    stuck = [f"{r.learning_rate:g} (best validation error {pct(r.best_val_error, 1)}, final training loss "
              f"{r.final_train_loss:.3f})"
              for r in failed.itertuples() if r.best_val_error > 0.5]
     collapsed = [f"{r.learning_rate:g} (down to {pct(r.best_val_error, 1)}, then back to {pct(r.final_val_error, 1)})"
@@ -112,9 +112,8 @@ def bonn_p2(result, record) -> dict:
     final = h.iloc[-1]
     label = "Bonn CNN"
     loss = Figure(slug("bonn.p2", "loss"), to_svg(figures.loss_curves({label: h})),
-                  f"The Bonn CNN on MNIST: training loss (dashed: cross-entropy on a fixed sample of "
-                  f"{num(run['config']['train_eval_size'])} training images) and test loss (solid) every "
-                  f"{run['config']['eval_every']} steps, log scale.")
+                  f"MNIST: training loss (dashed, on {num(run['config']['train_eval_size'])} fixed training images) "
+                  f"and test loss (solid) every {run['config']['eval_every']} steps, log scale.")
     acc = Figure(slug("bonn.p2", "acc"), to_svg(figures.accuracy_curves({label: h})),
                  "The Bonn CNN on MNIST, the same run: training-sample (dashed) and test (solid) accuracy"
                  + figures.panels_note({label: h}), kind="more")
@@ -136,13 +135,12 @@ def bonn_p3(result, record) -> dict:
     test = welch(base.test_mean, base.test_std, base.n, reg.test_mean, reg.test_std, reg.n)
     test_last = welch(base.last_mean, base.last_std, base.n, reg.last_mean, reg.last_std, reg.n)
     last = facts["last"]
-    rows = [[r.regularisation, str(int(r.n)), pm(r.test_mean, r.test_std), pm(r.last_mean, r.last_std),
+    rows = [[r.regularisation, pm(r.test_mean, r.test_std), pm(r.last_mean, r.last_std),
              pm(r.train_mean, r.train_std)] for r in summary.itertuples()]
     table = Table(slug("bonn.p3", "summary"), "Accuracy in %, mean ± standard deviation over seeds "
-                  f"(seeds {', '.join(map(str, facts['seeds']))}): test accuracy at the last evaluation and averaged "
-                  f"over the last {last}, and training-sample accuracy at the last.",
-                  ["regularisation", "seeds", "final test accuracy (%)", f"test, mean of last {last} (%)",
-                   "training-sample accuracy (%)"], rows, ["l", "r", "r", "r", "r"])
+                  f"{', '.join(map(str, facts['seeds']))}.",
+                  ["regularisation", "final test", f"test, mean of last {last}", "final training sample"],
+                  rows, ["l", "r", "r", "r"])
     seed_rows = [[r.regularisation, str(r.seed), pct(r.test_accuracy), pct(r.test_last_mean), pct(r.train_accuracy),
                   secs(r.train_seconds)] for r in per_seed.itertuples()]
     seeds = Table(slug("bonn.p3", "seeds"), "Every run of the comparison.",
@@ -180,10 +178,10 @@ def trend_sentence(last, best: float, best_epoch: float) -> str:
     """Which way the last evaluations of a run that is not flat move, and how far below its best they end."""
     steps = [b - a for a, b in zip(last, last[1:])]
     if all(d > 0 for d in steps):
-        return "They still rise: more epochs could still raise it."
+        return "They still rise: more epochs could raise it."
     way = "fall" if all(d < 0 for d in steps) else "move up and down"
-    return (f"They {way}, and the last is {100 * (best - last[-1]):.2f} points below the best on the way "
-            f"({pct(best)} at epoch {best_epoch:g}): more epochs of this recipe are not expected to raise it.")
+    return (f"They {way}, the last {100 * (best - last[-1]):.2f} points below the best ({pct(best)} at epoch "
+            f"{best_epoch:.3g}): more epochs of this recipe are not expected to raise it.")
 
 
 @section("bonn.p4")
@@ -201,26 +199,27 @@ def bonn_p4(result, record) -> dict:
     hist = {labels[k]: curves[curves["network"] == k] for k in labels}
     acc = Figure(slug("bonn.p4", "acc"), to_svg(figures.accuracy_panels(hist, held_out="validation",
                                                                      drops=tuple(cfg["lr_boundaries"]))),
-                 f"CIFAR-10, the four networks of the table below: accuracy on a fixed sample of "
-                 f"{num(cfg['train_eval_size'])} training images (left) and on "
-                 + (f"the {num(facts['validation'])}" if (cfg['test_size'] or facts['validation']) >= facts['validation']
-                    else f"a fixed sample of {num(cfg['test_size'])}") + " held-out validation images "
-                 f"(right), every {num(cfg['eval_every'])} steps; dotted: the learning rate's tenfold drops.")
+                 f"CIFAR-10: accuracy on {num(cfg['train_eval_size'])} fixed training images (left) and "
+                 + (f"the {num(facts['validation'])}" if (cfg['test_size'] or facts['validation'])
+                              >= facts['validation'] else f"{num(cfg['test_size'])} fixed")
+                 + f" validation images (right), every {num(cfg['eval_every'])} steps; dotted: rate drops.")
     loss = Figure(slug("bonn.p4", "loss"), to_svg(figures.loss_curves(hist, held_out="validation")),
                   "CIFAR-10, the same four networks: training-sample (dashed) and validation (solid) loss, log scale.",
                   kind="more")
     within = facts["flat_within"]
+    short = {"answer": "exercise 3 (the answer)", "augmented": "exercise 3, augmented",
+             "augmented_decay": "exercise 3, augmented, no dropout", "plain": "exercise 2 (no regularisation)"}
     nets_t = Table(slug("bonn.p4", "networks"),
-                   f"The four networks, one recipe, seed 0. \"last {facts['flat_last']}\": the spread of the last "
-                   f"{facts['flat_last']} validation accuracies; test: final weights, all "
-                   f"{num(facts['test_examples'])} test images; all accuracies on unaugmented images.",
-                   ["network", "epochs (steps)", "training-sample accuracy", "validation accuracy", "best validation accuracy",
-                    f"last {facts['flat_last']}", "test accuracy", "wall time"],
-                   [[r["network"], one_line(f"{r['epochs']:.3g} ({num(r['steps'])})"), pct(r["train_accuracy"]),
-                     pct(r["validation_accuracy"]), pct(r["best_validation_accuracy"]),
-                     "–" if math.isnan(r["final_spread"]) else one_line(f"{100 * r['final_spread']:.2f} points"),
-                     pct(r["test_accuracy"]), one_line(secs(r["wall_seconds"]))] for r in (answer, aug, aug_decay, plain)],
-                   ["l", "r", "r", "r", "r", "r", "r", "r"])
+                   f"Four networks, one recipe, seed 0, all scored on unaugmented images; test: all "
+                   f"{num(facts['test_examples'])} images.",
+                   ["network", "epochs", "training sample", "validation",
+                    f"spread of last {facts['flat_last']} (points)", "test accuracy"],
+                   [[short[k], f"{r['epochs']:.3g}", pct(r["train_accuracy"]),
+                     pct(r["validation_accuracy"]),
+                     "–" if math.isnan(r["final_spread"]) else f"{100 * r['final_spread']:.2f}",
+                     pct(r["test_accuracy"])] for k, r in (("answer", answer), ("augmented", aug),
+                                                            ("augmented_decay", aug_decay), ("plain", plain))],
+                   ["l", "r", "r", "r", "r", "r"])
     n_test = facts["test_examples"]
     # both networks are scored on the same test images: a paired comparison (McNemar)
     pat = result.tables["patterns"]

@@ -32,6 +32,6 @@ def eth_2(result, record) -> dict:
     lc, fa, fb = t["ratio CNN / locally connected"], t["ratio CNN / FC, reading 3K"], t["ratio CNN / FC, reading 9K"]
     rows = [[typeset(q), (sci(v, 4) if v < 1 else num(v))] for q, v in t.items()]
     return {"table": Table(slug("eth.2", "counts"), "First-layer parameters for m = 128, p = 5, K = 1 (the ratios do "
-                           "not depend on K).", ["quantity", "value"], rows, ["l", "r"]),
+                           "not depend on K).", ["quantity", "value"], rows, ["l", "r"], kind="more"),
             "lc": lc, "fa": fa, "fb": fb, "facts": facts, "lc_ok": close(lc, facts["stated_lc"]),
             "fa_ok": close(fa, facts["stated_fc"]), "fb_ok": close(fb, facts["stated_fc"])}

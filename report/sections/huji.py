@@ -45,7 +45,7 @@ def huji_1_1(result, record) -> dict:
     labels = {"valid": BASELINE, "same": f"{BASELINE}, 'same' padding"}
     fig = Figure(slug("huji.1.1", "bars"), to_svg(figures.param_bars(
         {labels.get(p, p): result.tables[f"params_{p}"] for p in by})),
-        "Parameters per layer under the two readings (log scale): only the first fully connected layer differs.")
+        "Parameters per layer under the two readings (log scale).")
     return {"readings": readings, "trained": facts["trained"], "ratio": ratio, "fc_share": fc_share,
             "all_equal": all(r["equal"] for r in readings), "figures": {"bars": fig}}
 
@@ -64,8 +64,8 @@ def huji_1_2(result, record) -> dict:
     n_train_eval = facts["train_eval_examples"] or facts["train_examples"]
     # Two binomial proportions: a gap inside 1.96 standard errors of their difference is sampling noise.
     se = (train_acc * (1 - train_acc) / n_train_eval + test_acc * (1 - test_acc) / facts["test_examples"]) ** 0.5
-    noise = (f"the ±{196 * se:.2f} points that measuring them on {num(n_train_eval)} training and "
-             f"{num(facts['test_examples'])} test images leaves open (95%)")
+    noise = (f"the ±{196 * se:.2f}-point 95% noise of samples of {num(n_train_eval)} and "
+             f"{num(facts['test_examples'])} images")
     if abs(gap) <= 1.96 * se:
         gap_sentence = (f"Train and test accuracy end {100 * abs(gap):.2f} points apart, within {noise}: no "
                         "measurable generalisation gap.")
@@ -73,14 +73,14 @@ def huji_1_2(result, record) -> dict:
         gap_sentence = (f"Training accuracy ends {100 * gap:.2f} points above test accuracy, more than {noise}: a "
                         "small but real generalisation gap.")
     else:
-        gap_sentence = (f"Test accuracy ends {100 * -gap:.2f} points above the accuracy on the training sample, more "
-                        f"than {noise}: the training images are on average the harder ones at this point of training.")
+        gap_sentence = (f"Test accuracy ends {100 * -gap:.2f} points above training accuracy, more than {noise}: "
+                        "at this point the training images are the harder ones.")
     sheet_step = first_step_reaching(h, "test_accuracy", facts["sheet_target"])
     curves = {BASELINE: h}
     fig = Figure(slug("huji.1.2", "acc"), to_svg(figures.accuracy_curves(curves)),
-                 f"The HUJI network on MNIST: train accuracy (dashed, a fixed sample of {num(n_train_eval)} training "
-                 f"images) and test accuracy (solid, {num(facts['test_examples'])} test images) every "
-                 f"{cfg['eval_every']} steps" + figures.panels_note(curves))
+                 f"Train accuracy (dashed, {num(n_train_eval)} fixed training images) and test accuracy (solid, "
+                 f"{num(facts['test_examples'])} test images) every {cfg['eval_every']} steps"
+                 + figures.panels_note(curves))
     loss = Figure(slug("huji.1.2", "loss"), to_svg(figures.loss_curves({BASELINE: h})),
                   "The HUJI network on MNIST: cross-entropy loss on the same training sample and test set (log scale).",
                   kind="more")
@@ -117,24 +117,23 @@ def huji_2(result, record) -> dict:
     if abs(vs_lr) <= 2 * se:
         close = ("exactly as accurate as" if round(100 * abs(vs_lr), 2) == 0
                  else f"within {100 * abs(vs_lr):.2f} points of")
-        lr_sentence = (f"The linear network ends at {pct(lin['test_accuracy'])}, {close} "
-                       f"softmax regression on the raw pixels ({pct(lr['test_accuracy'])}): with its "
-                       f"{num(lin['params'])} parameters it does no better than the {num(lr['params'])}-parameter "
-                       "affine classifier it is equivalent to.")
+        lr_sentence = (f"It ends {close} softmax regression on the pixels ({pct(lr['test_accuracy'])}): its "
+                       f"{num(lin['params'])} parameters do no better than the equivalent {num(lr['params'])}-parameter "
+                       "affine classifier.")
     elif vs_lr > 0:
-        lr_sentence = (f"The linear network ends at {pct(lin['test_accuracy'])}, {100 * vs_lr:.2f} points above "
-                       f"softmax regression trained with the same recipe ({pct(lr['test_accuracy'])}); both are affine "
-                       "classifiers, so the difference is one of optimisation, not of what they can represent.")
+        lr_sentence = (f"It ends {100 * vs_lr:.2f} points above softmax regression with the same recipe "
+                       f"({pct(lr['test_accuracy'])}); both are affine, so the difference is one of optimisation, "
+                       "not of capacity.")
     else:
-        lr_sentence = (f"The linear network ends at {pct(lin['test_accuracy'])}, {100 * -vs_lr:.2f} points below "
-                       f"softmax regression ({pct(lr['test_accuracy'])}): it represents no more than an affine map, "
-                       "and its factored parametrisation trains it less well in the same number of steps.")
+        lr_sentence = (f"It ends {100 * -vs_lr:.2f} points below softmax regression ({pct(lr['test_accuracy'])}): "
+                       "it represents no more than an affine map, and its factored form trains less well in as many "
+                       "steps.")
     levels = [0.9, 0.95, 0.97, 0.99]
     speed_rows = [[name] + [steps_to(hist[name], l) for l in levels] + [pct(fin.loc[name, "test_accuracy"])]
                   for name in hist]
     fig = Figure(slug("huji.2", "acc"), to_svg(figures.accuracy_curves(hist, zoom_from=88.0)),
-                 "MNIST: train (dashed) and test (solid) accuracy of the original HUJI network, its linear version and "
-                 "softmax regression, same optimiser, batch size and steps" + figures.panels_note(hist, 88.0))
+                 "Train (dashed) and test (solid) accuracy of the HUJI network, its linear version and softmax "
+                 "regression, one recipe" + figures.panels_note(hist, 88.0))
     final_t = Table(slug("huji.2", "final"), "Final train and test accuracy and training throughput.",
                     ["model", "parameters", "train accuracy", "test accuracy", "test loss", "images/s"],
                     [[m, num(r.params), pct(r.train_accuracy), pct(r.test_accuracy), f"{r.test_loss:.4f}",
@@ -152,23 +151,22 @@ def huji_2(result, record) -> dict:
     settle_lin, settle_base = settle(hist[LINEAR]), settle(hist[BASELINE])
     every = int(run_of(record, LINEAR)["config"]["eval_every"])
     if abs(settle_base - settle_lin) <= 2 * every:   # one seed each: a step or two of evaluations apart is no difference
-        original = ("and so is the original network" if settle_lin == settle_base else
-                    f"the original network from step {num(settle_base)}")
-        settle_sentence = (f"Both settle at about the same point: the linear network is within half a point of its "
-                           f"final accuracy from step {num(settle_lin)}, {original} (evaluations every {num(every)} steps, "
-                           "one seed each).")
+        when = (f"step {num(settle_lin)}" if settle_lin == settle_base else
+                f"step {num(settle_lin)} (linear) and {num(settle_base)} (original)")
+        settle_sentence = (f"Both settle alike, within half a point of their final accuracy from {when}; "
+                           f"evaluations every {num(every)} steps, one seed each")
     elif settle_lin < settle_base:
-        settle_sentence = (f"The linear network settles early: it is within half a point of its final accuracy from "
-                           f"step {num(settle_lin)}, the original network only from step {num(settle_base)}; its "
-                           "remaining steps are spent on a lower ceiling.")
+        settle_sentence = (f"The linear network settles earlier, within half a point of its final accuracy from step "
+                           f"{num(settle_lin)}, the original only from step {num(settle_base)}"
+                           + ("; its later steps are spent on a lower ceiling" if drop > 0 else ""))
     else:
         settle_sentence = (f"The linear network is within half a point of its final accuracy from step "
-                           f"{num(settle_lin)}, the original network from step {num(settle_base)}.")
+                           f"{num(settle_lin)}, the original network from step {num(settle_base)}")
     return {"templates": templates_context(result),
             "fig": fig, "final": final_t, "speed": speed_t, "aff": aff_t, "affine_ok": affine_ok,
             "settle_sentence": settle_sentence,
             "relu_breaks": relu_breaks, "lin_err": sci(lin_aff["relative_error"].max()),
-            "relu_err": sci(relu_aff["relative_error"].max()), "drop": drop, "drop_verb": "costs" if drop > 0 else "gains", "lr_sentence": lr_sentence,
+            "relu_err": sci(relu_aff["relative_error"].max()), "drop": drop, "drop_verb": "loses" if drop > 0 else "gains", "lr_sentence": lr_sentence,
             "base": base, "lin": lin,
             "lin_train_gap": lin["train_accuracy"] - lin["test_accuracy"],
             "lin_train_gap_text": (f"{abs(100 * (lin['train_accuracy'] - lin['test_accuracy'])):.2f} points "
@@ -195,8 +193,8 @@ def templates_context(result) -> dict | None:
         return None
     r = [float(np.corrcoef(t[f"{LINEAR} {d}"], t[f"{SOFTMAX} {d}"])[0, 1]) for d in range(10)]
     fig = Figure(slug("huji.2", "templates"), to_svg(figures.digit_templates(t, (LINEAR, SOFTMAX))),
-                 "The linear network's one affine map (top): each pixel's weight in each digit's logit, f(e_i) − f(0) "
-                 "for the unit image e_i; below, softmax regression's weights. Red raises the logit, blue lowers it.")
+                 "Each pixel's weight in each digit's logit, f(e_i) − f(0), in the linear network (top) and "
+                 "softmax regression (bottom); red raises the logit, blue lowers it.")
     # "much the same" where even the least alike digit's two templates correlate above one half
     return {"fig": fig, "alike": min(r) > 0.5, "r_mean": float(np.mean(r)), "r_min": min(r), "r_max": max(r),
             "r_min_digit": int(np.argmin(r))}
@@ -213,7 +211,7 @@ def errors_context(result) -> dict | None:
     (true, pred), k = pairs.index[0], int(pairs.iloc[0])
     shown = t.dropna(subset=["px0"])
     fig = Figure(slug("huji.1.2", "errors"), to_svg(figures.misclassified_digits(shown)),
-                 f"The {len(shown)} test images the final network misclassifies with the highest probability: true "
-                 "digit → predicted digit (the probability the network gives its prediction).")
+                 f"The {len(shown)} most confident errors: true digit → predicted digit (the probability given to "
+                 "the prediction).")
     return {"n": len(t), "true": int(true), "pred": int(pred), "k": k, "fig": fig, "shown": len(shown),
             "confident": int((t["confidence"] > 0.9).sum())}

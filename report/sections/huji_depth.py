@@ -6,7 +6,7 @@ import re
 
 import pandas as pd
 
-from ex1.stats import p_value, signed, welch
+from ex1.stats import signed, welch
 
 from .. import figures
 from ..figures import to_svg
@@ -44,10 +44,9 @@ def _sweep_section(qid: str, result, record, what: str) -> dict:
     bottom = figures.frontier_bottom({family: t}, target)
     fig = Figure(slug(qid, "frontier"), to_svg(figures.frontier({family: t}, target, {family: chosen},
                                                                 per_seed={family: per_seed}, level=level)),
-                 f"MNIST: validation accuracy against parameters of every {what} (dots: seeds; crosses: means; line: "
-                 f"their frontier; ring: the smallest network whose every seed reaches {pct(level)}, dashed: "
-                 f"{pct(target, 0)} plus the validation margin)"
-                 + (f"; below {bottom:.3g}%, triangles on the bottom edge labelled with their accuracy."
+                 f"Validation accuracy against parameters of every {what}"
+                 + ("; the ring marks the chosen network" if chosen else "")
+                 + (f"; below {bottom:.3g}%, triangles on the bottom edge give their accuracy."
                     if (per_seed["validation_accuracy"] * 100 < bottom).any() else "."))
     cl = result.tables["candidate_layers"]
     cl = cl[~cl["type"].isin(["InputLayer", "Flatten", "Dropout"])]
@@ -61,9 +60,10 @@ def _sweep_section(qid: str, result, record, what: str) -> dict:
     cand_t = Table(slug(qid, "layers"), f"Every {what} layer by layer: output shape and, in brackets, parameters "
                    "(pooling has none; flattening is left out).", ["network"] + layer_names, cand_rows,
                    ["l"] + ["r"] * len(layer_names), kind="architectures")
-    naming = ("“shallow F×K×K/sS, pool P” is one convolution of F filters of K×K at stride S with ReLU, then P×P max "
-              "pooling (stride P, no parameters) before the fully connected layer to the ten logits" if family == "shallow" else
-              "“deep a-b-c” has a and b filters in its two 5×5 convolutions and c units in its hidden dense layer")
+    naming = ("“shallow F×K×K/sS, pool P” is one convolution (F filters of K×K, stride S, ReLU), P×P max pooling, then "
+              "the dense layer to the ten logits" if family == "shallow" else
+              "“deep a-b-c” is question 1's network without dropout, with a and b filters in its two 5×5 "
+              "convolutions and c hidden units")
     ctx = {"naming": naming, "candidates": cand_t, "sweep": sweep_t, "frontier": fig, "chosen": chosen, "target": target, "n": len(t),
            "seeds": seeds, "validation": facts["validation"], "hits": int(t["every_seed_reaches"].sum()),
            "level": level, "margin_z": facts["margin_z"], "params_range": (int(t["params"].min()), int(t["params"].max())),
@@ -71,6 +71,8 @@ def _sweep_section(qid: str, result, record, what: str) -> dict:
            "run": next((r for r in record["runs"] if r["label"] == chosen), None)}
     if chosen is None:
         ctx["best"] = t.sort_values("validation_mean").iloc[-1]
+        ctx["best_label"] = pretty(ctx["best"].label)
+        ctx["literal"] = _literal_sentence(result, t, target, None, 0)
         return ctx
     row = t[t["label"] == chosen].iloc[0]
     chosen = ctx["chosen"] = pretty(chosen)   # from here on the label is text, not a key
@@ -87,13 +89,11 @@ def _sweep_section(qid: str, result, record, what: str) -> dict:
                           mean_std_pct(test["test_accuracy"], seeds=False)], kind="more")
     miss = t[t["label"] == facts["bracket"]].iloc[0] if facts.get("bracket") else None
     if miss is None:
-        boundary = (f"No smaller candidate was trained, so the sweep does not show where the threshold is crossed "
-                    f"below {num(row.params)} parameters.")
+        boundary = "No smaller candidate was trained, so where the level is crossed below it is not known."
     else:
         failing = per_seed[(per_seed["label"] == miss.label) & (per_seed["validation_accuracy"] < level)]
-        boundary = (f"The level is crossed between {pretty(miss.label)} ({num(miss.params)} parameters, "
-                    f"{(1 - miss.params / row.params):.0%} fewer), which misses it on {len(failing)} of "
-                    f"{int(miss.seeds)} seeds (lowest {pct(miss.validation_min)}), and the chosen network.")
+        boundary = (f"The next smaller, {pretty(miss.label)} ({num(miss.params)} parameters), misses {pct(level)} on "
+                    f"{len(failing)} of {int(miss.seeds)} seeds (lowest {pct(miss.validation_min)}).")
     below = int((test["test_accuracy"] < target).sum())
     ctx.update({
         "row": row, "params": int(row.params), "test": test_t, "boundary": boundary,
@@ -101,11 +101,12 @@ def _sweep_section(qid: str, result, record, what: str) -> dict:
         "margin_only": _margin_only_sentence(t[t["label"] != facts.get("literal")] if "literal_test" in result.tables
                                              else t, row, target, level),
         "literal": _literal_sentence(result, t, target, row, int((test["test_accuracy"] < target).sum())),
+        "literal_same": facts.get("literal") == row.label,
         "test_mean": mean_std_pct(test["test_accuracy"], seeds=False), "n_test_seeds": len(test),
-        "validation_mean": mean_std_pct(test["validation_accuracy"]),
-        "test_sentence": (f"On the test set every seed of it is above {pct(target, 0)} as well."
+        "validation_mean": mean_std_pct(test["validation_accuracy"], seeds=False),
+        "test_sentence": (f", every seed above {pct(target, 0)}."
                           if not below else
-                          f"On the test set {below} of {len(test)} seeds {'falls' if below == 1 else 'fall'} below "
+                          f"; {below} of {len(test)} seeds {'falls' if below == 1 else 'fall'} below "
                           f"{pct(target, 0)}. " + _validation_gap_sentence(test, target)),
         "table": param_table(qid, "params", params, f"Parameters of the chosen network ({chosen}), layer by layer."),
         "layers": [{"layer": r.layer, "tex": tex_grouped(r.formula_tex), "params": int(r.params),
@@ -113,12 +114,12 @@ def _sweep_section(qid: str, result, record, what: str) -> dict:
         "sum_tex": "N = " + " + ".join(f"{int(p):,}".replace(",", "{,}") for p in nonzero["params"])
                    + f" = {int(row.params):,}".replace(",", "{,}"),
         "loss": Figure(slug(qid, "loss"), to_svg(figures.loss_curves({family: h}, held_out="validation")),
-                       f"Training of the chosen network ({chosen}, seed {int(test['seed'].iloc[0])}) on MNIST: cross-entropy "
-                       "on the fixed training sample (dashed) and the validation images (solid), log scale."),
+                       f"Loss of {chosen} (seed {int(test['seed'].iloc[0])}) on the training sample (dashed) and the "
+                       "validation images (solid), log scale."),
         "acc": Figure(slug(qid, "acc"), to_svg(figures.accuracy_curves({family: h}, zoom_from=90.0,
                                                                          held_out="validation")),
-                      f"MNIST: train (dashed) and validation (solid) accuracy of the chosen network ({chosen}, "
-                      f"seed {int(test['seed'].iloc[0])})" + figures.panels_note({family: h}, 90.0)),
+                      f"Train (dashed) and validation (solid) accuracy of {chosen} (seed {int(test['seed'].iloc[0])})"
+                      + figures.panels_note({family: h}, 90.0)),
     })
     return ctx
 
@@ -139,23 +140,35 @@ def huji_3_2(result, record) -> dict:
 def _convergence_sentences(unit: str, levels: list[tuple[str, str, dict]], fmt) -> list[str]:
     """For each (level, the level said of both, seconds or steps per family): which network needs less `unit` to
     reach it, or that its seeds cannot tell the two apart; levels that tell nothing apart share one sentence."""
+    def signed_fmt(x):
+        zero = fmt(abs(x)) == fmt(0)
+        return ("" if zero else "−" if x < 0 else "+") + fmt(abs(x))
+
     apart, together = [], []
     for level, level_both, d in levels:
         s, dp = d["shallow"], d["deep"]
         diff = welch(s.mean(), s.std(), len(s), dp.mean(), dp.std(), len(dp))
-        both = f"shallow {fmt(s.mean())} ± {fmt(s.std())}, deep {fmt(dp.mean())} ± {fmt(dp.std())} {unit}"
         if diff.significant:
-            first = "deep" if diff.diff < 0 else "shallow"
             lo, hi = sorted((abs(diff.low), abs(diff.high)))
-            apart.append(f"In {unit}, the {first} network reaches {level} first ({both}; the 95% interval of the "
-                         f"difference, {fmt(lo)} to {fmt(hi)} {unit}, excludes zero).")
+            apart.append(("deep" if diff.diff < 0 else "shallow", level, f"{fmt(lo)} to {fmt(hi)}"))
         else:
-            together.append((level_both, both + (f", {p_value(diff.p)}" if diff.measurable else ""), len(s)))
+            detail = (f"{signed_fmt(diff.low)} to {signed_fmt(diff.high)} {unit}" if diff.measurable
+                      else "one seed a side")
+            together.append((level_both, detail, len(s)))
+    out = []
+    if len(apart) == 1:
+        (first, level, by), = apart
+        out.append(f"In {unit}, the {first} network reaches {level} first (by {by} {unit}, 95% interval).")
+    elif apart:
+        (f1, l1, by1), (f2, l2, by2) = apart
+        who = f"the {f1} network reaches {l1} and {l2} first" if f1 == f2 else \
+            f"the {f1} network reaches {l1} first and the {f2} network {l2}"
+        out.append(f"In {unit}, {who} (by {by1} and {by2} {unit}, 95% intervals).")
     if together:
         reach = " or ".join(f"{level} ({detail})" for level, detail, _ in together)
-        apart.append(f"In {unit}, the two networks cannot be told apart in reaching {reach}: over {together[0][2]} "
-                     f"seeds {'each' if len(together) > 1 else 'the'} difference is within the spread between seeds.")
-    return apart
+        out.append(f"In {unit}, the two networks cannot be told apart in reaching {reach}: with {together[0][2]} "
+                   "seeds the 95% interval of the difference, deep minus shallow, includes zero.")
+    return out
 
 
 @section("huji.3.3")
@@ -174,9 +187,8 @@ def huji_3_3(result, record) -> dict:
 
     fams = list(g.groups)
     first = {fam: g.get_group(fam).iloc[0] for fam in fams}
-    table = Table(slug("huji.3.3", "speed"), f"Convergence of the two chosen networks, mean ± standard deviation over "
-                  f"{facts['seeds']} seeds, each evaluated on the test set every {num(facts['eval_every'])} steps; "
-                  "seconds of training, evaluations excluded.",
+    table = Table(slug("huji.3.3", "speed"), f"Convergence of the two chosen networks: mean ± std over "
+                  f"{facts['seeds']} seeds; seconds of training, evaluations excluded.",
                   ["network", "parameters", f"steps to {rel:.0%} of final", f"seconds to {rel:.0%} of final",
                    f"steps to {pct(common)}", f"seconds to {pct(common)}", "final test accuracy"],
                   [[one_line(pretty(first[f].label)), num(first[f].params), mean_std("own_step", num, f),
@@ -192,9 +204,8 @@ def huji_3_3(result, record) -> dict:
         f"is the common level {pct(common)}.", kind="more")
     by_time = Figure(slug("huji.3.3", "time"), to_svg(figures.accuracy_against(
         mean_curves, "train_s", "training time (s)", common)),
-        f"MNIST test accuracy of the two chosen networks ({', '.join(pretty(first[f].label) for f in fams)}) against "
-        f"seconds of training on this machine, mean over {facts['seeds']} seeds at each evaluation; the dotted line is "
-        f"the common level {pct(common)}.")
+        f"Test accuracy against seconds of training, mean of {facts['seeds']} seeds; dotted: the common level "
+        f"{pct(common)}.")
     reached = not sp[["own_step", "common_step"]].isna().any().any()
     sentences, why = [], ""
     if reached:
@@ -213,47 +224,50 @@ def huji_3_3(result, record) -> dict:
         ahead = "deep" if final["deep"] > final["shallow"] else "shallow"
         if (step_diff.significant and common_diff.significant and (step_diff.diff > 0) != (common_diff.diff > 0)
                 and (step_diff.diff > 0) == (ahead == "deep")):   # the network that ends higher is later on its own bar
-            why = (f"The two measures disagree because the first is relative to each run's own final accuracy: the "
-                   f"{ahead} network ends higher ({pct(final[ahead])} against "
-                   f"{pct(final['shallow' if ahead == 'deep' else 'deep'])}), so 99% of it is a higher bar, which it "
-                   "reaches later although it passes the common level first.")
+            why = (f"The measures disagree because the {ahead} network ends higher ({pct(final[ahead])} against "
+                   f"{pct(final['shallow' if ahead == 'deep' else 'deep'])}): {rel:.0%} of its own final accuracy is a "
+                   "higher bar, reached later although it passes the common level first.")
         elif step_diff.significant and step_diff.diff < 0:
-            why = ("A possible reason the deep network needs fewer steps, not tested here: pooling twice lets each of its few parameters act on larger, "
-                   "already-combined features, while the shallow network must separate the classes with one dense "
-                   "layer on a single level of features.")
+            why = ("A possible reason the deep network needs fewer steps (untested): pooling twice gives its few "
+                   "parameters larger, already-combined features, while the shallow one separates the classes with "
+                   "one dense layer on one level of features.")
         elif step_diff.significant:
-            why = ("A possible reason the shallow network needs fewer steps, not tested here: the gradient reaches its single convolution directly, "
-                   "while the deep network's narrow layers are bottlenecks the signal must pass through twice.")
+            why = ("A possible reason the shallow network needs fewer steps (untested): the gradient reaches its single "
+                   "convolution directly, while the deep network's narrow layers are bottlenecks it must pass twice.")
         else:
             why = (f"With {facts['seeds']} seeds, a difference in steps smaller than the spread between seeds cannot be "
                    "detected; what separates the two networks is the cost of a step.")
         ips = {f: g.get_group(f)["images_per_second"].mean() for f in fams}
         ratio = ips["shallow"] / ips["deep"]
-        sentences.append(f"One step of the shallow network costs {1 / ratio:.2f} times the time of one step of the "
-                         f"deep one ({num(ips['shallow'])} against {num(ips['deep'])} images/s).")
-        if "forward_macs" in sp:
-            why += " " + _step_cost_sentence({f: int(g.get_group(f)["forward_macs"].iloc[0]) for f in fams}, ratio)
+        speeds = f"{num(ips['deep'])} against {num(ips['shallow'])} images/s"
+        cost = (_step_cost_sentence({f: int(g.get_group(f)["forward_macs"].iloc[0]) for f in fams}, ratio, speeds)
+                if "forward_macs" in sp else "")
+        if "times as long" not in cost:   # the arithmetic does not explain the step's cost: say the cost plainly
+            cost = (f"A deep step takes {ratio:.2f} times the time of a shallow one ({speeds})."
+                    + (" " + cost if cost else ""))
+        why += " " + cost
     bounds = (record.get("runs") or [{}])[0].get("config", {}).get("lr_boundaries") or []
     window = 2 * (record.get("runs") or [{}])[0].get("config", {}).get("eval_every", 0) * 5
     at_drop = reached and bool(bounds) and all(0 <= s - bounds[0] <= window for s in sp["own_step"])
-    schedule = (f"Every run reaches {rel:.0%} of its final accuracy within {num(window)} steps after the tenfold "
-                f"learning-rate drop at step {num(bounds[0])}: in this recipe the schedule, more than the "
-                "architecture, decides when training stops improving." if at_drop else "")
+    schedule = (f"Every run reaches {rel:.0%} of its final accuracy within {num(window)} steps of the tenfold "
+                f"learning-rate drop at step {num(bounds[0])}: the schedule, more than the architecture, decides when "
+                "training stops improving." if at_drop else "")
     return {"empty": False, "table": table, "by_step": by_step, "by_time": by_time, "sentences": sentences,
             "why": why, "schedule": schedule, "facts": facts, "reached": reached,
             "lowest_final": float(sp["final_accuracy"].min())}
 
 
-def _step_cost_sentence(macs: dict[str, int], ratio: float) -> str:
+def _step_cost_sentence(macs: dict[str, int], ratio: float, speeds: str = "") -> str:
     """The arithmetic of one image's forward pass against the measured cost of a step (ratio: shallow's speed over
-    deep's): at these sizes a step's time follows the number of layers more than the arithmetic."""
-    head = (f"One image's forward pass takes {num(macs['shallow'])} multiply-adds in the shallow network and "
-            f"{num(macs['deep'])} in the deep one")
+    deep's; speeds: the two measured speeds as text): at these sizes a step's time follows the number of layers more
+    than the arithmetic."""
+    head = (f"One image's forward pass takes {num(macs['deep'])} multiply-adds in the deep network and "
+            f"{num(macs['shallow'])} in the shallow one")
     time_ratio, mac_ratio = ratio, macs["deep"] / macs["shallow"]   # a deep step takes `ratio` times a shallow one
     if time_ratio > 1 and mac_ratio < time_ratio:
-        return (head + f", {mac_ratio:.2f} times as many, while the deep network's step takes {time_ratio:.2f} times "
-                "as long: networks this small leave the processor mostly idle, and most of the difference comes from "
-                "running more layers (forward and backward), each on small tensors, not from arithmetic.")
+        return (head + f", {mac_ratio:.2f} times as many, yet a deep step takes {time_ratio:.2f} times as long"
+                + (f" ({speeds})" if speeds else "") + ": networks this small leave the processor mostly idle, and "
+                "the difference comes from running more layers, each on small tensors, not from arithmetic.")
     return head + "."
 
 
@@ -268,7 +282,7 @@ def _margin_only_sentence(t: pd.DataFrame, chosen, target: float, level: float) 
     names = ", ".join(f"{pretty(r.label)} ({num(r.params)} parameters, lowest seed {pct(r.validation_min)})"
                       for r in m.itertuples())
     one = len(m) == 1
-    return (f"Smaller, {names} {'is' if one else 'are'} above {pct(target, 0)} on every seed too, but not at "
+    return (f"Smaller, {names} {'is' if one else 'are'} above {pct(target, 0)} on every seed but not at "
             f"{pct(level)}: the margin alone excludes {'it' if one else 'them'}.")
 
 
@@ -278,29 +292,29 @@ def _validation_gap_sentence(test: pd.DataFrame, target: float) -> str:
     gap = test["validation_accuracy"] - test["test_accuracy"]
     margin = test["validation_accuracy"].mean() - target
     higher = int((gap > 0).sum())
-    head = (f"The validation images, which pick the network, score {100 * abs(gap.mean()):.2f} points "
+    head = (f"The validation images score {100 * abs(gap.mean()):.2f} points "
             f"{'higher' if gap.mean() > 0 else 'lower'} than the test images on average (higher for {higher} of "
             f"{len(test)} seeds)")
     if gap.mean() > margin:
-        return head + (f", more than the network's mean margin above {pct(target, 0)} on them "
-                       f"({signed(100 * margin)} points): the margin does not carry over to the test set.")
+        return head + (f", more than the network's mean margin of {signed(100 * margin)} points above "
+                       f"{pct(target, 0)} on them: the margin does not carry over to the test set.")
     return head + f"; its mean margin above {pct(target, 0)} on them is {signed(100 * margin)} points."
 
 
 def _literal_sentence(result, t: pd.DataFrame, target: float, chosen, chosen_below: int) -> str:
     """The sheet's literal answer (every seed above the target on the validation images, no margin) beside the
-    rule's, with its test accuracy, where the two differ."""
+    rule's (`chosen`, None where no candidate meets the rule), with its test accuracy, where the two differ."""
     label = result.facts.get("literal")
     if not label or "literal_test" not in result.tables:
         return ""
     row = t[t["label"] == label].iloc[0]
     test = result.tables["literal_test"]
     below = int((test["test_accuracy"] < target).sum())
-    smaller = "the smaller " if row.params < chosen.params else ""
-    return (f"Read literally (every seed above {pct(target, 0)} on the validation images, no margin), the sheet's answer "
-            f"would be {smaller}{pretty(label)}, with <b>{num(row.params)}</b> parameters (lowest seed "
-            f"{pct(row.validation_min)}); on the test set it scores {mean_std_pct(test['test_accuracy'], seeds=False)} "
+    smaller = "the smaller " if chosen is not None and row.params < chosen.params else ""
+    return (f"Read literally (every seed above {pct(target, 0)} on the validation images, no margin), the sheet's "
+            f"answer is {smaller}{pretty(label)}, with <b>{num(row.params)}</b> parameters (lowest seed "
+            f"{pct(row.validation_min)}); on test it scores {mean_std_pct(test['test_accuracy'], seeds=False)} "
             f"({', '.join(pct(a) for a in test['test_accuracy'])} by seed), "
-            + (f"every seed above {pct(target, 0)} as well." if not below else
+            + (f"every seed above {pct(target, 0)}." if not below else
                f"{below} of {len(test)} seeds below {pct(target, 0)}"
-               + (": the margin guards against exactly that." if not chosen_below else ".")))
+               + (": the margin guards against exactly that." if chosen is not None and not chosen_below else ".")))

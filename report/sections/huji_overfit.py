@@ -34,7 +34,7 @@ def verdict(d) -> str:
 
 def network_name(r) -> str:
     if r.experiment == "dropout":
-        return "1 (no dropout)" if r.setting == 1.0 else f"{r.setting:g} (rate {1 - r.setting:g})"
+        return "1 (no dropout)" if r.setting == 1.0 else f"{r.setting:g}"
     return NAMES[r.experiment].format(r.setting)
 
 
@@ -53,32 +53,31 @@ def smaller_sentence(base, pick, runner_up=None) -> str:
     """The chosen smaller network against the full-size one, on test, at the same step; where the validation images
     keep the full size, the best smaller network on them (`runner_up`) and what it would change."""
     if pick.params >= base.params:
-        s = ("No smaller network scores higher on the validation images than the full-size one "
-             f"({pct(base.validation_mean)}): the choice keeps the full size.")
+        s = ("On the validation images no smaller network beats the full-size one "
+             f"({pct(base.validation_mean)}), so the choice keeps the full size.")
         if runner_up is not None:
             d = difference(base, runner_up)
-            s += (f" The best smaller one on them, {network_name(runner_up)} ({pct(runner_up.validation_mean)}), has "
-                  f"{num(runner_up.params)} parameters, {base.params / runner_up.params:.1f} times fewer, and scores "
-                  f"{pct(runner_up.test_mean)} on the test set against {pct(base.test_mean)}: {d.plain()}, "
-                  f"{verdict(d)}.")
+            s += (f" The best smaller one there, {network_name(runner_up)} ({pct(runner_up.validation_mean)}), with "
+                  f"{num(runner_up.params)} parameters ({base.params / runner_up.params:.1f} times fewer), scores "
+                  f"{pct(runner_up.test_mean)} on test against {pct(base.test_mean)}: {d.plain()}, {verdict(d)}.")
         return s
     d = difference(base, pick)
-    return (f"The validation images choose <b>{network_name(pick)}</b> ({pct(pick.validation_mean)} on them against "
+    return (f"The validation images choose <b>{network_name(pick)}</b> ({pct(pick.validation_mean)} against "
             f"{pct(base.validation_mean)} at full size): {num(pick.params)} parameters, "
-            f"{base.params / pick.params:.0f} times fewer than the full network's {num(base.params)}. On the test set "
-            f"it scores {pct(pick.test_mean)} against {pct(base.test_mean)}, {d.plain()}, {verdict(d)}; its ratio is "
+            f"{base.params / pick.params:.0f} times fewer than {num(base.params)}. On test it scores "
+            f"{pct(pick.test_mean)} against {pct(base.test_mean)}: {d.plain()}, {verdict(d)}; its ratio is "
             f"{pick.ratio_mean:.3f} against {base.ratio_mean:.3f}.")
 
 
 def dropout_sentence(base, pick, best_test) -> str:
     if pick.setting == 1.0:
-        head = ("The validation images choose <b>no dropout</b> (keep probability 1): no keep probability scores "
-                f"higher on them than the network without dropout ({pct(base.validation_mean)}).")
+        head = ("The validation images choose <b>no dropout</b>: no keep probability below 1 beats it on them "
+                f"({pct(base.validation_mean)}).")
     else:
         d = difference(base, pick)
         head = (f"The validation images choose keep probability <b>{pick.setting:g}</b> "
-                f"({pct(pick.validation_mean)} on them). On the test set it scores {pct(pick.test_mean)} against "
-                f"{pct(base.test_mean)} without dropout, {d.plain()}, {verdict(d)}; its ratio is "
+                f"({pct(pick.validation_mean)} on them). On test it scores {pct(pick.test_mean)} against "
+                f"{pct(base.test_mean)} without dropout: {d.plain()}, {verdict(d)}; its ratio is "
                 f"{pick.ratio_mean:.3f} against {base.ratio_mean:.3f}.")
     if best_test.setting != pick.setting:
         head += (f" The highest mean test accuracy, {pct(best_test.test_mean)}, is at keep probability "
@@ -91,8 +90,8 @@ def ratio_sentence(best_ratio, best_test: float, base_ratio: float, underfit: fl
     badly: a network that fits well under `underfit` of them and scores below the best test accuracy of its table."""
     if f"{best_ratio.ratio_mean:.3f}" == f"{base_ratio:.3f}":
         return f"None of them improves the full-size network's ratio, {base_ratio:.3f}, in the third decimal."
-    s = (f"The best ratio, {best_ratio.ratio_mean:.3f} against the full network's {base_ratio:.3f}, comes with "
-         f"{described(best_ratio)} ({pct(best_ratio.test_mean)} test accuracy)")
+    s = (f"The best ratio, {best_ratio.ratio_mean:.3f} (full network {base_ratio:.3f}), comes with "
+         f"{described(best_ratio)} at {pct(best_ratio.test_mean)} test accuracy")
     if best_ratio.train_mean < underfit and best_ratio.test_mean < best_test:
         return s + (f", which fits only {pct(best_ratio.train_mean)} of its training examples: it underfits rather than "
                     "generalises.")
@@ -161,13 +160,14 @@ def huji_4(result, record) -> dict:
                  one_line(f"{sci(r.loss_before_mean)} → {sci(r.loss_mean)}")] for r in t.itertuples()]
 
     header = ["network", "parameters", "validation (%)", "test (%)", "ratio", "train", "training loss"]
-    read = (f"{n_seeds} seeds each, all read at step {num(step)}: mean ± standard deviation; training loss "
+    read = (f"mean ± std over {n_seeds} seeds, read at step {num(step)}; training loss "
             f"{num(facts['flat_window'])} steps before the end → at the end.")
-    size_t = Table(slug("huji.4", "size"), f"Networks with fewer parameters on the 250 examples, {read}", header,
+    size_t = Table(slug("huji.4", "size"), f"Fewer parameters on the 250 examples: {read}", header,
                    rows(sized), ["l", "r", "r", "r", "r", "r", "r"])
-    drop_t = Table(slug("huji.4", "dropout"), "Dropout after every hidden layer of the full-size network on the 250 "
-                   f"examples, by keep probability, {read}", ["keep probability"] + header[1:],
-                   rows(drop), ["l", "r", "r", "r", "r", "r", "r"])
+    drop_t = Table(slug("huji.4", "dropout"), f"Dropout on the 250 examples, by keep probability, read at step "
+                   f"{num(step)}; columns as for the smaller networks.", ["keep probability"] + header[2:],
+                   [r[:1] + r[2:] for r in rows(drop)],
+                   ["l", "r", "r", "r", "r", "r"])
     smaller = summary[(summary["experiment"] != "dropout") & (summary["params"] < base.params)]
     pick_size = chosen(pd.concat([smaller, base.to_frame().T]))
     pick_drop = chosen(drop)
@@ -186,10 +186,9 @@ def huji_4(result, record) -> dict:
                      "none).", ["network"] + layer_names + ["total"], layer_rows,
                      ["l"] + ["r"] * (len(layer_names) + 1), kind="architectures")
     fig_curves = Figure(slug("huji.4", "curves"), to_svg(figures.overfitting_curves(curves)),
-                        "The HUJI network without dropout on all 60,000 MNIST training examples and on 250: training "
-                        "accuracy (dashed; a fixed sample of "
+                        "All 60,000 training examples against 250: training accuracy (dashed; a fixed sample of "
                         f"{num(run_of(record, 'all 60,000 examples')['config']['train_eval_size'] or 60000)} for the full "
-                        "set), test accuracy (solid) and their ratio (right) against epochs, step 0 left out.")
+                        "set), test accuracy (solid) and their ratio (right) against epochs.")
     fig_size = Figure(slug("huji.4", "size-fig"), to_svg(figures.size_families(sized, NAMES)),
                       f"Networks with fewer parameters on 250 MNIST examples, read at step {num(step)}: mean test "
                       "accuracy and ratio against parameters, ±1 std over seeds, one line per way of shrinking.",

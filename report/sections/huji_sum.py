@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from ex1.stats import paired, welch
 from experiments import huji_sum
 
@@ -19,7 +17,7 @@ def _held_out_text(facts) -> str:
 def _pair_training(qid: str, result, record, label: str, what: str) -> dict:
     h = result.tables["history"]
     fig = Figure(slug(qid, "acc"), to_svg(figures.accuracy_curves({label: h}, zoom_from=95.0)),
-                 f"The {label} on pairs of MNIST digits: train (dashed, fixed sample of training pairs) and test (solid, test pairs) {what} every "
+                 f"The {label}: {what} on a fixed sample of training pairs (dashed) and on test pairs (solid), every "
                  f"{run_of(record, label)['config']['eval_every']} steps" + figures.panels_note({label: h}, 95.0))
     params = result.tables["params"]
     return {"fig": fig, "final": h.iloc[-1], "run": run_of(record, label), "held_out": _held_out_text(result.facts),
@@ -34,7 +32,7 @@ def huji_5_1(result, record) -> dict:
 @section("huji.5.2")
 def huji_5_2(result, record) -> dict:
     ctx = _pair_training("huji.5.2", result, record, "two-digit network",
-                         "accuracy of the predicted pair (both digits right)")
+                         "accuracy of the pair (both digits right)")
     ev = result.tables["evaluation"]
     ctx["test"] = ev[ev["split"] == huji_sum.SEEN].iloc[0]
     return ctx
@@ -73,20 +71,17 @@ def huji_5_3(result, record) -> dict:
     get = {(r.model, r.split): r for r in ev.itertuples()}
     s_t, d_t = get[("sum classifier", huji_sum.SEEN)], get[("two-digit network", huji_sum.SEEN)]
     s_h, d_h = get[("sum classifier", huji_sum.HELD)], get[("two-digit network", huji_sum.HELD)]
-    table = Table(slug("huji.5.3", "eval"), "Sum accuracy of both seed-0 models (the networks of 5.1 and 5.2) on test "
-                  "pairs of the combinations seen in training and of those held out; the two-digit network's digit "
-                  "accuracies.",
-                  ["model", "test pairs", "pairs", "sum accuracy", "digit accuracy", "(digit accuracy)²",
-                   "both digits right"],
-                  [[one_line(r.model), r.split, num(r.pairs), pct(r.sum_accuracy),
+    table = Table(slug("huji.5.3", "eval"), "The seed-0 networks of 5.1 and 5.2 on test pairs of seen and held-out "
+                  "combinations.",
+                  ["model", "combinations", "pairs", "sum accuracy", "digit accuracy", "both digits right"],
+                  [[one_line(r.model), _split(r.split), num(r.pairs), pct(r.sum_accuracy),
                     pct(r.digit_accuracy) if r.digit_accuracy == r.digit_accuracy else "—",
-                    pct(r.digit_accuracy_squared) if r.digit_accuracy_squared == r.digit_accuracy_squared else "—",
                     pct(r.both_digits_accuracy) if r.both_digits_accuracy == r.both_digits_accuracy else "—"]
-                   for r in ev.itertuples()], ["l", "l", "r", "r", "r", "r", "r"])
+                   for r in ev.itertuples()], ["l", "l", "r", "r", "r", "r"])
     fig = Figure(slug("huji.5.3", "acc"), to_svg(figures.accuracy_curves(hist, zoom_from=95.0)),
-                 "Pairs of MNIST digits, both models on one plot: accuracy of the sum classifier's sum and of the two-digit network's "
-                 "pair (both digits right), on training pairs (dashed) and on test pairs of the combinations seen in "
-                 "training (solid); same steps and optimiser" + figures.panels_note(hist, 95.0), kind="more")
+                 "Both networks: the sum classifier's sum accuracy and the two-digit network's pair accuracy (both "
+                 "digits right), on training pairs (dashed) and on test pairs of the seen combinations (solid)"
+                 + figures.panels_note(hist, 95.0), kind="more")
     # Both models are scored on the same pairs: for one seed the comparison is paired, and only the pairs one model
     # gets right and the other wrong carry it (McNemar). Over seeds, Welch's test on the seeds' accuracies carries the
     # training noise as well, and decides.
@@ -99,36 +94,33 @@ def huji_5_3(result, record) -> dict:
         acc = {m: seen[seen["model"] == m]["sum_accuracy"] for m in ("sum classifier", "two-digit network")}
         a, b = acc["sum classifier"], acc["two-digit network"]
         over = welch(a.mean(), a.std(), len(a), b.mean(), b.std(), len(b))
-    seed0 = (f"the two models are scored on the same {num(pd_.n)} pairs, so the comparison is paired, the two-digit "
-             f"network's accuracy minus the sum classifier's: {pd_.plain()}; of the pairs only one model gets right, "
-             f"{num(pd_.only_a)} are the sum classifier's and {num(pd_.only_b)} the two-digit network's")
+    seed0 = (f"on the same {num(pd_.n)} pairs the two-digit network's accuracy minus the sum classifier's is "
+             f"{pd_.plain()}; of the pairs only one model gets right, {num(pd_.only_a)} are the sum classifier's and "
+             f"{num(pd_.only_b)} the two-digit network's")
+    once = " Each model was trained once: another seed's variation is not included."
     if over is not None:
         n_seeds = len(acc["sum classifier"])
-        means = (f"the two-digit network's sum accuracy is {mean_std_pct(b, seeds=False)} against "
-                 f"{mean_std_pct(a, seeds=False)} for the sum classifier ({n_seeds} seeds each), a difference of "
-                 f"{over.plain()}")
+        means = (f"sum accuracy {mean_std_pct(b, seeds=False)} for the two-digit network against "
+                 f"{mean_std_pct(a, seeds=False)} ({n_seeds} seeds each), a difference of {over.plain()}")
         lead = {"gain": "the two-digit network works better", "loss": "the sum classifier works better",
                 "indistinct": "the two strategies cannot be told apart"}[over.direction]
-        verdict = (f"On test pairs of the combinations seen in training {lead}: {means}. For seed "
-                   f"{result.facts.get('seed', 0)}, the answers of 5.1 and 5.2 ({pct(d_t.sum_accuracy)} against "
-                   f"{pct(s_t.sum_accuracy)}), paired on the same {num(pd_.n)} pairs: {pd_.plain()}.")
+        verdict = (f"On the seen combinations {lead}: {means}. Seed {result.facts.get('seed', 0)} alone (the "
+                   f"networks of 5.1 and 5.2), paired on the same {num(pd_.n)} pairs: {pd_.plain()}.")
     elif not pd_.significant:
-        verdict = (f"On test pairs of the combinations seen in training the two strategies cannot be told apart: "
-                   f"{pct(d_t.sum_accuracy)} for the two-digit network against {pct(s_t.sum_accuracy)}; {seed0}. "
-                   "Each model was trained once, so this leaves out how far another training seed would move either.")
+        verdict = (f"On the seen combinations the two strategies cannot be told apart: {pct(d_t.sum_accuracy)} for "
+                   f"the two-digit network against {pct(s_t.sum_accuracy)}; {seed0}.{once}")
     else:
         better = "two-digit network" if pd_.diff > 0 else "sum classifier"
-        verdict = (f"On test pairs of the combinations seen in training the {better} works better: a sum accuracy of "
+        verdict = (f"On the seen combinations the {better} works better: a sum accuracy of "
                    f"{pct(max(d_t.sum_accuracy, s_t.sum_accuracy))} against "
-                   f"{pct(min(d_t.sum_accuracy, s_t.sum_accuracy))}; {seed0}. Each model was trained once, so this "
-                   "leaves out how far another training seed would move either.")
+                   f"{pct(min(d_t.sum_accuracy, s_t.sum_accuracy))}; {seed0}.{once}")
     seeds_t = None
     if bs is not None and bs["seed"].nunique() > 1:
         wide = bs.pivot_table(index="seed", columns=["model", "split"], values="sum_accuracy")
         cols = [(m, sp) for m in ("sum classifier", "two-digit network") for sp in (huji_sum.SEEN, huji_sum.HELD)]
         seeds_t = Table(slug("huji.5.3", "seeds"), "Sum accuracy of both models trained with every seed, on the "
                         "same test pairs: of the combinations seen in training, and of those held out of it.",
-                        ["seed"] + [one_line(f"{m}, {'seen' if sp == huji_sum.SEEN else 'held out'}") for m, sp in cols],
+                        ["seed"] + [one_line(f"{m}, {_split(sp)}") for m, sp in cols],
                         [[str(int(sd))] + [pct(wide.loc[sd, c]) for c in cols] for sd in wide.index],
                         ["r"] * (1 + len(cols)), kind="more")
     gaps = {}
@@ -141,15 +133,13 @@ def huji_5_3(result, record) -> dict:
             gaps[r["label"]] = (tr - te, (binomial_se(tr, n_train) ** 2 + binomial_se(te, n_test) ** 2) ** 0.5)
     held_se = {m: binomial_se(get[(m, huji_sum.HELD)].sum_accuracy, get[(m, huji_sum.HELD)].pairs)
                for m in ("sum classifier", "two-digit network")}
-    held_seeds = ""
+    held_seeds = None   # the held-out pairs' sum accuracy over the seeds, per model
     if bs is not None and bs["seed"].nunique() > 1:
         held = bs[bs["split"] == huji_sum.HELD]
-        held_seeds = (" Over the " + str(held["seed"].nunique()) + " seeds the held-out pairs' sum accuracy is "
-                      + mean_std_pct(held[held["model"] == "two-digit network"]["sum_accuracy"], seeds=False)
-                      + " for the two-digit network and "
-                      + mean_std_pct(held[held["model"] == "sum classifier"]["sum_accuracy"], seeds=False)
-                      + " for the sum classifier.")
-    probe = probe_context(result)
+        held_seeds = {"n": int(held["seed"].nunique()),
+                      **{m: mean_std_pct(held[held["model"] == m]["sum_accuracy"], seeds=False)
+                         for m in ("sum classifier", "two-digit network")}}
+    probe = probe_context(result, s_t, s_h)
     pair_fig = None
     if "by_pair" in result.tables:
         pair_fig = Figure(slug("huji.5.3", "pairs"), to_svg(figures.pair_map(
@@ -168,6 +158,11 @@ def huji_5_3(result, record) -> dict:
                 d_t.sum_accuracy, d_t.pairs) ** 2) ** 0.5}
 
 
+def _split(split: str) -> str:
+    """A table's short name for a split of the test pairs."""
+    return {huji_sum.SEEN: "seen", huji_sum.HELD: "held out"}.get(split, split)
+
+
 def data_context(result) -> dict | None:
     """Sum accuracy of both models against the number of training pairs (seed 0, same steps): a table and the gap
     between them at the fewest and at the most pairs."""
@@ -178,7 +173,7 @@ def data_context(result) -> dict | None:
     cols = [(m, sp) for m in ("sum classifier", "two-digit network") for sp in (huji_sum.SEEN, huji_sum.HELD)]
     table = Table(slug("huji.5.3", "data"), "Sum accuracy of both models (seed 0) trained on fewer pairs with the same "
                   "steps and recipe, on the same test pairs as above.",
-                  ["training pairs"] + [one_line(f"{m}, {'seen' if sp == huji_sum.SEEN else 'held out'}")
+                  ["training pairs"] + [one_line(f"{m}, {_split(sp)}")
                                         for m, sp in cols],
                   [[num(n)] + [pct(wide.loc[n, c]) for c in cols] for n in wide.index], ["r"] * (1 + len(cols)),
                   kind="more")
@@ -190,32 +185,50 @@ def data_context(result) -> dict | None:
     if bs is not None and bs["seed"].nunique() > 1:
         seen = bs[bs["split"] == huji_sum.SEEN]
         spread = float(seen.groupby("model")["sum_accuracy"].std().max())
-    # a wider lead with fewer pairs, by more than one seed's spread could make of two single-seed gaps
-    wider = bool(gap[few] > 0 and spread is not None and gap[few] - gap[most] > 2 * np.sqrt(2) * spread)
-    return {"table": table, "spread": spread, "wider": wider, "few": int(few), "most": int(most), "gap_few": float(gap[few]),
+    # the change of the lead from the most pairs to the fewest is a difference of four single-seed accuracies: with a
+    # seed-to-seed standard deviation of at most `spread` each, its 95% band is 1.96 * 2 * spread
+    change = gap[few] - gap[most]
+    band = None if spread is None else 1.96 * 2 * spread
+    wider = bool(gap[few] > 0 and band is not None and change > band)
+    beyond = bool(band is not None and abs(change) > band)
+    return {"table": table, "spread": spread, "wider": wider, "beyond": beyond, "few": int(few), "most": int(most),
+            "change": float(change), "band": band,
+            "gap_few": float(gap[few]),
             "gap_most": float(gap[most]), "sum_few": float(wide.loc[few, ("sum classifier", huji_sum.SEEN)]),
             "digits_few": float(wide.loc[few, ("two-digit network", huji_sum.SEEN)])}
 
 
-def probe_context(result) -> dict | None:
-    """The linear probes' table and what they show about the sum classifier's features."""
+def probe_context(result, s_t=None, s_h=None) -> dict | None:
+    """The linear probes' table and what they show about the sum classifier's features.
+
+    If a probe reads each digit with accuracy at least p, reading both and adding them is right for at least
+    2p - 1 of the pairs (each digit is wrong on at most 1 - p of them). Where that bound exceeds the sum
+    classifier's own sum accuracy beyond the binomial noise of both, its features hold digits its sum does not use."""
     p = result.tables.get("probes")
     if p is None or p.empty:
         return None
     acc = {(r.model, r.split, r.digit): r.probe_accuracy for r in p.itertuples()}
-    rows = [[one_line(m), sp, pct(acc[(m, sp, "left")]), pct(acc[(m, sp, "right")])]
+    rows = [[one_line(m), _split(sp), pct(acc[(m, sp, "left")]), pct(acc[(m, sp, "right")])]
             for m in ("sum classifier", "two-digit network") for sp in (huji_sum.SEEN, huji_sum.HELD)
             if (m, sp, "left") in acc]
-    table = Table(slug("huji.5.3", "probe"), "Linear probes: each digit of a pair read from a seed-0 network's 256 hidden "
-                  f"features by a linear map fitted (least squares) on {num(result.facts.get('probe_pairs', 0))} "
-                  "training pairs, scored on test pairs.", ["network", "test pairs", "left digit read", "right digit read"], rows,
+    table = Table(slug("huji.5.3", "probe"), "Linear probes: each digit read from a seed-0 network's 256 hidden "
+                  f"features by a least-squares map fitted on {num(result.facts.get('probe_pairs', 0))} training pairs; "
+                  "accuracy on test pairs.", ["network", "combinations", "left digit", "right digit"], rows,
                   ["l", "l", "r", "r"])
     held = min(acc[("sum classifier", huji_sum.HELD, d)] for d in ("left", "right"))
     seen = min(acc[("sum classifier", huji_sum.SEEN, d)] for d in ("left", "right"))
     ref = {sp: min(acc.get(("two-digit network", sp, d), float("nan")) for d in ("left", "right"))
            for sp in (huji_sum.SEEN, huji_sum.HELD)}
+    unused = []   # (combinations, 2p - 1, the sum classifier's sum accuracy) where the bound is clearly above it
+    for name, p_min, r in (("seen", seen, s_t), ("held-out", held, s_h)):
+        if r is None:
+            continue
+        bound = 2 * p_min - 1
+        se = ((2 * binomial_se(p_min, r.pairs)) ** 2 + binomial_se(r.sum_accuracy, r.pairs) ** 2) ** 0.5
+        if bound - 1.96 * se > r.sum_accuracy:
+            unused.append((name, bound, float(r.sum_accuracy)))
     return {"table": table, "held_min": held, "seen_min": seen, "readable": held >= 0.9,
-            "ref_seen": ref[huji_sum.SEEN], "ref_held": ref[huji_sum.HELD]}
+            "ref_seen": ref[huji_sum.SEEN], "ref_held": ref[huji_sum.HELD], "unused": unused}
 
 
 # ----------------------------------------------------------------------------- HUJI 4

@@ -46,10 +46,10 @@ def tuebingen_1(result, record) -> dict:
     fig = Figure(slug("tuebingen.1", "errors"),
                  to_svg(figures.error_curves({f"learning rate {chosen}": h}, tuple(cfg["lr_boundaries"]),
                                              {f"learning rate {chosen}": tuebingen})),
-                 f"The global-average-pooling network on MNIST: training error (dashed, fixed sample of "
+                 f"The sheet's network on MNIST: training error (dashed, fixed sample of "
                  f"{num(cfg['train_eval_size'] or run['train_examples'])}) and test error (solid, "
                  f"{'all 10,000' if cfg['test_size'] is None else num(cfg['test_size'])} test images) every "
-                 f"{cfg['eval_every']} steps, log scale; dotted: the learning rate's drop.")
+                 f"{cfg['eval_every']} steps, log scale; dotted: the rate's drop.")
     curves = result.tables["curves"]
     hist = {f"learning rate {k}": g for k, g in curves.groupby("schedule", sort=False)}
     colors = {k: tuebingen if k == f"learning rate {chosen}" else figures.color_for("softmax regression") for k in hist}
@@ -83,6 +83,4 @@ def tuebingen_1(result, record) -> dict:
             "fig": fig, "fig_choice": fig_choice, "table": table, "params": params, "schedules": schedules,
             "chosen": sch.query("chosen").iloc[0], "other": other.iloc[0] if len(other) else None,
             "trial_examples": trial["train_examples"],
-            "classifier_params": int(result.tables["params"]["params"].iloc[-1]),
-            "total_params": int(result.tables["params"]["params"].sum()),
             "sheet_step": first_step_reaching(h, "test_accuracy", facts["sheet_accuracy"])}
