@@ -66,10 +66,12 @@ class Appendix:
         return [tid for k, tid in self.moved.get(qid, []) if k == kind]
 
     def refs(self, qid: str, kind: str) -> list[tuple[str, str]]:
-        """(id, 'figref' or 'tabref') of what the question moved to appendix `kind`."""
+        """(id, 'noteref', 'tabref' or 'figref') of what the question moved to appendix `kind`: notes, then tables,
+        then figures, each in the order of the appendix, so that the answer's appendix line can say 'Tables 14, 15'."""
         cls = {item.id: "figref" if hasattr(item, "svg") else "noteref" if isinstance(item, Note) else "tabref"
                for item in self.items[kind]}
-        return [(tid, cls[tid]) for tid in self.of(qid, kind)]
+        order = {"noteref": 0, "tabref": 1, "figref": 2}
+        return sorted(((tid, cls[tid]) for tid in self.of(qid, kind)), key=lambda r: order[r[1]])
 
 
 @dataclass(frozen=True)

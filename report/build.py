@@ -273,7 +273,19 @@ def number_figures_and_tables(html: str) -> str:
         at = tag_end
     out.append(html[at:])
     html = "".join(out)
-    return _REF.sub(lambda m: f'<a class="{m.group(1)}" href="#{m.group(2)}">{numbers.get(m.group(2), "?")}</a>', html)
+    html = _REF.sub(lambda m: f'<a class="{m.group(1)}" href="#{m.group(2)}">{numbers.get(m.group(2), "?")}</a>', html)
+    return _BACKING.sub(lambda m: _RUN_OF_REFS.sub(_grouped, m.group(0)), html)
+
+
+_BACKING = re.compile(r'<p class="backing">.*?</p>', re.S)
+_RUN_OF_REFS = re.compile(r'<a class="(figref|tabref|noteref)" href="#[^"]+">(Figure|Table|Note) \d+</a>'
+                          r'(?:, <a class="\1" href="#[^"]+">\2 \d+</a>)+')
+
+
+def _grouped(m: re.Match) -> str:
+    """'Table 14, Table 15' in an answer's appendix line as 'Tables 14, 15': each number still its own link."""
+    kind = m.group(2)
+    return f"{kind}s " + m.group(0).replace(f">{kind} ", ">").replace(f'class="{m.group(1)}"', f'class="{m.group(1)} n"')
 
 
 def write_figures(answers, directory: Path) -> Path:

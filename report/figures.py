@@ -117,9 +117,8 @@ def panels_note(histories: dict[str, pd.DataFrame], zoom_from: float | None = 97
     """What a caption says of accuracy_curves' panels: '.' for one panel, else how the two read."""
     if not zoom_applies(histories, zoom_from):
         return "."
-    left = ("the whole run with steps on a log scale" if _log_steps(histories) else
-            "the whole run as the error (100% minus the accuracy) on a log scale")
-    return f"; left, {left}; right, the accuracies above {zoom_from:g}%."
+    left = "the whole run, steps on a log scale" if _log_steps(histories) else "error (100% − accuracy), log scale"
+    return f"; left: {left}; right: accuracy above {zoom_from:g}%."
 
 
 def _marker(x) -> dict:

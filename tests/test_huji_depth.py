@@ -80,13 +80,13 @@ def answer_3_3(shallow_steps, deep_steps) -> Answer:
 
 def test_which_network_converges_first_is_said_only_when_the_seeds_support_it():
     deep_first = sections.build(answer_3_3([6000, 6100, 5900], [4000, 4100, 3900]))
-    assert deep_first["sentences"][0].startswith("In steps, the deep network reaches")
+    assert deep_first["sentences"][0].startswith("In steps the deep network reaches")
     assert "reason the deep network needs fewer steps" in deep_first["why"]
     alike = sections.build(answer_3_3([6000, 4000, 5000], [5500, 4500, 5100]))
-    assert "cannot be told apart in reaching 99% of their final accuracies" in alike["sentences"][0]
-    assert "cannot be detected" in alike["why"] and "needs fewer steps" not in alike["why"]
+    assert "cannot be told apart in steps to 99% of their final accuracies" in " ".join(alike["sentences"])
+    assert "cost of a step" in alike["why"] and "needs fewer steps" not in alike["why"]
     shallow_first = sections.build(answer_3_3([3000, 3100, 2900], [4000, 4100, 3900]))
-    assert "the shallow network reaches" in shallow_first["sentences"][0]
+    assert "in steps the shallow network reaches" in shallow_first["sentences"][0]
     assert "reason the shallow network needs fewer steps" in shallow_first["why"]
 
 

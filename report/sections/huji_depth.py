@@ -137,37 +137,34 @@ def huji_3_2(result, record) -> dict:
     return ctx
 
 
-def _convergence_sentences(unit: str, levels: list[tuple[str, str, dict]], fmt) -> list[str]:
-    """For each (level, the level said of both, seconds or steps per family): which network needs less `unit` to
-    reach it, or that its seeds cannot tell the two apart; levels that tell nothing apart share one sentence."""
-    def signed_fmt(x):
-        zero = fmt(abs(x)) == fmt(0)
-        return ("" if zero else "−" if x < 0 else "+") + fmt(abs(x))
-
-    apart, together = [], []
-    for level, level_both, d in levels:
+def _convergence_sentences(measures: list[tuple[str, str, str, dict, object]]) -> list[str]:
+    """For each (unit, the level said of one network, said of both, seconds or steps per family, formatter): which
+    network needs less of the unit to reach the level, or that its seeds cannot tell the two apart. Every measure that
+    tells the networks apart shares one sentence, every one that does not another."""
+    apart, together, n_seeds, measurable = [], {}, 0, True
+    for unit, level, level_both, d, fmt in measures:
         s, dp = d["shallow"], d["deep"]
         diff = welch(s.mean(), s.std(), len(s), dp.mean(), dp.std(), len(dp))
+        n_seeds, measurable = len(s), measurable and diff.measurable
         if diff.significant:
             lo, hi = sorted((abs(diff.low), abs(diff.high)))
-            apart.append(("deep" if diff.diff < 0 else "shallow", level, f"{fmt(lo)} to {fmt(hi)}"))
+            apart.append(f"in {unit} the {'deep' if diff.diff < 0 else 'shallow'} network reaches {level} first "
+                         f"(by {fmt(lo)} to {fmt(hi)} {unit}")
         else:
-            detail = (f"{signed_fmt(diff.low)} to {signed_fmt(diff.high)} {unit}" if diff.measurable
-                      else "one seed a side")
-            together.append((level_both, detail, len(s)))
+            def signed_fmt(x, fmt=fmt):
+                return ("" if fmt(abs(x)) == fmt(0) else "−" if x < 0 else "+") + fmt(abs(x))
+            detail = f" ({signed_fmt(diff.low)} to {signed_fmt(diff.high)} {unit})" if diff.measurable else ""
+            together.setdefault(unit, []).append(f"{level_both}{detail}")
     out = []
-    if len(apart) == 1:
-        (first, level, by), = apart
-        out.append(f"In {unit}, the {first} network reaches {level} first (by {by} {unit}, 95% interval).")
-    elif apart:
-        (f1, l1, by1), (f2, l2, by2) = apart
-        who = f"the {f1} network reaches {l1} and {l2} first" if f1 == f2 else \
-            f"the {f1} network reaches {l1} first and the {f2} network {l2}"
-        out.append(f"In {unit}, {who} (by {by1} and {by2} {unit}, 95% intervals).")
+    if apart:
+        said = (apart[0] + ", 95% interval)." if len(apart) == 1
+                else ") and ".join(apart) + "); 95% intervals.")
+        out.append(said[0].upper() + said[1:])
     if together:
-        reach = " or ".join(f"{level} ({detail})" for level, detail, _ in together)
-        out.append(f"In {unit}, the two networks cannot be told apart in reaching {reach}: with {together[0][2]} "
-                   "seeds the 95% interval of the difference, deep minus shallow, includes zero.")
+        where = ", nor ".join(f"in {unit} to {' or to '.join(levels)}" for unit, levels in together.items())
+        out.append(f"The two cannot be told apart {where}: "
+                   + (f"each 95% interval of the difference (deep minus shallow, {n_seeds} seeds) includes zero."
+                      if measurable else "with one seed a side there is no interval."))
     return out
 
 
@@ -213,11 +210,11 @@ def huji_3_3(result, record) -> dict:
             return {f: g.get_group(f)[col].astype(float) for f in fams}
         own, level = (f"{rel:.0%} of its final accuracy", f"{rel:.0%} of their final accuracies"), \
             f"the common level {pct(common)}"
-        sentences = [
-            *_convergence_sentences("steps", [(*own, by("own_step")), (level, level, by("common_step"))], num),
-            *_convergence_sentences("seconds", [(*own, by("own_seconds")), (level, level, by("common_seconds"))],
-                                    lambda x: f"{x:.1f}"),
-        ]
+        secs1 = lambda x: f"{x:.1f}"   # noqa: E731
+        sentences = _convergence_sentences([("steps", *own, by("own_step"), num),
+                                            ("steps", level, level, by("common_step"), num),
+                                            ("seconds", *own, by("own_seconds"), secs1),
+                                            ("seconds", level, level, by("common_seconds"), secs1)])
         step_diff, common_diff = (welch(*(lambda s, d: (s.mean(), s.std(), len(s), d.mean(), d.std(), len(d)))(
             by(col)["shallow"], by(col)["deep"])) for col in ("own_step", "common_step"))
         final = {f: g.get_group(f)["final_accuracy"].mean() for f in fams}
@@ -235,8 +232,7 @@ def huji_3_3(result, record) -> dict:
             why = ("A possible reason the shallow network needs fewer steps (untested): the gradient reaches its single "
                    "convolution directly, while the deep network's narrow layers are bottlenecks it must pass twice.")
         else:
-            why = (f"With {facts['seeds']} seeds, a difference in steps smaller than the spread between seeds cannot be "
-                   "detected; what separates the two networks is the cost of a step.")
+            why = "What separates them is the cost of a step."
         ips = {f: g.get_group(f)["images_per_second"].mean() for f in fams}
         ratio = ips["shallow"] / ips["deep"]
         speeds = f"{num(ips['deep'])} against {num(ips['shallow'])} images/s"
@@ -266,8 +262,8 @@ def _step_cost_sentence(macs: dict[str, int], ratio: float, speeds: str = "") ->
     time_ratio, mac_ratio = ratio, macs["deep"] / macs["shallow"]   # a deep step takes `ratio` times a shallow one
     if time_ratio > 1 and mac_ratio < time_ratio:
         return (head + f", {mac_ratio:.2f} times as many, yet a deep step takes {time_ratio:.2f} times as long"
-                + (f" ({speeds})" if speeds else "") + ": networks this small leave the processor mostly idle, and "
-                "the difference comes from running more layers, each on small tensors, not from arithmetic.")
+                + (f" ({speeds})" if speeds else "") + ": the cost comes not from arithmetic but, likely (not "
+                "profiled), from the deep network's extra layers, each a separate small operation forward and backward.")
     return head + "."
 
 

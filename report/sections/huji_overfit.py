@@ -156,18 +156,21 @@ def huji_4(result, record) -> dict:
         def n(r):
             return None if r.n == n_seeds else int(r.n)
         return [[one_line(network_name(r)), num(r.params), pm(r.validation_mean, r.validation_std, n(r)),
-                 pm(r.test_mean, r.test_std, n(r)), pm(r.ratio_mean, r.ratio_std, n(r), 1, 3), pct(r.train_mean),
-                 one_line(f"{sci(r.loss_before_mean)} → {sci(r.loss_mean)}")] for r in t.itertuples()]
+                 pm(r.test_mean, r.test_std, n(r)), pm(r.ratio_mean, r.ratio_std, n(r), 1, 3), pct(r.train_mean)]
+                for r in t.itertuples()]
 
-    header = ["network", "parameters", "validation (%)", "test (%)", "ratio", "train", "training loss"]
-    read = (f"mean ± std over {n_seeds} seeds, read at step {num(step)}; training loss "
-            f"{num(facts['flat_window'])} steps before the end → at the end.")
-    size_t = Table(slug("huji.4", "size"), f"Fewer parameters on the 250 examples: {read}", header,
-                   rows(sized), ["l", "r", "r", "r", "r", "r", "r"])
+    header = ["network", "parameters", "validation (%)", "test (%)", "ratio", "train"]
+    size_t = Table(slug("huji.4", "size"), f"Fewer parameters on the 250 examples: mean ± std over {n_seeds} seeds, "
+                   f"read at step {num(step)}.", header, rows(sized), ["l", "r", "r", "r", "r", "r"])
     drop_t = Table(slug("huji.4", "dropout"), f"Dropout on the 250 examples, by keep probability, read at step "
                    f"{num(step)}; columns as for the smaller networks.", ["keep probability"] + header[2:],
                    [r[:1] + r[2:] for r in rows(drop)],
-                   ["l", "r", "r", "r", "r", "r"])
+                   ["l", "r", "r", "r", "r"])
+    loss_t = Table(slug("huji.4", "loss"), f"HUJI 4: the training loss of every variant, mean over {n_seeds} seeds, "
+                   f"{num(facts['flat_window'])} steps before the end and at the end (step {num(step)}).",
+                   ["network", "training loss before", "at the end"],
+                   [[one_line(described(r)), sci(r.loss_before_mean), sci(r.loss_mean)]
+                    for r in pd.concat([sized, drop.iloc[1:]]).itertuples()], ["l", "r", "r"], kind="more")
     smaller = summary[(summary["experiment"] != "dropout") & (summary["params"] < base.params)]
     pick_size = chosen(pd.concat([smaller, base.to_frame().T]))
     pick_drop = chosen(drop)
@@ -197,7 +200,8 @@ def huji_4(result, record) -> dict:
                       "Dropout on 250 MNIST examples, the HUJI network with dropout after every hidden layer: mean "
                       f"test accuracy and ratio against the keep probability at step {num(step)}, ±1 std over the "
                       "seeds.", kind="more")
-    return {"layers": layers_t, "full": full, "small": small, "size": size_t, "drop": drop_t, "base": base,
+    return {"layers": layers_t, "full": full, "small": small, "size": size_t, "drop": drop_t, "loss": loss_t,
+            "base": base,
             "facts": facts, "step": step, "epochs": step * 50 / (10 * facts["per_class"]),
             # memorises: the 250-example run's ratio is lower than the full run's by more than 2 points
             "memorises": bool(small["ratio"] < full["ratio"] - 0.02),
