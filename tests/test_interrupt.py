@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def cli(out: Path, data_dir: Path) -> list[str]:
     return [sys.executable, str(ROOT / "Ex1_main.py"), "--only", "huji.1.2", "--profile", "quick",
-            "--data-dir", str(data_dir), "--out", str(out)]
+            "--data-dir", str(data_dir), "--out", str(out), "--no-pdf", "--html"]   # the history is what is compared
 
 
 def checkpoint_step(out: Path) -> int | None:
