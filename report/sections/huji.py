@@ -115,11 +115,10 @@ def huji_2(result, record) -> dict:
     # "Within" means inside two standard errors of a 10,000-image test accuracy (about 0.5 points).
     se = (2 * lr["test_accuracy"] * (1 - lr["test_accuracy"]) / 10000) ** 0.5
     if abs(vs_lr) <= 2 * se:
-        close = ("exactly as accurate as" if round(100 * abs(vs_lr), 2) == 0
-                 else f"within {100 * abs(vs_lr):.2f} points of")
-        lr_sentence = (f"It ends {close} softmax regression on the pixels ({pct(lr['test_accuracy'])}): its "
-                       f"{num(lin['params'])} parameters do no better than the equivalent {num(lr['params'])}-parameter "
-                       "affine classifier.")
+        close = ("as accurate as" if round(100 * abs(vs_lr), 2) == 0 else f"within {100 * abs(vs_lr):.2f} points of")
+        lr_sentence = (f"It ends {close} softmax regression on the pixels ({pct(lr['test_accuracy'])}; one seed each, "
+                       f"within the ±{200 * se:.2f}-point sampling noise of their difference): its {num(lin['params'])} "
+                       f"parameters do no better than the equivalent {num(lr['params'])}-parameter affine classifier.")
     elif vs_lr > 0:
         lr_sentence = (f"It ends {100 * vs_lr:.2f} points above softmax regression with the same recipe "
                        f"({pct(lr['test_accuracy'])}); both are affine, so the difference is one of optimisation, "
