@@ -155,8 +155,9 @@ def _readable_log_y(ax) -> None:
 def _train_test(ax, x, train, test, color: str, label: str, held_out: str = "test") -> None:
     """The pair every training figure draws: train dashed and thinner, held-out (test or validation) solid,
     one colour per model."""
-    ax.plot(x, train, "--", color=color, lw=1.2, label=f"{label}: train", **_marker(x))
-    ax.plot(x, test, "-", color=color, lw=1.6, label=f"{label}: {held_out}", **_marker(x))
+    # the dashed line drawn over the solid one: where the two coincide, the dashes still show
+    ax.plot(x, test, "-", color=color, lw=1.6, alpha=0.75, label=f"{label}: {held_out}", **_marker(x))
+    ax.plot(x, train, "--", color=color, lw=1.2, label=f"{label}: train", zorder=3, **_marker(x))
 
 
 @_styled
@@ -261,12 +262,12 @@ def param_bars(tables: dict[str, pd.DataFrame]):
         # a count equal in every reading is labelled once, over the group; the others over their own bar
         own = [f"{p:,}" if any(len(o) != len(t) or o["params"][j] != p for o in tables.values()) else ""
                for j, p in enumerate(t["params"])]
-        ax.bar_label(bars, labels=own, fontsize=6.5, padding=1)
+        ax.bar_label(bars, labels=own, fontsize=7.5, padding=1)
         ax.set_xticks([j + width * (len(tables) - 1) / 2 for j in range(len(t))], t["layer"])
     for j, p in enumerate(first["params"]):
         if all(len(o) == len(first) and o["params"][j] == p for o in tables.values()):
             ax.annotate(f"{p:,} in each", (j + width * (len(tables) - 1) / 2, p), xytext=(0, 2),
-                        textcoords="offset points", ha="center", va="bottom", fontsize=6.5)
+                        textcoords="offset points", ha="center", va="bottom", fontsize=7.5)
     ax.set_yscale("log")
     low = min(int(t["params"].min()) for t in tables.values())
     high = max(int(t["params"].max()) for t in tables.values())
@@ -331,7 +332,8 @@ def frontier_bottom(sweeps: dict[str, pd.DataFrame], target: float) -> float:
     """The frontier figure's lowest accuracy (%): 5 points below the threshold, so that the threshold and the margin
     line stand apart, or lower where the frontier itself is; what lies lower is marked on the bottom edge."""
     frontier = [100 * t.loc[t["frontier"], "validation_mean"].min() for t in sweeps.values() if t["frontier"].any()]
-    return max(0.0, min([100 * target - 5.0] + [f - 1.0 for f in frontier]))
+    # a whole number: the two questions' captions then name the same kind of edge ("below 89%", not "89.9%")
+    return max(0.0, math.floor(min([100 * target - 5.0] + [f - 1.0 for f in frontier])))
 
 
 @_styled
@@ -468,7 +470,7 @@ def pair_map(by_pair: pd.DataFrame, held_out: list, models: tuple[str, ...]):
     import numpy as np
     from matplotlib.patches import Rectangle
 
-    fig, axes = _subplots(1, len(models), figsize=(3.7 * len(models), 3.6))   # square maps: wide enough to span the text
+    fig, axes = _subplots(1, len(models), figsize=(3.3 * len(models), 3.2))   # square maps, side by side
     for ax, model in zip(np.atleast_1d(axes), models):
         g = by_pair[by_pair["model"] == model]
         m = np.full((10, 10), np.nan)

@@ -26,6 +26,9 @@ def test_a_curve_that_hugs_the_top_of_its_panel_is_flat_and_a_spread_one_is_not(
 def test_machine_paths_placeholders_and_build_instructions_are_found():
     assert grader.forbidden_text("data from /work/shared/datasets/mnist.npz")
     assert grader.forbidden_text("Students' names go here: run with --names")
+    assert grader.forbidden_text("PARTIAL REPORT: made with --only; it leaves out 1 question: bonn.p4. Run python "
+                                 "Ex1_main.py --all for the whole report.")
+    assert not grader.forbidden_text("the tables as the last run of python Ex1_main.py computed them")
     assert grader.forbidden_text("accuracy nan%")
     assert grader.forbidden_text(r"written to C:\Users\ada\out")
     assert not grader.forbidden_text("MNIST (60,000 training images), 99.31% test accuracy; 1/2 of the units")

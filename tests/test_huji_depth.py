@@ -123,5 +123,9 @@ def test_the_sheets_literal_answer_is_scored_on_test_beside_the_rules():
     assert "<b>866</b> parameters" in text and "lowest seed 95.36%" in text
     assert "95.10%, 94.90%, 95.30% by seed" in text and "1 of 3 seeds below 95%: the margin guards" in text
     assert "the margin guards" not in _literal_sentence(result, t, 0.95, chosen, 1)   # the rule's choice fails too
+    # every literal seed above 95% on test: one answer, and what the margin cost
+    test["test_accuracy"] = [0.9602, 0.9581, 0.9637]
+    assert "so on these 3 seeds the margin cost 126 parameters it did not need" in _literal_sentence(
+        result, t, 0.95, chosen, 0)
     # no literal answer apart from the rule's: nothing to add
     assert _literal_sentence(SimpleNamespace(facts={"literal": "conv 2-4-9"}, tables={}), t, 0.95, chosen, 0) == ""

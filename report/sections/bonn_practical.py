@@ -25,7 +25,7 @@ def rate_verdict(vs, chosen: str) -> str:
     if not vs.significant:
         return f"the rule picks {chosen}, but the two rates are not told apart"
     if vs.diff < 0:
-        return "the final weights tell the two rates apart in the rule's order"
+        return "the rule's order holds"
     return ("on the final weights the runner-up is the better one, so the rule's average and the last evaluation "
             "disagree; the rule, fixed in advance, decides")
 

@@ -203,8 +203,10 @@ def run_of(record, label: str) -> dict:
 
 def pm(mean: float, std: float, n: int | None = None, scale: float = 100.0, digits: int = 2) -> str:
     """"mean ± std (n=3)"; without n where the caption already says how many seeds."""
-    s = 0.0 if std != std else std
-    return f"{scale * mean:.{digits}f} ± {scale * s:.{digits}f}" + (f" (n={n})" if n is not None else "")
+    s = 0.0 if std != std else scale * std
+    # A spread that rounds to zero at the mean's precision keeps one significant digit: "± 0.000" reads as no spread.
+    spread = f"{s:.{digits}f}" if s == 0 or round(s, digits) > 0 else f"{s:.1g}"
+    return f"{scale * mean:.{digits}f} ± {spread}" + (f" (n={n})" if n is not None else "")
 
 
 

@@ -214,7 +214,7 @@ def probe_context(result, s_t=None, s_h=None) -> dict | None:
     table = Table(slug("huji.5.3", "probe"), "Linear probes: each digit read from a seed-0 network's 256 hidden "
                   f"features by a least-squares map fitted on {num(result.facts.get('probe_pairs', 0))} training pairs; "
                   "accuracy on test pairs.", ["network", "combinations", "left digit", "right digit"], rows,
-                  ["l", "l", "r", "r"])
+                  ["l", "l", "r", "r"], kind="more")   # the text quotes the numbers its argument needs
     held = min(acc[("sum classifier", huji_sum.HELD, d)] for d in ("left", "right"))
     seen = min(acc[("sum classifier", huji_sum.SEEN, d)] for d in ("left", "right"))
     ref = {sp: min(acc.get(("two-digit network", sp, d), float("nan")) for d in ("left", "right"))
