@@ -85,6 +85,18 @@ def welch(mean_a: float, std_a: float, n_a: int, mean_b: float, std_b: float, n_
     return Difference(diff, se, df, diff - t * se, diff + t * se, p)
 
 
+def variance_ratio(std_a: float, n_a: int, std_b: float, n_b: int) -> float:
+    """Two-sided p-value of the F-test that two samples (standard deviations with ddof=1, sizes n) share one
+    variance; NaN with fewer than two of either."""
+    from scipy import stats
+
+    if n_a < 2 or n_b < 2 or not std_a > 0 or not std_b > 0:
+        return float("nan")
+    f = (std_a / std_b) ** 2
+    one = stats.f.sf(f, n_a - 1, n_b - 1) if f >= 1 else stats.f.cdf(f, n_a - 1, n_b - 1)
+    return float(min(1.0, 2 * one))
+
+
 def contrast(terms) -> Difference:
     """Welch's test of a sum of group means with coefficients, from (coefficient, mean, std, n) per group: e.g.
     (b - a) - (d - c), one method's gain over its own baseline minus another's. The groups are taken as

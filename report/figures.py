@@ -143,10 +143,10 @@ def _legend_below(fig, ax, ncol: int = 2, **kwargs) -> None:
 
 
 def _readable_log_y(ax) -> None:
-    """A log axis spanning less than about two decades gets plain labels at 1, 2 and 5 of each decade: with
+    """A log axis spanning up to about three decades gets plain labels at 1, 2 and 5 of each decade: with
     only 10⁰ and 10¹ a reader cannot place a curve at 0.65%."""
     lo, hi = ax.get_ylim()
-    if lo > 0 and hi / lo < 300:
+    if lo > 0 and hi / lo < 2000:
         ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
         ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
         ax.yaxis.set_minor_formatter(NullFormatter())
@@ -457,6 +457,7 @@ def learning_rate_sweep(curves: pd.DataFrame, chosen: str):
     b.set_ylabel("training loss (nats, log scale)")
     for ax in (a, b):
         ax.set_yscale("log")
+        _readable_log_y(ax)
         ax.set_xlabel("training step (mini-batches)")
     fig.tight_layout()
     _legend_below(fig, a, ncol=6, title="learning rate", title_fontsize=8)

@@ -83,8 +83,8 @@ def test_the_learning_rate_choice_is_weighed_pair_by_pair_against_the_runner_up(
     from ex1.stats import Paired
     from report.sections.bonn_practical import rate_verdict
 
-    assert "not told apart" in rate_verdict(Paired(30, 25, 5000), "0.03")           # 5 pairs either way: noise
-    assert "the rule's order holds" in rate_verdict(Paired(90, 30, 5000), "0.03")      # the chosen rate right more often
+    assert "do not tell the two rates apart" in rate_verdict(Paired(30, 25, 5000), "0.03")           # 5 pairs either way: noise
+    assert "the chosen rate is the better one there too" in rate_verdict(Paired(90, 30, 5000), "0.03")      # the chosen rate right more often
     assert "runner-up is the better one" in rate_verdict(Paired(30, 90, 5000), "0.03")
 
 
@@ -95,3 +95,18 @@ def test_the_cifar_answer_is_weighed_against_the_tutorial_with_its_sampling_erro
     above = tutorial_sentence(0.7252, 0.70, 10000)
     assert above.startswith("above") and "2.52 points from 70%" in above
     assert tutorial_sentence(0.6800, 0.70, 10000).startswith("below")
+
+
+def test_the_seed_spread_is_weighed_for_the_final_accuracy_and_for_the_last_means_apart():
+    from types import SimpleNamespace as R
+
+    from report.sections.bonn_practical import spread_sentence
+
+    # the real full-profile spreads: a dip in one unregularised seed makes only the final accuracies differ
+    base = R(test_std=0.0060, last_std=0.0015, n=3)
+    reg = R(test_std=0.0007, last_std=0.0007, n=3)
+    text = spread_sentence(base, reg, 3, 0)
+    assert "0.60 and 0.07 points (p = 0.027)" in text and "0.15 and 0.07 points (p = 0.36)" in text
+    assert "only the final evaluations differ, from seed 0's dip" in text
+    same = R(test_std=0.0010, last_std=0.0010, n=3)
+    assert "neither recipe is shown to be steadier" in spread_sentence(same, reg, 3, None)

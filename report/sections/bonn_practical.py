@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pandas as pd
 
-from ex1.stats import paired, signed, welch
+from ex1.stats import p_value, paired, signed, variance_ratio, welch
 
 from experiments.bonn_practical import LAST, cifar_label, mnist_label, sweep_label
 
@@ -23,11 +23,11 @@ def rate_verdict(vs, chosen: str) -> str:
     """What the paired comparison of the runner-up against the chosen rate (vs: stats.Paired, b the runner-up)
     says about the choice."""
     if not vs.significant:
-        return f"the rule picks {chosen}, but the two rates are not told apart"
+        return f"the average picks {chosen}, but the final weights do not tell the two rates apart"
     if vs.diff < 0:
-        return "the rule's order holds"
-    return ("on the final weights the runner-up is the better one, so the rule's average and the last evaluation "
-            "disagree; the rule, fixed in advance, decides")
+        return "the chosen rate is the better one there too"
+    return ("on the final weights the runner-up is the better one, so the average and the last evaluation "
+            "disagree; the average, chosen in advance, decides")
 
 
 def tutorial_sentence(accuracy: float, tutorial: float, n_test: int) -> str:
@@ -52,7 +52,7 @@ def bonn_p1(result, record) -> dict:
             for r in t.itertuples()]
     table = Table(slug("bonn.p1", "selection"), f"The sweep: validation error on {num(facts['validation'])} held-out "
                   f"training images after the last step, its mean over the last {facts['select_last']} evaluations "
-                  "(the rule), and the training-sample loss.",
+                  "(which chooses the rate), and the training-sample loss.",
                   ["learning rate", "final validation error", f"mean of last {facts['select_last']}",
                    "training loss", "training time", "chosen"], rows, ["r", "r", "r", "r", "r", "l"], kind="more")
     fig = Figure(slug("bonn.p1", "sweep"), to_svg(figures.learning_rate_sweep(curves, chosen)),
@@ -101,8 +101,12 @@ def last_evaluations(h: pd.DataFrame, n: int, k: int = 3) -> dict:
     tail = h[h["step"] > 0].tail(k)
     acc = tail["test_accuracy"].astype(float)
     noise = evaluation_noise(float(acc.mean()), n)
+    loss = tail["train_loss"].astype(float) if "train_loss" in tail else pd.Series(dtype=float)
     return {"k": len(acc), "mean": float(acc.mean()), "low": float(acc.min()), "high": float(acc.max()),
-            "first_step": int(tail["step"].iloc[0]), "moves": bool(acc.max() - acc.min() > noise), "noise": noise}
+            "first_step": int(tail["step"].iloc[0]), "moves": bool(acc.max() - acc.min() > noise), "noise": noise,
+            # the training loss at the last two evaluations where it rises: the network itself changed
+            "loss_rise": (float(loss.iloc[-2]), float(loss.iloc[-1]))
+            if len(loss) >= 2 and loss.iloc[-1] > loss.iloc[-2] else None}
 
 
 @section("bonn.p2")
@@ -165,6 +169,7 @@ def bonn_p3(result, record) -> dict:
         return f"{100 * r.test_mean:.2f} ± {100 * std:.2f}% (n={int(r.n)})"
 
     return {"test_last": test_last, "last": last, "dip": dip.to_dict(), "is_dip": bool(dip["dip"] > dip_noise),
+            "spread_sentence": spread_sentence(base, reg, last, int(dip["seed"]) if dip["dip"] > dip_noise else None),
             "spread": {"base": float(base.test_std), "reg": float(reg.test_std), "base_last": float(base.last_std),
                        "reg_last": float(reg.last_std)},
             "reg_pm": pm_pct(reg), "base_pm": pm_pct(base),
@@ -172,6 +177,29 @@ def bonn_p3(result, record) -> dict:
             "test": test, "significant": test.significant, "facts": facts, "gap_base": gap_base, "gap_reg": gap_reg,
             "base_hardly_overfits": gap_base < 0.005, "regularised_lower": test_last.significant and test_last.diff < 0,   # half a point between training and test accuracy
             "run": run}
+
+
+def spread_sentence(base, reg, last: int, dip_seed: int | None, alpha: float = 0.05) -> str:
+    """Whether the seeds spread more without regularisation than with it, for the final accuracy and for the
+    last-`last` means, each with the variance-ratio test's p-value (3 seeds a side say little: p, not a verdict)."""
+    p_final = variance_ratio(base.test_std, int(base.n), reg.test_std, int(reg.n))
+    p_last = variance_ratio(base.last_std, int(base.n), reg.last_std, int(reg.n))
+
+    def pair(a, b, p):
+        return f"{100 * a:.2f} and {100 * b:.2f} points ({p_value(p)})" if p == p else f"{100 * a:.2f} and {100 * b:.2f} points"
+
+    s = (f"Seed spread (standard deviation) without and with regularisation: "
+         f"{pair(base.test_std, reg.test_std, p_final)} for the final accuracy, "
+         f"{pair(base.last_std, reg.last_std, p_last)} for the last-{last} means (variance-ratio test)")
+    final_apart, last_apart = p_final < alpha, p_last < alpha
+    if final_apart and not last_apart:
+        who = "regularised" if reg.test_std < base.test_std else "unregularised"
+        cause = f", from seed {dip_seed}'s dip" if dip_seed is not None else ""
+        return s + f": only the final evaluations differ{cause}."
+    if final_apart or last_apart:
+        who = "regularised" if reg.last_std < base.last_std else "unregularised"
+        return s + f": the {who} runs are steadier."
+    return s + ": neither recipe is shown to be steadier."
 
 
 def trend_sentence(last, best: float, best_epoch: float) -> str:

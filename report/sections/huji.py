@@ -152,8 +152,7 @@ def huji_2(result, record) -> dict:
     if abs(settle_base - settle_lin) <= 2 * every:   # one seed each: a step or two of evaluations apart is no difference
         when = (f"step {num(settle_lin)}" if settle_lin == settle_base else
                 f"step {num(settle_lin)} (linear) and {num(settle_base)} (original)")
-        settle_sentence = (f"Both settle alike, within half a point of their final accuracy from {when}; "
-                           f"evaluations every {num(every)} steps, one seed each")
+        settle_sentence = f"Both settle within half a point of their final accuracy by {when} (one seed each)"
     elif settle_lin < settle_base:
         settle_sentence = (f"The linear network settles earlier, within half a point of its final accuracy from step "
                            f"{num(settle_lin)}, the original only from step {num(settle_base)}"
