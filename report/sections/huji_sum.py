@@ -104,8 +104,7 @@ def huji_5_3(result, record) -> dict:
                  f"{mean_std_pct(a, seeds=False)} ({n_seeds} seeds each), a difference of {over.plain()}")
         lead = {"gain": "the two-digit network works better", "loss": "the sum classifier works better",
                 "indistinct": "the two strategies cannot be told apart"}[over.direction]
-        verdict = (f"On the seen combinations {lead}: {means}. Seed {result.facts.get('seed', 0)} alone (the "
-                   f"networks of 5.1 and 5.2), paired on the same {num(pd_.n)} pairs: {pd_.plain()}.")
+        verdict = f"On the seen combinations {lead}: {means}."
     elif not pd_.significant:
         verdict = (f"On the seen combinations the two strategies cannot be told apart: {pct(d_t.sum_accuracy)} for "
                    f"the two-digit network against {pct(s_t.sum_accuracy)}; {seed0}.{once}")
