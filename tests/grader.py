@@ -18,7 +18,8 @@ FORBIDDEN = [
     (re.compile(r"site-packages|\.venv\b"), "an installation path"),
     (re.compile(r"\{\{|\}\}|\{%|%\}"), "template syntax"),
     (re.compile(r"\bTODO\b|\bFIXME\b|\bXXX\b"), "a placeholder"),
-    (re.compile(r"\bnan\b|\binf%|\bNone\b"), "a missing value"),   # pandas' spelling: "NaN" is a word of the text
+    # pandas' spellings ("NaN" is a word of the text); "None" followed by a word is English ("None of them")
+    (re.compile(r"\bnan\b|\binf%|\bNone\b(?! [a-z])"), "a missing value"),
     (re.compile(r"go here|run with --names|--names|\brun (python )?Ex1_main\.py|made with --only", re.IGNORECASE),
      "a build instruction"),
     # the team's words for its own goals and machinery: a reader compares with the sheets, not with our plans

@@ -30,6 +30,8 @@ def test_machine_paths_placeholders_and_build_instructions_are_found():
                                  "Ex1_main.py --all for the whole report.")
     assert not grader.forbidden_text("the tables as the last run of python Ex1_main.py computed them")
     assert grader.forbidden_text("accuracy nan%")
+    assert grader.forbidden_text("a test accuracy of None, 3 seeds") and grader.forbidden_text("(None)")
+    assert not grader.forbidden_text("None of them improves the full-size network's ratio")
     assert grader.forbidden_text(r"written to C:\Users\ada\out")
     assert not grader.forbidden_text("MNIST (60,000 training images), 99.31% test accuracy; 1/2 of the units")
     assert grader.forbidden_text("the full profile stays within its time budget")
