@@ -580,7 +580,7 @@ def run(args: argparse.Namespace) -> Path | None:
     print(f"figures: {write_figures(answers, out / 'figures' / args.profile)}")
     if args.zip:
         evidence = [(manifest, MANIFEST_NAME), *evidence_files(answers, ctx.store.root, tables)]
-        z = build_zip(reports[0], Path(__file__).resolve().parent, out / f"{stem}.zip", evidence)
+        z = build_zip(reports, Path(__file__).resolve().parent, out / f"{stem}.zip", evidence)
         print(f"hand-in archive: {z} ({z.stat().st_size / 2**20:.1f} MiB)")
     return reports[0]
 

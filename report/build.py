@@ -348,16 +348,19 @@ def handin_files(project_root: Path) -> list[Path]:
     return sorted(files)
 
 
-def build_zip(pdf: Path, project_root: Path, path: Path, evidence: list[tuple[Path, str]] = ()) -> Path:
-    """The sheet's hand-in: the project's code, templates, pyproject.toml and README, and the one PDF; with
-    evidence, (file, name) pairs from report.evidence: the results the PDF was rendered from and its manifest."""
+def build_zip(reports, project_root: Path, path: Path, evidence: list[tuple[Path, str]] = ()) -> Path:
+    """The sheet's hand-in: the project's code, templates, pyproject.toml and README, and the report (the PDF, and
+    the HTML where it was written: every report the manifest names, so that `ex1 verify` finds each); with
+    evidence, (file, name) pairs from report.evidence: the results the reports were rendered from and the manifest."""
     root = Path(project_root)
+    reports = [Path(reports)] if isinstance(reports, (str, Path)) else [Path(r) for r in reports]
 
     def write(tmp: Path) -> None:
         with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as z:
             for p in handin_files(root):
                 z.write(p, p.relative_to(root).as_posix())
-            z.write(pdf, pdf.name)
+            for r in reports:
+                z.write(r, r.name)
             for p, name in evidence:
                 z.write(p, name)
 

@@ -108,7 +108,7 @@ def handin(tmp_path_factory, data_dir):
     stem = "Ex1_report_quick_partial"
     evidence = [(out / f"{stem}.manifest.json", MANIFEST_NAME),
                 *evidence_files(answers, ctx.store.root, out / "tables" / "quick")]
-    z = build_zip(out / f"{stem}.html", ROOT, out / "handin.zip", evidence)
+    z = build_zip([out / f"{stem}.html"], ROOT, out / "handin.zip", evidence)
     names = zipfile.ZipFile(z).namelist()
     assert MANIFEST_NAME in names and not any(n.endswith(".npz") for n in names)   # records, not weights
     assert sum(n.startswith("results/store/runs/") and n.endswith("record.json") for n in names) == 3
