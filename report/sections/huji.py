@@ -154,14 +154,14 @@ def huji_2(result, record) -> dict:
     if abs(settle_base - settle_lin) <= 2 * every:   # one seed each: a step or two of evaluations apart is no difference
         when = (f"step {num(settle_lin)}" if settle_lin == settle_base else
                 f"step {num(settle_lin)} (linear) and {num(settle_base)} (original)")
-        settle_sentence = f"Both settle within half a point of their final accuracy by {when} (one seed each)"
+        settle_sentence = f"Both first come within half a point of their final accuracy at {when}, one seed each"
     elif settle_lin < settle_base:
-        settle_sentence = (f"The linear network settles earlier, within half a point of its final accuracy from step "
-                           f"{num(settle_lin)}, the original only from step {num(settle_base)}"
+        settle_sentence = (f"The linear network first comes within half a point of its final accuracy earlier, at step "
+                           f"{num(settle_lin)}, the original only at step {num(settle_base)}"
                            + ("; its later steps are spent on a lower ceiling" if drop > 0 else ""))
     else:
-        settle_sentence = (f"The linear network is within half a point of its final accuracy from step "
-                           f"{num(settle_lin)}, the original network from step {num(settle_base)}")
+        settle_sentence = (f"The linear network first comes within half a point of its final accuracy at step "
+                           f"{num(settle_lin)}, the original network at step {num(settle_base)}")
     return {"templates": templates_context(result),
             "fig": fig, "final": final_t, "speed": speed_t, "aff": aff_t, "affine_ok": affine_ok,
             "settle_sentence": settle_sentence,

@@ -113,8 +113,8 @@ def ratio_sentence(best_ratio, best_test: float, base_ratio: float, underfit: fl
          f"{described(best_ratio)} at {pct(best_ratio.test_mean)} test accuracy")
     if best_ratio.train_mean < underfit and best_ratio.test_mean < best_test:
         return s + (f", which fits only {pct(best_ratio.train_mean)} of its training examples and scores "
-                    f"{100 * (best_test - best_ratio.test_mean):.2f} points below the best on test: its ratio rises "
-                    "because it underfits, not because it generalises better.")
+                    f"{100 * (best_test - best_ratio.test_mean):.2f} points below the best on test: its ratio is "
+                    "highest partly because it underfits.")
     return s + "."
 
 
