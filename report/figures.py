@@ -230,7 +230,8 @@ def accuracy_panels(histories: dict[str, pd.DataFrame], held_out: str = "test", 
         ax.set_title(title)
         ax.set_xlabel("training step (mini-batches)")
     fig.tight_layout()
-    _legend_below(fig, axes[0], ncol=len(histories))
+    # four long labels in one row would widen the figure until it prints at half size
+    _legend_below(fig, axes[0], ncol=len(histories) if len(histories) <= 3 else 2)
     return fig
 
 
