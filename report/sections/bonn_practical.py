@@ -170,8 +170,6 @@ def bonn_p3(result, record) -> dict:
 
     return {"test_last": test_last, "last": last, "dip": dip.to_dict(), "is_dip": bool(dip["dip"] > dip_noise),
             "spread_sentence": spread_sentence(base, reg, last, int(dip["seed"]) if dip["dip"] > dip_noise else None),
-            "spread": {"base": float(base.test_std), "reg": float(reg.test_std), "base_last": float(base.last_std),
-                       "reg_last": float(reg.last_std)},
             "reg_pm": pm_pct(reg), "base_pm": pm_pct(base),
             "table": table, "seeds": seeds, "fig": fig, "base": base, "reg": reg, "diff": test.diff,
             "test": test, "significant": test.significant, "facts": facts, "gap_base": gap_base, "gap_reg": gap_reg,
@@ -193,7 +191,6 @@ def spread_sentence(base, reg, last: int, dip_seed: int | None, alpha: float = 0
          f"{pair(base.last_std, reg.last_std, p_last)} for the last-{last} means (variance-ratio test)")
     final_apart, last_apart = p_final < alpha, p_last < alpha
     if final_apart and not last_apart:
-        who = "regularised" if reg.test_std < base.test_std else "unregularised"
         cause = f", from seed {dip_seed}'s dip" if dip_seed is not None else ""
         return s + f": only the final evaluations differ{cause}."
     if final_apart or last_apart:

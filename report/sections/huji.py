@@ -64,10 +64,9 @@ def huji_1_2(result, record) -> dict:
     n_train_eval = facts["train_eval_examples"] or facts["train_examples"]
     # Two binomial proportions: a gap inside 1.96 standard errors of their difference is sampling noise.
     se = (train_acc * (1 - train_acc) / n_train_eval + test_acc * (1 - test_acc) / facts["test_examples"]) ** 0.5
-    noise = (f"the ±{196 * se:.2f}-point 95% noise of two samples of {num(n_train_eval)} images"
-             if n_train_eval == facts["test_examples"] else
-             f"the ±{196 * se:.2f}-point 95% noise of samples of {num(n_train_eval)} and "
-             f"{num(facts['test_examples'])} images")
+    sizes = (f"two samples of {num(n_train_eval)}" if n_train_eval == facts["test_examples"] else
+             f"samples of {num(n_train_eval)} and {num(facts['test_examples'])}")
+    noise = f"the ±{196 * se:.2f}-point 95% noise of {sizes} images"
     if abs(gap) <= 1.96 * se:
         gap_sentence = (f"Train and test accuracy end {100 * abs(gap):.2f} points apart, within {noise}: no "
                         "measurable generalisation gap.")

@@ -13,6 +13,12 @@ from .common import Figure, Table, num, one_line, pct, pm, run_of, sci, section,
 NAMES = {"width": "width ×{:g}", "fc1": "fc1 alone: {:g} units", "conv": "convolutions alone ×{:g}"}
 
 
+def times_word(x: float) -> str:
+    """'twice', 'three times', or '2.5 times': how many times one length is another, as a sentence says it."""
+    words = {2: "twice", 3: "three times", 4: "four times"}
+    return words[int(x)] if x == int(x) and int(x) in words else f"{x:g} times"
+
+
 def matched(*rows) -> int:
     """The step every compared summary row was read at; a comparison of runs read at different steps is refused."""
     steps = {int(s) for r in rows for s in (r.read_step, r.read_step_min)}
@@ -223,6 +229,7 @@ def huji_4(result, record) -> dict:
     return {"layers": layers_t, "full": full, "small": small, "size": size_t, "drop": drop_t, "loss": loss_t,
             "base": base,
             "facts": facts, "step": step, "epochs": step * 50 / (10 * facts["per_class"]),
+            "curve_times": times_word(step / facts["curve_steps"]),
             # memorises: the 250-example run's ratio is lower than the full run's by more than 2 points
             "memorises": bool(small["ratio"] < full["ratio"] - 0.02),
             "smaller": smaller_sentence(base, pick_size, chosen(smaller)
