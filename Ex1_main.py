@@ -548,16 +548,15 @@ def run(args: argparse.Namespace) -> Path | None:
                 bar.set_postfix_str(progress.remaining(q.id) or "nothing left to train")
             answers.append(experiments.execute(q, ctx))
             rec = answers[-1].record
-            progress.finished(est, rec)
+            if progress.finished(est, rec):   # kept at once: a killed command's successor estimates with it
+                plan.remember_rate(ctx, progress.rate if progress.done_s else None,
+                                   progress.overhead if progress.overhead_runs else None)
             say(f"{q.id}: {_how(rec)}")
             if bar is not None:
                 bar.update(1)
                 bar.refresh()   # a question is seconds or hours apart from the next: always show it done
         if bar is not None:
             bar.close()
-        if progress.done_s or progress.overhead_runs:
-            plan.remember_rate(ctx, progress.rate if progress.done_s else None,
-                               progress.overhead if progress.overhead_runs else None)
     except DataError as e:
         raise UsageError(str(e)) from None
     stem = _outputs(args, names)

@@ -82,7 +82,7 @@ class Estimate:
     question: str
     stored: bool                    # the answer is in the store: nothing to train
     runs: int                       # training runs it would start that the store does not hold
-    gflop: float                    # their FLOPs (training and evaluation)
+    gflop: float                    # their FLOPs (training and evaluation) still to compute
     known: bool = True              # False when the question could not be planned
 
 
@@ -109,9 +109,22 @@ def _examples(spec: RunSpec, ctx: Context) -> tuple[int, int]:
     return n_train, n_test
 
 
+def _checkpointed_step(ctx: Context, rkey: str) -> int:
+    """The step a killed command's checkpoint of this run reached (0 when none can be read)."""
+    path = ctx.store.root / "checkpoints" / rkey / "checkpoint.npz"
+    if not path.is_file():
+        return 0
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return int(json.loads(z["meta"].tobytes())["step"])
+    except Exception:   # a damaged checkpoint is the loop's to report; here it only means nothing is done yet
+        return 0
+
+
 def estimate(questions: list[Question], ctx: Context) -> list[Estimate]:
     """The cost of each question that the store does not answer yet; a run shared by several
-    questions counts in the first one only, as it is trained once."""
+    questions counts in the first one only, as it is trained once. A run that a killed command checkpointed
+    costs only the steps it has left."""
     seen: set[str] = set()
     out = []
     for q in questions:
@@ -135,8 +148,9 @@ def estimate(questions: list[Question], ctx: Context) -> list[Estimate]:
             if rkey in seen or ctx.stored_run_path(spec) is not None:
                 continue
             seen.add(rkey)
+            left = 1.0 - min(_checkpointed_step(ctx, rkey) / spec.config.steps, 1.0)
             train_f, eval_f = run_flops(_forward(spec), spec.config, *_examples(spec, ctx))
-            runs, gflop = runs + 1, gflop + (train_f + eval_f) / 1e9
+            runs, gflop = runs + 1, gflop + left * (train_f + eval_f) / 1e9
         out.append(Estimate(q.id, False, runs, gflop))
     return out
 
@@ -236,9 +250,10 @@ class Progress:
         self.done_gflop, self.done_s = 0.0, 0.0
         self.overhead_runs, self.overhead_total = 0, 0.0
 
-    def measured(self, gflop: float, seconds: float, runs: int) -> None:
+    def measured(self, gflop: float, seconds: float, runs: int) -> bool:
+        """Learn the rate or the per-run cost from a question's seconds; True when one of them changed."""
         if gflop <= 0 or seconds <= 0:
-            return
+            return False
         flop_s = gflop / self.rate
         if flop_s >= 0.5 * seconds:   # bound by arithmetic: its time says how fast this machine computes
             self.done_gflop += gflop
@@ -248,18 +263,22 @@ class Progress:
             self.overhead_runs += runs
             self.overhead_total += seconds - flop_s
             self.overhead = self.overhead_total / self.overhead_runs
+        else:
+            return False
+        return True
 
-    def finished(self, e: Estimate, record: dict) -> None:
+    def finished(self, e: Estimate, record: dict) -> bool:
         """Learn from a question that just ran, if its seconds were spent on the runs its estimate priced.
 
         A question that reuses runs from the store, or from an earlier question of the same command, trains
         fewer than the estimate planned (the planner's placeholder results can pick other candidates): its
         seconds then price FLOPs it never computed, which once taught a rate of 1.2 million GFLOP/s. So does a
-        question whose runs resumed from a killed command's checkpoints."""
+        question whose runs resumed from a killed command's checkpoints. True when it learned something."""
         trained = [r for r in record.get("runs", []) if not r.get("cache_hit", False)]
         whole = not any(r.get("resumed_from") for r in trained)   # a resumed run trained only its last steps
         if not record.get("cache_hit") and e.gflop and len(trained) == e.runs and whole:
-            self.measured(e.gflop, record["wall_seconds"], e.runs)
+            return self.measured(e.gflop, record["wall_seconds"], e.runs)
+        return False
 
     def seconds(self, e: Estimate) -> float:
         return e.gflop / self.rate + e.runs * self.overhead

@@ -31,13 +31,13 @@ def test_a_question_that_reused_its_runs_teaches_nothing():
     e = Estimate("huji.3.3", False, 6, 20_000.0)
     p = Progress([e], rate_gflops=100.0, overhead_s=2.0)
     reused = {"cache_hit": False, "wall_seconds": 0.4, "runs": [{"cache_hit": True}] * 6}
-    p.finished(e, reused)
+    assert not p.finished(e, reused)   # False: nothing for Ex1_main to remember
     assert p.rate == 100.0 and not p.done_s and not p.overhead_runs
     resumed = {"cache_hit": False, "wall_seconds": 30.0, "runs": [{"cache_hit": False, "resumed_from": 900}] * 6}
     p.finished(e, resumed)
     assert p.rate == 100.0 and not p.done_s and not p.overhead_runs
     trained = {"cache_hit": False, "wall_seconds": 212.0, "runs": [{"cache_hit": False, "resumed_from": 0}] * 6}
-    p.finished(e, trained)
+    assert p.finished(e, trained)
     assert p.rate == pytest.approx(20_000.0 / (212.0 - 6 * 2.0))
 
 
@@ -72,3 +72,32 @@ def test_the_plan_reads_stored_histories_so_later_choices_match_the_real_run(tmp
     assert ctx.train(stored).history["test_accuracy"].tolist() == [0.0, 0.5, 0.25]
     assert ctx.train(missing).history["test_accuracy"].tolist() == [1.0, 1.0, 1.0]   # a placeholder
     assert ctx.planned == [stored, missing]
+
+
+def test_a_checkpointed_run_is_priced_by_the_steps_it_has_left(tmp_path, data_dir):
+    # A command killed inside Bonn P4 left a checkpoint at step 5,400 of 54,000; the next command priced that run
+    # as if it started again (and at a guessed rate: the learned one was written only at the end, never reached).
+    import json
+
+    import numpy as np
+
+    import experiments
+    from Ex1_main import make_context
+    from experiments.plan import _NeedsTrainedModel, _PlanContext, estimate
+
+    ctx = make_context("quick", str(data_dir), str(tmp_path), log=lambda s: None)
+    q = experiments.QUESTIONS["huji.1.2"]
+    whole = estimate([q], ctx)[0]
+    plan = _PlanContext(ctx.profile, ctx.store, ctx.data_dir, ctx.precision, log=lambda s: None)
+    with pytest.raises(_NeedsTrainedModel):   # the plan ends where the question first uses its trained network
+        q.fn(q.config(plan), plan)
+    (spec,) = plan.planned
+    folder = ctx.store.root / "checkpoints" / ctx.run_key(spec)
+    folder.mkdir(parents=True)
+    step = spec.config.steps * 3 // 4
+    np.savez(folder / "checkpoint.npz", meta=np.frombuffer(json.dumps({"step": step, "history": []}).encode(), np.uint8))
+    rest = estimate([q], ctx)[0]
+    assert rest.runs == whole.runs == 1
+    assert rest.gflop == pytest.approx(whole.gflop / 4)
+    (folder / "checkpoint.npz").write_bytes(b"not an archive")   # damaged: the loop reports it; priced whole
+    assert estimate([q], ctx)[0].gflop == pytest.approx(whole.gflop)
