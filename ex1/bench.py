@@ -106,18 +106,24 @@ def run(steps: int, precision: str) -> pd.DataFrame:
 
 
 def stored_runs(store_root, profile: str = "full") -> pd.DataFrame:
-    """Every distinct training run of the newest answer of each question in the store, in a profile."""
+    """Every distinct training run of the answer to each question that this checkout's code reads (the newest
+    such), or else of the newest answer: a store keeps the answers of older code too, and the newest on disk
+    can be a trial the code no longer makes (a 3,000-step curve run, tried and reverted, once priced into Q4)."""
     import json
     from pathlib import Path
+
+    from . import codehash, golden
 
     rows, seen = [], set()
     for qdir in sorted(Path(store_root, "questions").glob("*")):
         entries = [json.loads(p.read_text())["record"] for p in sorted(qdir.glob("*/record.json"),
                                                                       key=lambda p: p.stat().st_mtime)]
         full = [r for r in entries if r["key_payload"]["profile"]["name"] == profile]
+        current = [r for r in full if codehash.matches_checkout(r.get("code_deps", {"?": ""}),
+                                                                str(golden.ENGINE_VERSION))]
         if not full:
             continue
-        for run in full[-1]["runs"]:
+        for run in (current or full)[-1]["runs"]:
             ident = json.dumps([run["model"], run["model_kwargs"], run["config"], run["dataset"],
                                 run["train_examples"]], sort_keys=True)
             if ident not in seen:  # a run that several questions share was trained once

@@ -83,3 +83,18 @@ def changed(old: dict[str, str] | None, new: dict[str, str]) -> list[str]:
     if not old:
         return sorted(new)
     return sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+
+
+def matches_checkout(deps: dict[str, str], engine_version: str) -> bool:
+    """Whether a stored answer's recorded dependencies (whole modules, and the engine's version) hash the same
+    in this checkout: the answer this code would read, among older ones kept in the store."""
+    for name, version in deps.items():
+        if name == "the training engine's version":
+            same = version == engine_version
+        else:
+            path = _ROOT / name
+            same = ":" not in name and path.is_file() and _file_version(path.resolve()) == version
+        if not same:
+            return False
+    return True
+

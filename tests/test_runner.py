@@ -140,3 +140,33 @@ def test_a_stored_run_edited_with_its_checksums_trains_again(tmp_path, data_dir)
     measured = ["step", "epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "learning_rate"]
     assert not run.cache_hit and run.history[measured].equals(first.history[measured])
     assert sum("is not a whole run (its history lacks columns or rows): it trains again" in s for s in lines) == 1
+
+
+def test_the_budget_prices_the_answer_this_code_reads_not_the_newest_on_disk(tmp_path):
+    # A 3,000-step Q4 curve run, tried and reverted, left a newer huji.4 answer in the store; the budget priced it
+    # instead of the 1,000-step run the code reads, and the full profile's work read 0.7 points too high.
+    import json
+    import os
+
+    from ex1 import bench, codehash, golden
+
+    deps = {**codehash.code_versions("ex1.data"), "the training engine's version": str(golden.ENGINE_VERSION)}
+    run = {"model": "huji_cnn", "model_kwargs": {}, "dataset": "mnist", "train_examples": 250}
+
+    def answer(key, code, steps, mtime):
+        folder = tmp_path / "questions" / "huji.4" / key
+        folder.mkdir(parents=True)
+        record = {"key_payload": {"profile": {"name": "full"}}, "code_deps": code,
+                  "runs": [{**run, "config": {"steps": steps}}]}
+        (folder / "record.json").write_text(json.dumps({"record": record}))
+        os.utime(folder / "record.json", (mtime, mtime))
+
+    answer("read", deps, 1000, 1_000)
+    answer("trial", {**deps, "ex1/data.py": "0" * 16}, 3000, 2_000)    # newer, from code no longer checked out
+    assert [r["steps"] for r in bench.stored_runs(tmp_path).config] == [1000]
+    answer("older-engine", {**deps, "the training engine's version": "0"}, 2000, 3_000)
+    assert [r["steps"] for r in bench.stored_runs(tmp_path).config] == [1000]
+    (tmp_path / "questions" / "huji.4" / "read" / "record.json").unlink()
+    (tmp_path / "questions" / "huji.4" / "read").rmdir()
+    # none matches this checkout: the newest stands in, as before
+    assert [r["steps"] for r in bench.stored_runs(tmp_path).config] == [2000]
