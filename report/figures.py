@@ -482,7 +482,7 @@ def pair_map(by_pair: pd.DataFrame, held_out: list, models: tuple[str, ...]):
         for i in range(10):
             for j in range(10):
                 if m[i, j] == m[i, j]:
-                    ax.text(j, i, f"{m[i, j]:.0f}", ha="center", va="center", fontsize=5.5,
+                    ax.text(j, i, f"{m[i, j]:.0f}", ha="center", va="center", fontsize=7,
                             color="white" if m[i, j] < 25 else "black")
         for a, b in held_out:
             ax.add_patch(Rectangle((b - 0.5, a - 0.5), 1, 1, fill=False, lw=1.4, ec="black"))

@@ -188,7 +188,7 @@ def spread_sentence(base, reg, last: int, dip_seed: int | None, alpha: float = 0
 
     s = (f"Seed spread (standard deviation) without and with regularisation: "
          f"{pair(base.test_std, reg.test_std, p_final)} for the final accuracy, "
-         f"{pair(base.last_std, reg.last_std, p_last)} for the last-{last} means (variance-ratio test)")
+         f"{pair(base.last_std, reg.last_std, p_last)} for the last-{last} means")
     final_apart, last_apart = p_final < alpha, p_last < alpha
     if final_apart and not last_apart:
         cause = f", from seed {dip_seed}'s dip" if dip_seed is not None else ""
