@@ -113,6 +113,7 @@ def stored_runs(store_root, profile: str = "full") -> pd.DataFrame:
     from pathlib import Path
 
     from . import codehash, golden
+    from .runner import trained_with
 
     rows, seen = [], set()
     for qdir in sorted(Path(store_root, "questions").glob("*")):
@@ -128,7 +129,7 @@ def stored_runs(store_root, profile: str = "full") -> pd.DataFrame:
                                 run["train_examples"]], sort_keys=True)
             if ident not in seen:  # a run that several questions share was trained once
                 seen.add(ident)
-                rows.append({"question": qdir.name, **run})
+                rows.append({"question": qdir.name, **run, "trained_with": trained_with(run)})
     return pd.DataFrame(rows)
 
 
@@ -162,7 +163,7 @@ def budget(store_root, peak_gflops: float | dict[str, float], profile: str = "fu
         n_test = int(validation) if pd.notna(validation) else 10000
         train_flop, eval_flop = run_flops(fwd, cfg, r.train_examples, n_test)
         peak = peaks.get(cfg.precision, peaks.get("float32")) if peaks else peak_gflops
-        packed = getattr(r, "packed_with", 1)
+        packed = getattr(r, "trained_with", 1)
         packed = 1 if pd.isna(packed) else int(packed)
         rows.append({"question": r.question, "run": r.label, "model": r.model, "steps": cfg.steps,
                      "precision": cfg.precision, "peak_gflops": peak,
@@ -170,7 +171,7 @@ def budget(store_root, peak_gflops: float | dict[str, float], profile: str = "fu
                      "floor_s": (train_flop + eval_flop) / (peak * 1e9),
                      # a run trained packed with others shares one wall clock with them: its part is 1/n
                      "measured_s": r.wall_seconds / packed, "measured_images_per_s": r.images_per_second,
-                     "packed_with": packed})
+                     "trained_with": packed})
     return pd.DataFrame(rows)
 
 

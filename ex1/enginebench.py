@@ -56,7 +56,7 @@ quiet = dict(log=lambda s: None)
 def rate(results):
     h = results[0].history
     # Every run of a layout takes its steps together; each history holds its share (the total over the runs).
-    return steps / ((h["train_s"].iloc[-1] - h["train_s"].iloc[1]) * results[0].extra.get("packed_with", 1))
+    return steps / ((h["train_s"].iloc[-1] - h["train_s"].iloc[1]) * results[0].extra.get("trained_with", 1))
 
 if case == "alone: HUJI network, MNIST, Adam":
     out = rate([train.train(build("huji_cnn"), *mnist, adam, **quiet)])

@@ -5,18 +5,21 @@ from __future__ import annotations
 
 def forward_flops(model) -> int:
     """Multiply-adds x 2 of the convolutions and dense layers, from their shapes."""
+    return sum(layer_flops(layer) for layer in model.layers)
+
+
+def layer_flops(layer) -> int:
+    """Multiply-adds x 2 of one image through a convolution or dense layer (0 for pooling, reshapes and the rest)."""
     from keras import layers
 
-    total = 0
-    for layer in model.layers:
-        if isinstance(layer, layers.Conv2D):
-            kh, kw = layer.kernel_size
-            cin = int(layer.input.shape[-1])
-            _, h, w, cout = (int(d) if d is not None else 1 for d in layer.output.shape)
-            total += 2 * kh * kw * cin * cout * h * w // max(1, getattr(layer, "groups", 1))
-        elif isinstance(layer, layers.Dense):
-            total += 2 * int(layer.input.shape[-1]) * layer.units
-    return total
+    if isinstance(layer, layers.Conv2D):
+        kh, kw = layer.kernel_size
+        cin = int(layer.input.shape[-1])
+        _, h, w, cout = (int(d) if d is not None else 1 for d in layer.output.shape)
+        return 2 * kh * kw * cin * cout * h * w // max(1, getattr(layer, "groups", 1))
+    if isinstance(layer, layers.Dense):
+        return 2 * int(layer.input.shape[-1]) * layer.units
+    return 0
 
 
 def run_flops(fwd: int, cfg, train_examples: int, test_examples: int) -> tuple[float, float]:

@@ -111,7 +111,7 @@ def train_fused(
     lane by lane.
 
     Each result's train_seconds is its share of the fused training time (the total divided by the number of
-    models) and extra["packed_with"] the number of models trained together. options are loop.run's
+    models) and extra["trained_with"] the number of models trained together. options are loop.run's
     (checkpoint_dir, log, label, held_out): with checkpoint_dir, the state of every model is saved at every
     evaluation point, and a later call with the same arguments resumes them all.
     """

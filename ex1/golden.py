@@ -41,7 +41,7 @@ LEGACY_ENGINE_SOURCE = {
 }
 
 GOLDEN_FILE = Path(__file__).resolve().parents[1] / "tests" / "golden_engine.json"
-MEASURED = ["step", "epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "learning_rate"]
+MEASURED = ["step", "epoch", "train_loss", "train_accuracy", "heldout_loss", "heldout_accuracy", "learning_rate"]
 
 
 def kernel_kind() -> str:

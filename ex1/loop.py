@@ -199,7 +199,7 @@ class _Progress:
         cfg, k = self.cfg, len(histories)
         for r, h in enumerate(histories):
             h.append({"step": step, "epoch": step / self.per_epoch, "train_loss": tr[r, 0],
-                      "train_accuracy": tr[r, 1], "test_loss": te[r, 0], "test_accuracy": te[r, 1],
+                      "train_accuracy": tr[r, 1], "heldout_loss": te[r, 0], "heldout_accuracy": te[r, 1],
                       "wall_s": clock.wall(), "train_s": clock.train_s / k,
                       "learning_rate": cfg.learning_rate_at(max(step - 1, 0))})
         done = step - clock.resumed_from
@@ -219,7 +219,7 @@ def _results(layout, configs, histories, clock, b) -> list[TrainResult]:
     k = len(histories)
     steps = int(histories[0][-1]["step"]) - clock.resumed_from
     ips = steps * b * k / clock.trained() if steps else float("nan")
-    extra = {} if layout.lone else {"packed_with": k}
+    extra = {} if layout.lone else {"trained_with": k}
     return [TrainResult(history=pd.DataFrame(h, columns=HISTORY_COLUMNS), model=m, config=configs[lane],
                         train_seconds=clock.train_s / k, images_per_second=ips, resumed_from=clock.resumed_from,
                         extra=dict(extra))

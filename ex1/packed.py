@@ -52,7 +52,7 @@ def train_packed(
     """train.train for several models at once (see the module's docstring); one TrainResult per builder.
 
     Each result's train_seconds is its share of the packed training time (the total divided by the
-    number of runs), and its extra["packed_with"] says how many runs trained together. options are
+    number of runs), and its extra["trained_with"] says how many runs trained together. options are
     loop.run's (checkpoint_dir, log, label, held_out): with checkpoint_dir, the state of every run is saved
     at every evaluation point, and a later call with the same arguments resumes them all.
     """

@@ -102,9 +102,9 @@ def run(recipe_name: str, seeds: int, out: str, data_dir: str | None, profile_na
         r = ctx.train(spec)
         rows.append({"recipe": recipe_name, "model": spec.model, "precision": spec.config.precision,
                      "seed": spec.config.seed, "steps": int(r.final["step"]),
-                     "test_accuracy": float(r.final["test_accuracy"]),
+                     "test_accuracy": float(r.final["heldout_accuracy"]),
                      "train_accuracy": float(r.final["train_accuracy"]),
-                     "test_loss": float(r.final["test_loss"]),
+                     "test_loss": float(r.final["heldout_loss"]),
                      "train_s": float(r.record["train_seconds"]),
                      "images_per_s": float(r.record["images_per_second"]), "cache_hit": r.cache_hit})
     table = pd.DataFrame(rows)

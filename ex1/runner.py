@@ -370,6 +370,8 @@ class Context:
             if legacy is not None:
                 entry = self.store.load("runs", legacy)
                 key = legacy
+        if entry is not None and entry.tables.get("history") is not None:
+            entry.tables["history"] = train.current_history(entry.tables["history"])
         if entry is not None and (problem := _run_entry_problem(entry)):
             self.log(f"stored run {key[:12]} is not a whole run ({problem}): it trains again")
             self.store.discard("runs", key, problem)
@@ -439,7 +441,7 @@ class Context:
                 "label": s.label, "train_seconds": res.train_seconds, "validation": s.validation,
                 "images_per_second": res.images_per_second, "resumed_from": res.resumed_from,
                 "wall_seconds": float(res.history["wall_s"].iloc[-1]), "started": started, "finished": time.time(),
-                "packed_with": res.extra.get("packed_with", 1), **self.code_facts(s),
+                "trained_with": res.extra.get("trained_with", 1), **self.code_facts(s),
                 # What a rerun elsewhere must match to reproduce it exactly (ex1 verify, ex1 diff).
                 "kernels": golden.kernel_kind(),
             }
@@ -518,9 +520,15 @@ def with_seed(cfg: train.TrainConfig, seed: int) -> train.TrainConfig:
     return replace(cfg, seed=seed)
 
 
+def trained_with(record: dict) -> int:
+    """How many runs trained together with this one in one compiled step (packed or fused), itself included. Records
+    before 2026-12-03 call it packed_with, fused runs too."""
+    return int(record.get("trained_with") or record.get("packed_with") or 1)
+
+
 def wall_share(summary: dict) -> float:
-    """A run's part of the wall clock: runs trained packed share one clock, each counting 1/n of it."""
-    return summary["wall_seconds"] / (summary.get("packed_with") or 1)
+    """A run's part of the wall clock: runs trained together share one clock, each counting 1/n of it."""
+    return summary["wall_seconds"] / trained_with(summary)
 
 
 def run_summary(run: Run) -> dict[str, Any]:
@@ -533,8 +541,8 @@ def run_summary(run: Run) -> dict[str, Any]:
         "params": int(run.params["params"].sum()), "train_seconds": r["train_seconds"],
         "wall_seconds": r["wall_seconds"],
         "images_per_second": r["images_per_second"], "cache_hit": run.cache_hit,
-        "packed_with": r.get("packed_with", 1), "resumed_from": r.get("resumed_from", 0),
+        "trained_with": trained_with(r), "resumed_from": r.get("resumed_from", 0),
         "final_step": int(f["step"]), "final_train_accuracy": float(f["train_accuracy"]),
-        "final_test_accuracy": float(f["test_accuracy"]),
+        "final_test_accuracy": float(f["heldout_accuracy"]),
         **{k: r[k] for k in ("identity", "code_deps", "code_inputs") if k in r},
     }

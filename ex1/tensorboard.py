@@ -34,8 +34,8 @@ def write_run(directory: str | Path, question: str, run) -> Path:
     with writer.as_default():
         for row in run.history.itertuples(index=False):
             step = int(row.step)
-            for tag, value in (("loss/train", row.train_loss), (f"loss/{held_out}", row.test_loss),
-                               ("accuracy/train", row.train_accuracy), (f"accuracy/{held_out}", row.test_accuracy),
+            for tag, value in (("loss/train", row.train_loss), (f"loss/{held_out}", row.heldout_loss),
+                               ("accuracy/train", row.train_accuracy), (f"accuracy/{held_out}", row.heldout_accuracy),
                                ("learning_rate", row.learning_rate)):
                 tf.summary.write(tag, tf.constant(float(value), tf.float32), step=step, metadata=scalar)
     writer.close()

@@ -14,8 +14,17 @@ import pandas as pd
 
 from .fsutil import NotRegular, open_regular, remove, write_atomically, write_error
 
-HISTORY_COLUMNS = ["step", "epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy",
+# heldout_*: the images a run is scored on, its validation hold-out where it has one, else the test set.
+HISTORY_COLUMNS = ["step", "epoch", "train_loss", "train_accuracy", "heldout_loss", "heldout_accuracy",
                    "wall_s", "train_s", "learning_rate"]
+# Their names before 2026-12-03 (test_*, validation images included): stored runs and checkpoints keep them, and are
+# read under today's names rather than retrained, since renaming changes no number.
+LEGACY_HISTORY_NAMES = {"test_loss": "heldout_loss", "test_accuracy": "heldout_accuracy"}
+
+
+def current_history(history: pd.DataFrame) -> pd.DataFrame:
+    """A stored history under today's column names."""
+    return history.rename(columns=LEGACY_HISTORY_NAMES)
 
 
 @dataclass(frozen=True)
@@ -96,7 +105,7 @@ def is_flat(history: list[dict], cfg: TrainConfig) -> bool:
     """Whether the last FLAT_WINDOW evaluations at the final learning rate (after its last change, and
     after step 0) lie within cfg.stop_when_flat of each other: a plateau before a rate drop does not count."""
     settled = max(cfg.lr_boundaries, default=0)
-    acc = [h["test_accuracy"] for h in history if h["step"] > settled][-FLAT_WINDOW:]
+    acc = [h["heldout_accuracy"] for h in history if h["step"] > settled][-FLAT_WINDOW:]
     return cfg.stop_when_flat is not None and len(acc) == FLAT_WINDOW and max(acc) - min(acc) <= cfg.stop_when_flat
 
 
@@ -280,6 +289,10 @@ def _checkpoint_meta(meta: np.ndarray, runs: int | None) -> tuple[int, list]:
     if not isinstance(step, int) or isinstance(step, bool) or step < 0:
         raise CheckpointDamaged("its step is not a count")
     per_run = [history] if runs is None else history
+    if isinstance(per_run, list) and all(isinstance(h, list) for h in per_run):   # a checkpoint of older code
+        per_run = [[{LEGACY_HISTORY_NAMES.get(k, k): v for k, v in e.items()} if isinstance(e, dict) else e for e in h]
+                   for h in per_run]
+        history = per_run[0] if runs is None else per_run
     if not isinstance(per_run, list) or (runs is not None and len(per_run) != runs):
         raise CheckpointDamaged(f"its history is not that of {runs or 1} run{'s' if (runs or 1) > 1 else ''}")
     for h in per_run:

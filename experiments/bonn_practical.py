@@ -105,10 +105,10 @@ def selection(cfg: BonnConfig, runs: dict[float, Run]) -> pd.DataFrame:
     for lr, run in runs.items():
         h = run.history
         tail = h.tail(cfg.select_last)
-        finite = bool(np.isfinite(h["train_loss"]).all() and np.isfinite(h["test_loss"]).all())
-        rows.append({"learning_rate": lr, "final_val_error": float(1 - h["test_accuracy"].iloc[-1]),
-                     "mean_val_error_last": float(1 - tail["test_accuracy"].mean()),
-                     "best_val_error": float(1 - h["test_accuracy"].max()),
+        finite = bool(np.isfinite(h["train_loss"]).all() and np.isfinite(h["heldout_loss"]).all())
+        rows.append({"learning_rate": lr, "final_val_error": float(1 - h["heldout_accuracy"].iloc[-1]),
+                     "mean_val_error_last": float(1 - tail["heldout_accuracy"].mean()),
+                     "best_val_error": float(1 - h["heldout_accuracy"].max()),
                      "final_train_loss": float(h["train_loss"].iloc[-1]), "finite": finite,
                      "train_seconds": float(run.record["train_seconds"])})
     t = pd.DataFrame(rows)
@@ -199,9 +199,9 @@ def regularisation(cfg: BonnConfig, ctx: Context) -> Result:
             f = run.final
             what = "dropout + weight decay" if regularised else "none"
             last = run.history[run.history["step"] > 0].tail(LAST)
-            rows.append({"regularisation": what, "seed": seed, "test_accuracy": float(f["test_accuracy"]),
-                         "test_last_mean": float(last["test_accuracy"].mean()),
-                         "train_accuracy": float(f["train_accuracy"]), "test_loss": float(f["test_loss"]),
+            rows.append({"regularisation": what, "seed": seed, "test_accuracy": float(f["heldout_accuracy"]),
+                         "test_last_mean": float(last["heldout_accuracy"].mean()),
+                         "train_accuracy": float(f["train_accuracy"]), "test_loss": float(f["heldout_loss"]),
                          "train_loss": float(f["train_loss"]), "train_seconds": float(run.record["train_seconds"])})
             if seed == cfg.seeds[0]:
                 curves.append(run.history.assign(run=what))
@@ -261,7 +261,7 @@ def cifar_run(cfg: BonnConfig, lr: float, role: str) -> RunSpec:
 
 def flatness(h: pd.DataFrame, last: int) -> float:
     """The spread (max - min) of the last `last` held-out accuracies; NaN with fewer evaluations."""
-    tail = h["test_accuracy"].iloc[1:].tail(last)   # step 0 is the untrained network
+    tail = h["heldout_accuracy"].iloc[1:].tail(last)   # step 0 is the untrained network
     return float(tail.max() - tail.min()) if len(tail) == last else math.nan
 
 
@@ -303,8 +303,8 @@ def cifar(cfg: BonnConfig, ctx: Context) -> Result:
         "cap_epochs": r.spec.config.steps * r.spec.config.batch_size / n_fit,
         "drop_epochs": ", ".join(f"{b * r.spec.config.batch_size / n_fit:g}" for b in r.spec.config.lr_boundaries),
         # the history's held-out columns are the validation images'; the test set is scored once, at the end
-        "train_accuracy": float(r.final["train_accuracy"]), "validation_accuracy": float(r.final["test_accuracy"]),
-        "best_validation_accuracy": float(r.history["test_accuracy"].max()), "test_accuracy": test_accuracy[role],
+        "train_accuracy": float(r.final["train_accuracy"]), "validation_accuracy": float(r.final["heldout_accuracy"]),
+        "best_validation_accuracy": float(r.history["heldout_accuracy"].max()), "test_accuracy": test_accuracy[role],
         "final_spread": flatness(r.history, cfg.flat_last),
         "wall_seconds": float(r.record["wall_seconds"]), "train_seconds": float(r.record["train_seconds"]),
         "images_per_second": float(r.record["images_per_second"])}

@@ -76,10 +76,10 @@ def accuracy_curves(cfg: BaselineConfig, ctx: Context) -> Result:
     final = run.final
     summary = pd.DataFrame([{
         "step": int(final["step"]), "epoch": float(final["epoch"]),
-        "train_accuracy": float(final["train_accuracy"]), "test_accuracy": float(final["test_accuracy"]),
-        "train_loss": float(final["train_loss"]), "test_loss": float(final["test_loss"]),
-        "best_test_accuracy": float(run.history["test_accuracy"].max()),
-        "best_step": int(run.history.loc[run.history["test_accuracy"].idxmax(), "step"]),
+        "train_accuracy": float(final["train_accuracy"]), "test_accuracy": float(final["heldout_accuracy"]),
+        "train_loss": float(final["train_loss"]), "test_loss": float(final["heldout_loss"]),
+        "best_test_accuracy": float(run.history["heldout_accuracy"].max()),
+        "best_step": int(run.history.loc[run.history["heldout_accuracy"].idxmax(), "step"]),
     }])
     return Result(
         tables={"history": run.history, "final": summary, "params": run.params,
@@ -164,8 +164,8 @@ def linear_vs_nonlinear(cfg: LinearConfig, ctx: Context) -> Result:
     curves = pd.concat([run.history.assign(model=name) for run, name in runs])
     final = pd.DataFrame([{
         "model": name, "params": int(run.params["params"].sum()),
-        "train_accuracy": float(run.final["train_accuracy"]), "test_accuracy": float(run.final["test_accuracy"]),
-        "test_loss": float(run.final["test_loss"]), "train_seconds": float(run.record["train_seconds"]),
+        "train_accuracy": float(run.final["train_accuracy"]), "test_accuracy": float(run.final["heldout_accuracy"]),
+        "test_loss": float(run.final["heldout_loss"]), "train_seconds": float(run.record["train_seconds"]),
         "images_per_second": float(run.record["images_per_second"]),
     } for run, name in runs])
     templates = pd.concat([collapsed_map(lin, LINEAR), collapsed_map(logreg, SOFTMAX)], axis=1)

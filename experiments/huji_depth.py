@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ex1 import data as data_mod
-from ex1 import flops
+from ex1 import flops, models
 from ex1.result import Result
 from ex1.runner import Context, Run, RunSpec, with_seed
 from ex1.train import TrainConfig
@@ -106,7 +106,7 @@ def sweep(cfg: SweepConfig, ctx: Context) -> tuple[pd.DataFrame, pd.DataFrame, d
     for spec, run in zip(specs, ctx.train_all(specs)):
         runs.setdefault(spec.label, []).append(run)
     per_seed = pd.DataFrame([{"label": label, "seed": r.spec.config.seed, "params": int(r.params["params"].sum()),
-                              "validation_accuracy": float(r.final["test_accuracy"]),
+                              "validation_accuracy": float(r.final["heldout_accuracy"]),
                               "train_accuracy": float(r.final["train_accuracy"]),
                               "train_seconds": float(r.record["train_seconds"])}
                              for label, rs in runs.items() for r in rs])
@@ -153,7 +153,7 @@ def test_accuracies(runs: list[Run], ctx: Context) -> pd.DataFrame:
     rows = []
     for r in runs:
         hits = r.predict(x).argmax(axis=-1) == y
-        rows.append({"seed": r.spec.config.seed, "validation_accuracy": float(r.final["test_accuracy"]),
+        rows.append({"seed": r.spec.config.seed, "validation_accuracy": float(r.final["heldout_accuracy"]),
                      "test_accuracy": float(hits.mean()), "test_images": len(y)})
     return pd.DataFrame(rows)
 
@@ -208,11 +208,14 @@ class SpeedConfig:
     eval_every: int                  # steps between evaluations of the timed runs
     relative: float = 0.99           # converged: at 99% of the run's own final accuracy
     final_evaluations: int = 5       # the final accuracy is the mean of the last 5 evaluations
+    profile_steps: int = 200         # steps per timed graph call of the step profile
 
 
 def speed_config(ctx: Context) -> SpeedConfig:
+    # The profile's steps per timed call: 200 in the full profile (a call of about half a second), 20 in the quick one.
     return SpeedConfig(sweep_config("shallow", ctx), sweep_config("deep", ctx),
-                       eval_every=max(1, ctx.profile.eval_every // 5))
+                       eval_every=max(1, ctx.profile.eval_every // 5),
+                       profile_steps=max(10, min(200, ctx.profile.steps(10_000) // 5)))
 
 
 def convergence(h: pd.DataFrame, final_evaluations: int, levels: dict[str, float]) -> dict:
@@ -222,14 +225,84 @@ def convergence(h: pd.DataFrame, final_evaluations: int, levels: dict[str, float
     Accuracies are smoothed over three evaluations first: single evaluations jitter by about 0.1 point
     on 10,000 test images, as much as the last gains being timed.
     """
-    acc = h["test_accuracy"].rolling(3, center=True, min_periods=1).mean().to_numpy()
-    out = {"final_accuracy": float(h["test_accuracy"].iloc[-final_evaluations:].mean())}
+    acc = h["heldout_accuracy"].rolling(3, center=True, min_periods=1).mean().to_numpy()
+    out = {"final_accuracy": float(h["heldout_accuracy"].iloc[-final_evaluations:].mean())}
     for name, level in levels.items():
         level = level * out["final_accuracy"] if name == "own" else level
         i = next((i for i, a in enumerate(acc) if a >= level), None)
         out[f"{name}_step"] = None if i is None else int(h["step"].iloc[i])
         out[f"{name}_seconds"] = None if i is None else float(h["train_s"].iloc[i])
     return out
+
+
+def _best_ms(fn, steps: int, repeats: int) -> float:
+    """Milliseconds per step of fn (which runs `steps` steps in one graph call): the fastest of `repeats` calls
+    after a first that traces it, since other work on the machine only ever adds time."""
+    import time
+
+    fn()
+    best = float("inf")
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t)
+    return 1000 * best / steps
+
+
+def step_profile(model, batch: int, steps: int = 200, repeats: int = 5) -> pd.DataFrame:
+    """Where a training step's time goes: each layer's forward and backward pass timed alone on random inputs of its
+    shape (the first layer without the gradient of its input, which training does not compute), the Adam update
+    of all the weights, and the whole step (forward, loss, backward, update) in the run's precision. Milliseconds
+    per step; they differ from machine to machine and from run to run, the split between layers much less."""
+    import keras
+    import tensorflow as tf
+
+    rows = []
+    layers = [layer for layer in model.layers if not isinstance(layer, keras.layers.InputLayer)]
+    for i, layer in enumerate(layers):
+        x = tf.cast(tf.random.uniform((batch, *layer.input.shape[1:])), layer.compute_dtype)
+
+        @tf.function
+        def alone(x, layer=layer, of_input=i > 0):
+            acc = tf.constant(0.0)
+            for _ in tf.range(steps):
+                with tf.GradientTape() as tape:
+                    tape.watch(x)
+                    y = tf.reduce_sum(tf.cast(layer(x, training=True), tf.float32))
+                grads = tape.gradient(y, ([x] if of_input else []) + layer.trainable_variables)
+                acc += tf.add_n([tf.reduce_sum(tf.cast(g, tf.float32)) for g in grads])
+            return acc
+
+        rows.append({"part": layer.name, "kind": type(layer).__name__, "forward_macs": flops.layer_flops(layer) // 2,
+                     "step_time_ms": _best_ms(lambda f=alone, x=x: f(x).numpy(), steps, repeats)})
+    opt = keras.optimizers.Adam(1e-4)
+    zeros = [tf.zeros_like(v) for v in model.trainable_variables]   # Adam with zero gradients moves no weight
+
+    @tf.function
+    def update():
+        for _ in tf.range(steps):
+            opt.apply_gradients(zip(zeros, model.trainable_variables))
+        return opt.iterations
+
+    rows.append({"part": f"Adam update ({len(zeros)} weight tensors)", "kind": "optimizer", "forward_macs": 0,
+                 "step_time_ms": _best_ms(lambda: update().numpy(), steps, repeats)})
+    whole_opt = keras.optimizers.Adam(1e-4)
+    rng = np.random.default_rng(0)
+    x = tf.constant(rng.random((batch, *model.input.shape[1:]), dtype=np.float32))
+    y = tf.constant(rng.integers(0, 10, batch))
+
+    @tf.function
+    def whole():
+        for _ in tf.range(steps):
+            with tf.GradientTape() as tape:
+                logits = tf.cast(model(x, training=True), tf.float32)
+                loss = tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True))
+            whole_opt.apply_gradients(zip(tape.gradient(loss, model.trainable_variables), model.trainable_variables))
+        return whole_opt.iterations
+
+    rows.append({"part": "whole step", "kind": "step", "forward_macs": flops.forward_flops(model) // 2,
+                 "step_time_ms": _best_ms(lambda: whole().numpy(), steps, repeats)})
+    return pd.DataFrame(rows)
 
 
 @question("huji.3.3", "Training speed: shallow versus deep", config=speed_config, requires=enough_for_hold_out)
@@ -255,6 +328,12 @@ def training_speed(cfg: SpeedConfig, ctx: Context) -> Result:
     common = cfg.relative * min(finals.values())
     # multiply-adds of one image's forward pass: the arithmetic a step's time can be set against
     macs = {fam: flops.forward_flops(rs[0].model()) // 2 for fam, rs in timed.items()}
+    # Built afresh (the whole step trains it), in the precision the runs trained in.
+    profile = pd.concat([step_profile(models.create_model(rs[0].spec.model, **rs[0].spec.build_kwargs(),
+                                                          **({} if rs[0].spec.config.precision == "float32" else
+                                                             {"dtype": rs[0].spec.config.precision})),
+                                      rs[0].spec.config.batch_size, steps=cfg.profile_steps).assign(family=fam)
+                         for fam, rs in timed.items()], ignore_index=True)
     rows, curves = [], []
     for fam, rs in timed.items():
         for r in rs:
@@ -263,6 +342,7 @@ def training_speed(cfg: SpeedConfig, ctx: Context) -> Result:
                          "images_per_second": float(r.record["images_per_second"]),
                          **convergence(r.history, cfg.final_evaluations, {"own": cfg.relative, "common": common})})
             curves.append(r.history.assign(label=r.spec.label, family=fam, seed=r.spec.config.seed))
-    return Result(tables={"speed": pd.DataFrame(rows), "curves": pd.concat(curves, ignore_index=True)},
+    return Result(tables={"speed": pd.DataFrame(rows), "curves": pd.concat(curves, ignore_index=True),
+                          "profile": profile},
                   facts={"relative": cfg.relative, "common": common, "final_evaluations": cfg.final_evaluations,
                          "eval_every": cfg.eval_every, "seeds": len(cfg.shallow.seeds), "missing": []})

@@ -104,7 +104,7 @@ def validation_images(cfg: OverfitConfig, ctx: Context) -> tuple[np.ndarray, np.
 
 def with_ratio(h: pd.DataFrame) -> pd.DataFrame:
     """test/train accuracy at each evaluation after the first: at step 0 both are chance and their ratio means nothing."""
-    return h.assign(ratio=(h["test_accuracy"] / h["train_accuracy"]).where(h["step"] > 0))
+    return h.assign(ratio=(h["heldout_accuracy"] / h["train_accuracy"]).where(h["step"] > 0))
 
 
 def enough_per_class(cfg: OverfitConfig, ctx: Context) -> str | None:
@@ -168,9 +168,9 @@ def read(run, validation_accuracy: float, window: int) -> dict:
     and the training loss then and `window` steps before, to show whether it has flattened."""
     f, h = run.final, run.history
     before = h[h["step"] <= f["step"] - window]
-    return {"train_accuracy": float(f["train_accuracy"]), "test_accuracy": float(f["test_accuracy"]),
+    return {"train_accuracy": float(f["train_accuracy"]), "test_accuracy": float(f["heldout_accuracy"]),
             "validation_accuracy": validation_accuracy,
-            "ratio": float(f["test_accuracy"] / f["train_accuracy"]) if f["train_accuracy"] else np.nan,
+            "ratio": float(f["heldout_accuracy"] / f["train_accuracy"]) if f["train_accuracy"] else np.nan,
             "train_loss": float(f["train_loss"]),
             "train_loss_before": float(before["train_loss"].iloc[-1]) if len(before) else np.nan,
             "train_seconds": float(run.record["train_seconds"]), "read_step": int(f["step"])}

@@ -19,7 +19,7 @@ import pandas as pd
 from ex1 import models
 from ex1.flops import forward_flops, run_flops
 from ex1.runner import Context, Run, RunSpec
-from ex1.train import HISTORY_COLUMNS
+from ex1.train import HISTORY_COLUMNS, current_history
 
 from .registry import Question, find_stored
 
@@ -41,7 +41,7 @@ def _stored(spec: RunSpec, folder: Path) -> Run | None:
     chooses from them (a learning rate, a network) is then what it will choose when it runs, so the plan
     counts the runs it will train. A missing or unreadable table reads as not stored."""
     try:
-        history = pd.read_csv(folder / "tables" / "history.csv")
+        history = current_history(pd.read_csv(folder / "tables" / "history.csv"))
         params = pd.read_csv(folder / "tables" / "params.csv")
         record = json.loads((folder / "record.json").read_text())["record"]
     except (OSError, ValueError, KeyError, TypeError, pd.errors.ParserError):
@@ -55,7 +55,7 @@ def _placeholder(spec: RunSpec) -> Run:
     steps = spec.config.eval_steps()
     history = pd.DataFrame({c: np.zeros(len(steps)) for c in HISTORY_COLUMNS})
     history["step"] = steps
-    history[["train_accuracy", "test_accuracy"]] = 1.0
+    history[["train_accuracy", "heldout_accuracy"]] = 1.0
     params = pd.DataFrame({"layer": ["input"], "type": ["InputLayer"], "output_shape": [""], "params": [0]})
     record = {"train_seconds": 0.0, "wall_seconds": 0.0, "images_per_second": 0.0, "model_kwargs": {},
               "config": {}, "dataset": spec.dataset, "train_examples": 0}

@@ -66,17 +66,17 @@ def gap_network(cfg: GapConfig, ctx: Context) -> Result:
     more than 30 minutes on a CPU. Output training and test errors every 500 training steps."""
     trials = [ctx.train(RunSpec("gap_cnn", t, label=f"{GAP_LABEL}, {schedule_label(t)}, validation",
                                 validation=cfg.validation)) for t in cfg.schedules]
-    scores = [float(r.history["test_accuracy"].iloc[-cfg.choice_evals:].mean()) for r in trials]
+    scores = [float(r.history["heldout_accuracy"].iloc[-cfg.choice_evals:].mean()) for r in trials]
     chosen = cfg.schedules[max(range(len(scores)), key=scores.__getitem__)]   # the first of equals
     run = ctx.train(RunSpec("gap_cnn", chosen, label=f"{GAP_LABEL}, {schedule_label(chosen)}"))
     h = run.history
     errors = pd.DataFrame({"step": h["step"], "train_error": 1 - h["train_accuracy"],
-                           "test_error": 1 - h["test_accuracy"], "learning_rate": h["learning_rate"],
+                           "test_error": 1 - h["heldout_accuracy"], "learning_rate": h["learning_rate"],
                            "wall_s": h["wall_s"]})
     schedules = pd.DataFrame([{
         "schedule": schedule_label(r.spec.config), "initial_learning_rate": r.spec.config.lr_values[0],
         "steps": int(r.final["step"]), "train_accuracy": float(r.final["train_accuracy"]),
-        "validation_accuracy": float(r.final["test_accuracy"]), "validation_last_mean": score,
+        "validation_accuracy": float(r.final["heldout_accuracy"]), "validation_last_mean": score,
         "chosen": r.spec.config == chosen} for r, score in zip(trials, scores)])
     curves = pd.concat([r.history.assign(schedule=schedule_label(r.spec.config)) for r in trials], ignore_index=True)
     return Result(tables={"history": h, "errors": errors, "params": run.params, "schedules": schedules,

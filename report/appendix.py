@@ -155,11 +155,11 @@ def ex1_main_functions(path: Path, qids: list[str]) -> dict[str, list[str]]:
 
 def _engine(run: dict) -> str:
     """The function that trained a run: alone, packed with runs of its seed, or fused with a whole sweep."""
-    from ex1.runner import code_inputs
+    from ex1.runner import code_inputs, trained_with
 
     if code_inputs(run).get("fused"):
         return "ex1/fused.py: train_fused"
-    return "ex1/packed.py: train_packed" if (run.get("packed_with") or 1) > 1 else "ex1/train.py: train"
+    return "ex1/packed.py: train_packed" if trained_with(run) > 1 else "ex1/train.py: train"
 
 
 def code_map(answers, project_root: Path) -> list[dict]:

@@ -102,7 +102,7 @@ def to_svg(fig) -> str:
 
 def zoom_applies(histories: dict[str, pd.DataFrame], zoom_from: float | None) -> bool:
     """A zoom panel is drawn only when some curve rises above its floor."""
-    return zoom_from is not None and any(100 * h["test_accuracy"].max() > zoom_from for h in histories.values())
+    return zoom_from is not None and any(100 * h["heldout_accuracy"].max() > zoom_from for h in histories.values())
 
 
 def _log_steps(histories: dict[str, pd.DataFrame]) -> bool:
@@ -169,7 +169,7 @@ def accuracy_curves(histories: dict[str, pd.DataFrame], zoom_from: float | None 
     fig, axes = _subplots(1, panels, figsize=(7.2 if panels == 2 else 4.8, 2.5), squeeze=False)
     for ax in axes[0]:
         for label, h in histories.items():
-            _train_test(ax, h["step"], 100 * h["train_accuracy"], 100 * h["test_accuracy"], color_for(label), label,
+            _train_test(ax, h["step"], 100 * h["train_accuracy"], 100 * h["heldout_accuracy"], color_for(label), label,
                         held_out)
         ax.set_xlabel("training step (mini-batches)")
         ax.set_ylabel("accuracy (%)")
@@ -192,7 +192,7 @@ def accuracy_curves(histories: dict[str, pd.DataFrame], zoom_from: float | None 
             ax.clear()
             for label, h in histories.items():
                 _train_test(ax, h["step"], (100 * (1 - h["train_accuracy"])).clip(lower=0.01),
-                            (100 * (1 - h["test_accuracy"])).clip(lower=0.01), color_for(label), label, held_out)
+                            (100 * (1 - h["heldout_accuracy"])).clip(lower=0.01), color_for(label), label, held_out)
             ax.set_yscale("log")
             _readable_log_y(ax)
             ax.set_xlabel("training step (mini-batches)")
@@ -203,7 +203,7 @@ def accuracy_curves(histories: dict[str, pd.DataFrame], zoom_from: float | None 
     _legend_below(fig, axes[0][0])
     if panels == 2:
         ax = axes[0][1]
-        top = max(100 * h[["train_accuracy", "test_accuracy"]].max().max() for h in histories.values())
+        top = max(100 * h[["train_accuracy", "heldout_accuracy"]].max().max() for h in histories.values())
         ax.set_ylim(zoom_from, min(100.0, top + 0.3))
         ax.set_title(f"zoom: accuracy above {zoom_from:g}%")
     return fig
@@ -214,7 +214,7 @@ def accuracy_panels(histories: dict[str, pd.DataFrame], held_out: str = "test", 
     """Accuracy in % against steps, the training sample (left) and the held-out images (right) in panels of their
     own, one colour per model: several models' train and held-out curves in one panel overlap."""
     fig, axes = _subplots(1, 2, figsize=(7.2, 1.9))
-    for ax, col, title in ((axes[0], "train_accuracy", "training sample"), (axes[1], "test_accuracy", held_out)):
+    for ax, col, title in ((axes[0], "train_accuracy", "training sample"), (axes[1], "heldout_accuracy", held_out)):
         for label, h in histories.items():
             ax.plot(h["step"], 100 * h[col], "-", color=color_for(label), lw=1.4, label=label, **_marker(h["step"]))
         # each panel on its own scale, set by the last 90% of the steps: the first rise would squash the rest
@@ -240,7 +240,7 @@ def loss_curves(histories: dict[str, pd.DataFrame], held_out: str = "test"):
     """Train (dashed) and held-out (solid) cross-entropy loss against steps, log scale."""
     fig, ax = _subplots(figsize=(4.8, 2.5))
     for label, h in histories.items():
-        _train_test(ax, h["step"], h["train_loss"], h["test_loss"], color_for(label), label, held_out)
+        _train_test(ax, h["step"], h["train_loss"], h["heldout_loss"], color_for(label), label, held_out)
     ax.set_yscale("log")
     _readable_log_y(ax)
     ax.set_xlabel("training step (mini-batches)")
@@ -342,12 +342,12 @@ def accuracy_against(histories: dict[str, pd.DataFrame], x: str, xlabel: str, le
     """Test accuracy against steps or seconds for several runs; an optional level line."""
     fig, ax = _subplots(figsize=(4.8, 2.4))
     for label, h in histories.items():
-        ax.plot(h[x], 100 * h["test_accuracy"], "-", color=color_for(label), lw=1.4, label=label, **_marker(h))
+        ax.plot(h[x], 100 * h["heldout_accuracy"], "-", color=color_for(label), lw=1.4, label=label, **_marker(h))
     if level is not None:
         ax.axhline(100 * level, color="black", ls=":", lw=1)
     ax.set_xlabel(xlabel)
     ax.set_ylabel("test accuracy (%)")
-    top = max(100 * h["test_accuracy"].max() for h in histories.values())
+    top = max(100 * h["heldout_accuracy"].max() for h in histories.values())
     ax.set_ylim(max(0, min(90, top - 8)), min(100, top + 1))
     fig.tight_layout()
     _legend_below(fig, ax)
@@ -364,7 +364,7 @@ def overfitting_curves(curves: pd.DataFrame):
         h = h[h["step"] > 0]
         marker = "o" if len(h) < 10 else None
         a.plot(h["epoch"], 100 * h["train_accuracy"], "--", color=c, lw=1.2, marker=marker, ms=3, label=f"{data}: train")
-        a.plot(h["epoch"], 100 * h["test_accuracy"], "-", color=c, lw=1.6, marker=marker, ms=3, label=f"{data}: test")
+        a.plot(h["epoch"], 100 * h["heldout_accuracy"], "-", color=c, lw=1.6, marker=marker, ms=3, label=f"{data}: test")
         b.plot(h["epoch"], h["ratio"], "-", color=c, lw=1.6, marker=marker, ms=3, label=data)
     a.set_ylabel("accuracy (%)")
     b.set_ylabel("test accuracy / train accuracy")
@@ -423,7 +423,7 @@ def error_curves(histories: dict[str, pd.DataFrame], boundaries: tuple[int, ...]
     fig, ax = _subplots(figsize=(4.2, 2.9))
     for label, h in histories.items():
         h = h[h["step"] > 0]   # the untrained network's ~90% would squash the scale
-        _train_test(ax, h["step"], 100 * (1 - h["train_accuracy"]), 100 * (1 - h["test_accuracy"]),
+        _train_test(ax, h["step"], 100 * (1 - h["train_accuracy"]), 100 * (1 - h["heldout_accuracy"]),
                     (colors or {}).get(label) or color_for(label), label, held_out)
     for b in boundaries:
         ax.axvline(b, color="black", ls=":", lw=1)
@@ -452,7 +452,7 @@ def learning_rate_sweep(curves: pd.DataFrame, chosen: str):
         c = ordered[i] if len(rates) <= len(ordered) else cmap(0.9 * i / max(1, len(rates) - 1))
         lw = 2.4 if rate == chosen else 1.2
         lab = f"{rate}" + (" (chosen)" if rate == chosen else "")
-        a.plot(h["step"], 100 * (1 - h["test_accuracy"]), "-", color=c, lw=lw, label=lab)
+        a.plot(h["step"], 100 * (1 - h["heldout_accuracy"]), "-", color=c, lw=lw, label=lab)
         b.plot(h["step"], h["train_loss"], "-", color=c, lw=lw, label=lab)
     a.set_ylabel("validation error (%, log scale)")
     b.set_ylabel("training loss (nats, log scale)")

@@ -129,7 +129,7 @@ def _spec_of(record: dict):
 
 def _cheapest(runs: dict[str, dict]) -> str | None:
     """The run whose first evaluation interval trains fastest, among those that can be retrained alone."""
-    from ex1.runner import code_inputs
+    from ex1.runner import code_inputs, trained_with
 
     def cost(r):
         steps = r["config"]["eval_every"]
@@ -137,7 +137,7 @@ def _cheapest(runs: dict[str, dict]) -> str | None:
 
     def alone(r) -> bool:   # trained by itself: a rerun alone can match it bit for bit
         try:
-            return _spec_of(r) is not None and not code_inputs(r).get("fused") and (r.get("packed_with") or 1) == 1
+            return _spec_of(r) is not None and not code_inputs(r).get("fused") and trained_with(r) == 1
         except (KeyError, TypeError, ValueError):   # a model or setting this version does not know
             return False
 
@@ -153,7 +153,8 @@ def rerun_check(results: Path, runs: dict[str, dict], which: str | None, data_di
 
     from ex1 import golden
     from ex1.data import DataError
-    from ex1.runner import Context, code_inputs, get_profile
+    from ex1.runner import Context, code_inputs, get_profile, trained_with
+    from ex1.train import current_history
     from ex1.store import Store
 
     key = _cheapest(runs) if which is None else next(
@@ -185,13 +186,13 @@ def rerun_check(results: Path, runs: dict[str, dict], which: str | None, data_di
                 f"{ds.fingerprint[:12]} and {str(record.get('data_fingerprint'))[:12]})")
             return None
         got = ctx.train(short).history
-    stored = pd.read_csv(results / "store" / "runs" / key / "tables" / "history.csv")
-    cols = ["train_loss", "train_accuracy", "test_loss", "test_accuracy"]
+    stored = current_history(pd.read_csv(results / "store" / "runs" / key / "tables" / "history.csv"))
+    cols = ["train_loss", "train_accuracy", "heldout_loss", "heldout_accuracy"]
     a = stored[stored["step"] <= first][cols].to_numpy()
     b = got[got["step"] <= first][cols].to_numpy()
     # Bit for bit only for a run trained alone, on the same kernels: packed and fused runs agree with a lone rerun up
     # to the order of additions.
-    together = (record.get("packed_with") or 1) > 1 or bool(code_inputs(record).get("fused"))
+    together = trained_with(record) > 1 or bool(code_inputs(record).get("fused"))
     same_kind = record.get("kernels") == golden.kernel_kind() and not together
     what = f"run {key[:12]} ({record.get('label') or record['model']}, seed {spec.config.seed}), steps 0-{first}"
     if a.shape != b.shape:

@@ -15,7 +15,7 @@ sys.path.insert(0, str(ROOT))
 
 
 # The columns of a training history that a rerun must reproduce (wall and training seconds are not among them).
-MEASURED = ["step", "epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "learning_rate"]
+MEASURED = ["step", "epoch", "train_loss", "train_accuracy", "heldout_loss", "heldout_accuracy", "learning_rate"]
 
 
 def builder(name, **kw):

@@ -15,8 +15,8 @@ def test_bonn_rule_picks_the_lowest_recent_validation_error_and_never_a_diverged
     from experiments.bonn_practical import selection
 
     def run(errors, loss=0.1):
-        h = pd.DataFrame({"step": range(len(errors)), "test_accuracy": [1 - e for e in errors],
-                          "train_loss": [loss] * len(errors), "test_loss": [loss] * len(errors)})
+        h = pd.DataFrame({"step": range(len(errors)), "heldout_accuracy": [1 - e for e in errors],
+                          "train_loss": [loss] * len(errors), "heldout_loss": [loss] * len(errors)})
         return SimpleNamespace(history=h, record={"train_seconds": 1.0})
 
     cfg = SimpleNamespace(select_last=3)

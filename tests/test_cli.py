@@ -171,7 +171,7 @@ def test_tensorboard_logs_hold_every_run_s_history(tmp_path, data_dir, capsys):
     assert set(scalars) == {"loss/train", "loss/test", "accuracy/train", "accuracy/test", "learning_rate"}
     steps = [s for s, _ in scalars["accuracy/test"]]
     assert steps == sorted(steps) and steps[0] == 0 and len(steps) >= 3
-    np.testing.assert_allclose([v for _, v in scalars["accuracy/test"]], history["test_accuracy"], rtol=1e-6)
+    np.testing.assert_allclose([v for _, v in scalars["accuracy/test"]], history["heldout_accuracy"], rtol=1e-6)
 
 
 def test_quiet_prints_only_the_files_written(tmp_path, data_dir, capsys):

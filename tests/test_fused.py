@@ -50,8 +50,8 @@ def test_fused_runs_train_as_they_would_alone(tiny):
                                        rtol=RTOL, atol=ATOL)
             for a, b in zip(res.model.variables, alone.model.variables):   # each gets its own weights back
                 np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=RTOL, atol=ATOL)
-            assert res.extra["packed_with"] == sum(len(x) for x in LANES)
-    assert together[0][0].history["test_accuracy"].iloc[-1] > 0.5   # they learned: chance is 0.1
+            assert res.extra["trained_with"] == sum(len(x) for x in LANES)
+    assert together[0][0].history["heldout_accuracy"].iloc[-1] > 0.5   # they learned: chance is 0.1
 
 
 def test_a_killed_fused_run_resumes_every_model_to_the_same_result(tiny, tmp_path):
@@ -89,7 +89,7 @@ def test_the_context_fuses_every_seed_and_stores_each_run_under_its_own_key(tmp_
              for f, k in ((1, 5), (2, 5), (2, 7)) for seed in (0, 1)]
     runs = ctx.train_all(specs)
     assert [r.spec.label for r in runs] == [s.label for s in specs]
-    assert [r.record["packed_with"] for r in runs] == [6] * 6   # one network: three models, two seeds
+    assert [r.record["trained_with"] for r in runs] == [6] * 6   # one network: three models, two seeds
     assert len({ctx.run_key(s) for s in specs}) == len(specs)
     # The engine is part of a run's identity: the same run trained alone or packed is another entry.
     assert ctx.run_key(specs[0]) != ctx.run_key(replace(specs[0], fused=False))
@@ -118,5 +118,5 @@ def test_several_models_in_emulated_bfloat16_train_one_by_one(tmp_path, data_dir
                      {"filters": (2, 3), "dense_units": 8, "dropout": 0.0}, label=f"s{seed}", validation=200,
                      fused=True) for seed in (0, 1)]
     runs = ctx.train_all(specs)
-    assert [r.record["packed_with"] for r in runs] == [1, 1]
+    assert [r.record["trained_with"] for r in runs] == [1, 1]
     assert all(np.isfinite(r.history["train_loss"]).all() for r in runs)

@@ -52,7 +52,7 @@ def test_consecutive_candidates_differ_by_at_most_thirty_percent_in_parameters()
 
 def speed_history(rise_at: int, final: float, steps=range(0, 2001, 100)) -> pd.DataFrame:
     acc = [0.1 if s < rise_at else final for s in steps]
-    return pd.DataFrame({"step": list(steps), "test_accuracy": acc, "train_s": [s / 100 for s in steps]})
+    return pd.DataFrame({"step": list(steps), "heldout_accuracy": acc, "train_s": [s / 100 for s in steps]})
 
 
 def test_convergence_finds_the_own_and_the_common_level():
@@ -107,6 +107,46 @@ def test_the_step_cost_is_set_against_the_arithmetic_not_explained_by_it():
     slower = _step_cost_sentence({"shallow": 58240, "deep": 62992}, 1.875)   # a deep step takes 1.875 shallow ones
     assert "1.08 times as many" in slower and "1.88 times as long" in slower and "not from arithmetic" in slower
     assert "times as long" not in _step_cost_sentence({"shallow": 58240, "deep": 62992}, 0.9)
+    assert "not profiled" in slower and "not profiled" not in _step_cost_sentence(
+        {"shallow": 58240, "deep": 62992}, 1.875, profiled=True)
+
+
+def _profile(deep_conv2_ms: float) -> pd.DataFrame:
+    rows = [("shallow", "conv1", "Conv2D", 57600, 0.90), ("shallow", "pool1", "MaxPooling2D", 0, 0.21),
+            ("shallow", "logits", "Dense", 640, 0.02), ("shallow", "Adam update (4 weight tensors)", "optimizer", 0, 0.05),
+            ("shallow", "whole step", "step", 58240, 1.70),
+            ("deep", "conv1", "Conv2D", 43200, 0.86), ("deep", "pool1", "MaxPooling2D", 0, 0.38),
+            ("deep", "conv2", "Conv2D", 19200, deep_conv2_ms), ("deep", "pool2", "MaxPooling2D", 0, 0.14),
+            ("deep", "fc1", "Dense", 512, 0.05), ("deep", "logits", "Dense", 80, 0.01),
+            ("deep", "Adam update (8 weight tensors)", "optimizer", 0, 0.09), ("deep", "whole step", "step", 62992, 3.07)]
+    return pd.DataFrame(rows, columns=["family", "part", "kind", "forward_macs", "step_time_ms"])
+
+
+def test_the_profile_sentence_says_what_the_layer_timings_show_and_no_more():
+    from report.sections.huji_depth import _profile_sentence
+
+    s = _profile_sentence(_profile(0.59))
+    # 0.59 ms for 19,200 against 0.90 ms for 57,600: 2.0 times the time per multiply-add
+    assert "0.90 ms a step for 57,600" in s and "0.86 and 0.59 ms for 43,200 and 19,200" in s
+    assert "the smallest costs 2.0 times the largest" in s and "does not shrink" in s
+    # conv2 + pool2 + fc1 = 0.78 of the 2.12 - 1.18 = 0.94 ms between the parts
+    assert "(conv2, pool2, fc1) take 0.78 of the 0.94 ms" in s and "(2.12 against 1.18 ms)" in s
+    assert "3.07 and 1.70 ms (1.81 times)" in s
+    # a small convolution that costs in proportion to its arithmetic: no claim about fixed costs
+    assert "does not shrink" not in _profile_sentence(_profile(0.30))
+
+
+def test_the_step_profile_times_every_layer_the_update_and_the_whole_step():
+    from ex1 import models
+    from ex1.flops import forward_flops
+
+    model = models.create_model("huji_cnn", filters=(3, 4), dense_units=8)
+    p = huji_depth.step_profile(model, batch=8, steps=3, repeats=1)
+    layers = [layer.name for layer in model.layers[1:]]
+    assert p["part"].tolist() == layers + ["Adam update (8 weight tensors)", "whole step"]
+    assert (p["step_time_ms"] > 0).all()
+    assert p.loc[p["kind"] != "step", "forward_macs"].sum() == p.loc[p["kind"] == "step", "forward_macs"].item() \
+        == forward_flops(model) // 2
 
 
 def test_the_sheets_literal_answer_is_scored_on_test_beside_the_rules():

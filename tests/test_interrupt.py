@@ -88,6 +88,6 @@ def test_killed_then_rerun_resumes_and_matches_an_uninterrupted_run(tmp_path, da
     assert f"resuming at step {step} " in resumed.stdout
 
     a, b = history(killed), uninterrupted
-    cols = ["step", "train_loss", "train_accuracy", "test_loss", "test_accuracy"]
+    cols = ["step", "train_loss", "train_accuracy", "heldout_loss", "heldout_accuracy"]
     assert a["step"].is_unique
     pd.testing.assert_frame_equal(a[cols], b[cols], rtol=1e-5, atol=1e-6)

@@ -38,8 +38,8 @@ def test_packed_runs_train_as_they_would_alone(tiny, builders):
                                    rtol=RTOL, atol=ATOL)
         for a, b in zip(res.model.variables, alone.model.variables):   # the wide layer's part is handed back
             np.testing.assert_allclose(a.numpy(), b.numpy(), rtol=RTOL, atol=ATOL)
-        assert res.extra["packed_with"] == len(builders)
-    assert together[0].history["test_accuracy"].iloc[-1] > 0.5   # they learned: chance is 0.1
+        assert res.extra["trained_with"] == len(builders)
+    assert together[0].history["heldout_accuracy"].iloc[-1] > 0.5   # they learned: chance is 0.1
 
 
 def test_models_with_different_first_convolutions_are_refused(tiny):
@@ -73,7 +73,7 @@ def test_the_context_packs_runs_of_one_seed_and_stores_each_under_its_own_key(tm
     runs = ctx.train_all(specs)
     assert [r.spec.label for r in runs] == [s.label for s in specs]
     # Seed 0's two 5x5 networks trained together, seed 1's too; the 7x7 one alone.
-    assert [r.record["packed_with"] for r in runs] == [2, 2, 2, 2, 1]
+    assert [r.record["trained_with"] for r in runs] == [2, 2, 2, 2, 1]
     assert len({ctx.run_key(s) for s in specs}) == len(specs)
     again = Context(get_profile("quick"), Store(tmp_path / "store"), data_dir=str(data_dir), log=lambda s: None)
     reused = again.train_all(specs)

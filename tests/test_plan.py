@@ -69,8 +69,8 @@ def test_the_plan_reads_stored_histories_so_later_choices_match_the_real_run(tmp
     history = pd.DataFrame({c: [0.0, 0.5, 0.25] for c in HISTORY_COLUMNS}).assign(step=[0, 50, 100])
     params = pd.DataFrame({"layer": ["dense"], "type": ["Dense"], "output_shape": ["(None, 10)"], "params": [10]})
     ctx.store.save("runs", ctx.run_key(stored), {"history": history, "params": params}, {"train_seconds": 1.0})
-    assert ctx.train(stored).history["test_accuracy"].tolist() == [0.0, 0.5, 0.25]
-    assert ctx.train(missing).history["test_accuracy"].tolist() == [1.0, 1.0, 1.0]   # a placeholder
+    assert ctx.train(stored).history["heldout_accuracy"].tolist() == [0.0, 0.5, 0.25]
+    assert ctx.train(missing).history["heldout_accuracy"].tolist() == [1.0, 1.0, 1.0]   # a placeholder
     assert ctx.planned == [stored, missing]
 
 

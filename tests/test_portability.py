@@ -125,7 +125,7 @@ before = (matplotlib.get_backend(), dict(matplotlib.rcParams))
 import pandas as pd
 import Ex1_main
 from report import figures
-h = pd.DataFrame({"step": [0, 50, 100], "train_accuracy": [.1, .5, .9], "test_accuracy": [.1, .5, .8]})
+h = pd.DataFrame({"step": [0, 50, 100], "train_accuracy": [.1, .5, .9], "heldout_accuracy": [.1, .5, .8]})
 figures.to_svg(figures.accuracy_curves({"a": h}))
 after = (matplotlib.get_backend(), dict(matplotlib.rcParams))
 assert before == after, [k for k in before[1] if before[1][k] != after[1][k]]
@@ -164,8 +164,8 @@ def test_mixed_float16_trains_deterministically_with_a_scaled_loss(tmp_path):
     args = (data.to_float(xtr), ytr, data.to_float(xte), yte, cfg)
     a = train.train(build, *args, log=lambda s: None)
     b = train.train(build, *args, log=lambda s: None)
-    assert np.isfinite(a.history["train_loss"]).all() and a.history["test_accuracy"].iloc[-1] > 0.3
-    cols = ["train_loss", "test_accuracy"]
+    assert np.isfinite(a.history["train_loss"]).all() and a.history["heldout_accuracy"].iloc[-1] > 0.3
+    cols = ["train_loss", "heldout_accuracy"]
     assert a.history[cols].equals(b.history[cols])
 
 

@@ -11,8 +11,8 @@ from report import figures
 def history(points: int, top: float = 0.99) -> pd.DataFrame:
     steps = np.linspace(0, 20000, points).astype(int)
     acc = top - (top - 0.1) * np.exp(-steps / 800)
-    return pd.DataFrame({"step": steps, "epoch": steps / 1200, "train_accuracy": acc, "test_accuracy": acc - 0.005,
-                         "train_loss": 1 - acc + 0.01, "test_loss": 1 - acc + 0.02})
+    return pd.DataFrame({"step": steps, "epoch": steps / 1200, "train_accuracy": acc, "heldout_accuracy": acc - 0.005,
+                         "train_loss": 1 - acc + 0.01, "heldout_loss": 1 - acc + 0.02})
 
 
 def line_figures(h: dict[str, pd.DataFrame]):

@@ -95,7 +95,7 @@ def test_the_budget_counts_a_packed_runs_share_of_the_wall_clock_and_the_steps_i
     cfg = {**TrainConfig(steps=100, eval_every=50).__dict__, "lr_boundaries": [], "lr_values": []}
     runs = pd.DataFrame([{"question": "q", "label": label, "model": "softmax_regression", "model_kwargs": {},
                           "config": cfg, "train_examples": 60000, "validation": None, "wall_seconds": 8.0,
-                          "images_per_second": 1.0, "packed_with": n, "final_step": step}
+                          "images_per_second": 1.0, "trained_with": n, "final_step": step}
                          for label, n, step in (("alone", 1, 100), ("packed", 4, 100), ("flat", 1, 50))])
     monkeypatch.setattr(bench, "stored_runs", lambda root, profile: runs)
     df = bench.budget("unused", 50.0).set_index("run")
@@ -137,7 +137,7 @@ def test_a_stored_run_edited_with_its_checksums_trains_again(tmp_path, data_dir)
     (entry / "record.json").write_text(json.dumps(doc))
     again = Context(get_profile("quick"), Store(tmp_path / "s"), data_dir=str(data_dir), log=lines.append)
     run = again.train(spec)
-    measured = ["step", "epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "learning_rate"]
+    measured = ["step", "epoch", "train_loss", "train_accuracy", "heldout_loss", "heldout_accuracy", "learning_rate"]
     assert not run.cache_hit and run.history[measured].equals(first.history[measured])
     assert sum("is not a whole run (its history lacks columns or rows): it trains again" in s for s in lines) == 1
 
@@ -170,3 +170,43 @@ def test_the_budget_prices_the_answer_this_code_reads_not_the_newest_on_disk(tmp
     (tmp_path / "questions" / "huji.4" / "read").rmdir()
     # none matches this checkout: the newest stands in, as before
     assert [r["steps"] for r in bench.stored_runs(tmp_path).config] == [2000]
+
+
+def test_a_run_stored_under_the_old_column_names_is_read_not_retrained(tmp_path, data_dir):
+    # Before 2026-12-03 a history's held-out columns were test_loss/test_accuracy (validation images included) and
+    # a record said packed_with, fused runs too. Renaming changes no number: a user's stored runs must still serve.
+    from ex1.runner import Context, RunSpec, trained_with, wall_share
+    from ex1.store import Store
+    from ex1.train import LEGACY_HISTORY_NAMES
+
+    ctx = Context(get_profile("quick"), Store(tmp_path / "s"), data_dir=str(data_dir), log=lambda s: None)
+    spec = RunSpec("shallow_cnn", ctx.train_config(20), {"filters": 2}, label="tiny")
+    first = ctx.train(spec)
+    key = ctx.run_key(spec)
+    entry = ctx.store.load("runs", key)
+    old_names = {new: old for old, new in LEGACY_HISTORY_NAMES.items()}
+    record = {k: v for k, v in entry.record.items() if k != "trained_with"} | {"packed_with": 1}
+    ctx.store.save("runs", key, {"history": entry.tables["history"].rename(columns=old_names),
+                                 "params": entry.tables["params"]}, record, entry.arrays)
+    assert "test_accuracy" in (ctx.store.path("runs", key) / "tables" / "history.csv").read_text()
+    again = Context(get_profile("quick"), Store(tmp_path / "s"), data_dir=str(data_dir), log=lambda s: None)
+    run = again.train(spec)
+    assert run.cache_hit and run.history.equals(first.history)
+    assert trained_with({"packed_with": 6}) == 6 and trained_with({"trained_with": 3}) == 3 and trained_with({}) == 1
+    assert wall_share({"wall_seconds": 60.0, "packed_with": 3}) == 20.0
+
+
+def test_a_checkpoint_written_under_the_old_column_names_resumes():
+    import json
+
+    import numpy as np
+
+    from ex1.train import _checkpoint_meta
+
+    old = [{"step": s, "epoch": 0.0, "train_loss": 1.0, "train_accuracy": 0.5, "test_loss": 1.0,
+            "test_accuracy": 0.5, "wall_s": 1.0, "train_s": 1.0, "learning_rate": 0.1} for s in (0, 50)]
+    meta = lambda h: np.frombuffer(json.dumps({"step": 50, "history": h}).encode(), dtype=np.uint8)   # noqa: E731
+    step, history = _checkpoint_meta(meta(old), None)
+    assert step == 50 and history[-1]["heldout_accuracy"] == 0.5 and "test_accuracy" not in history[-1]
+    step, packed = _checkpoint_meta(meta([old, old]), 2)
+    assert [h[-1]["heldout_loss"] for h in packed] == [1.0, 1.0]

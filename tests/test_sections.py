@@ -7,8 +7,8 @@ import pandas as pd
 def history(final_test: float, final_train: float) -> pd.DataFrame:
     steps = [0, 500, 1000]
     return pd.DataFrame({"step": steps, "epoch": [0, 0.4, 0.8], "train_loss": [2.3, 0.1, 0.05],
-                         "train_accuracy": [0.1, 0.97, final_train], "test_loss": [2.3, 0.1, 0.06],
-                         "test_accuracy": [0.1, 0.969, final_test], "wall_s": [1, 2, 3], "train_s": [0, 1, 2],
+                         "train_accuracy": [0.1, 0.97, final_train], "heldout_loss": [2.3, 0.1, 0.06],
+                         "heldout_accuracy": [0.1, 0.969, final_test], "wall_s": [1, 2, 3], "train_s": [0, 1, 2],
                          "learning_rate": [1e-4] * 3})
 
 

@@ -25,8 +25,8 @@ def test_tiny_training_beats_chance_by_a_wide_margin(tiny):
     res = train.train(build, *tiny, CFG, log=lambda s: None)
     h = res.history
     assert list(h["step"]) == [0, 20, 40, 60]
-    assert h["test_accuracy"].iloc[-1] > 0.6          # chance is 0.1
-    assert h["test_loss"].iloc[-1] < h["test_loss"].iloc[0]
+    assert h["heldout_accuracy"].iloc[-1] > 0.6          # chance is 0.1
+    assert h["heldout_loss"].iloc[-1] < h["heldout_loss"].iloc[0]
     assert res.images_per_second > 0
     assert (h["wall_s"].diff().dropna() > 0).all()
 
@@ -106,7 +106,7 @@ def test_two_heads_are_trained_and_scored_together(tiny):
         return keras.Model(i, keras.layers.Reshape((2, 10))(keras.layers.Dense(20)(h)))
 
     h = train.train(two_heads, xtr, y2tr, xte, y2te, CFG, log=lambda s: None).history
-    assert 0.0 <= h["test_accuracy"].iloc[-1] <= 1.0 and h["test_loss"].iloc[-1] > 0
+    assert 0.0 <= h["heldout_accuracy"].iloc[-1] <= 1.0 and h["heldout_loss"].iloc[-1] > 0
 
 
 def build_augmented(dtype):

@@ -99,7 +99,7 @@ def last_evaluations(h: pd.DataFrame, n: int, k: int = 3) -> dict:
     """The last k test accuracies of one run: their mean, their range, and whether that range is beyond what two
     measurements on the same test images differ by from sampling alone (1.96 x sqrt 2 binomial standard errors)."""
     tail = h[h["step"] > 0].tail(k)
-    acc = tail["test_accuracy"].astype(float)
+    acc = tail["heldout_accuracy"].astype(float)
     noise = evaluation_noise(float(acc.mean()), n)
     loss = tail["train_loss"].astype(float) if "train_loss" in tail else pd.Series(dtype=float)
     return {"k": len(acc), "mean": float(acc.mean()), "low": float(acc.min()), "high": float(acc.max()),
@@ -123,7 +123,7 @@ def bonn_p2(result, record) -> dict:
                  + figures.panels_note({label: h}), kind="more")
     more = len(result.facts.get("seeds", [])) - 1
     more_seeds = (f"; Programming 3 adds {more} more seed{'s' if more > 1 else ''}" if more > 0 else "")
-    return {"run": run, "final": final, "test_acc": float(final["test_accuracy"]), "last": last_evaluations(h, run["config"]["test_size"] or 10000, LAST),
+    return {"run": run, "final": final, "test_acc": float(final["heldout_accuracy"]), "last": last_evaluations(h, run["config"]["test_size"] or 10000, LAST),
             "train_acc": float(final["train_accuracy"]), "loss": loss, "acc": acc, "facts": result.facts,
             "more_seeds": more_seeds,
             "gain": still_improving(h), "still_rising": still_improving(h) > 0.1,   # points over the last evaluations
@@ -283,7 +283,7 @@ def bonn_p4(result, record) -> dict:
             "flat": None if math.isnan(answer["final_spread"]) else answer["final_spread"] <= within, "within": within,
             "flat_from": evals["step"].iloc[0] / per_epoch, "flat_to": evals["step"].iloc[-1] / per_epoch,
             "fixed": None if len(fixed) < 2 else {
-                "low": float(fixed["test_accuracy"].min()), "high": float(fixed["test_accuracy"].max()),
+                "low": float(fixed["heldout_accuracy"].min()), "high": float(fixed["heldout_accuracy"].max()),
                 "first": fixed["step"].iloc[0] / per_epoch, "last": fixed["step"].iloc[-1] / per_epoch},
             "drops": drops, "step_schedule": len(drops) > 1, "minutes": answer["wall_seconds"] / 60, "gap": gap, "fit": "overfits" if gap > 0.05 else "some" if gap > 0.02 else "none",
             "plain_gap": plain_gap, "plain_overfits": plain_gap > 0.05,
@@ -297,8 +297,8 @@ def bonn_p4(result, record) -> dict:
             "aug_capped": aug["epochs"] >= aug["cap_epochs"],
             # fitting its own (augmented) training images no better than held-out ones: a sign of too much regularisation
             "aug_underfits": aug["train_accuracy"] <= aug["validation_accuracy"],
-            "best_step": int(h.loc[h["test_accuracy"].idxmax(), "step"]),
-            "trend": trend_sentence(evals["test_accuracy"].to_numpy(), float(h["test_accuracy"].max()),
-                                    h.loc[h["test_accuracy"].idxmax(), "step"] / per_epoch),
+            "best_step": int(h.loc[h["heldout_accuracy"].idxmax(), "step"]),
+            "trend": trend_sentence(evals["heldout_accuracy"].to_numpy(), float(h["heldout_accuracy"].max()),
+                                    h.loc[h["heldout_accuracy"].idxmax(), "step"] / per_epoch),
             # plain dicts: a pandas row's .name is its index label, not the "name" column
             "hardest": pc.iloc[0].to_dict(), "easiest": pc.iloc[-1].to_dict()}

@@ -229,7 +229,7 @@ def conv_backprop_section(qid: str) -> None:
         qid, result, "The derived gradients of a convolution (Tübingen 2, ETH 3, Bonn Theory 1) against "
                      "tf.GradientTape on a random image, kernel and upstream gradient (float64)."))
 
-def still_improving(h: pd.DataFrame, column: str = "test_accuracy", last: int = 3) -> float:
+def still_improving(h: pd.DataFrame, column: str = "heldout_accuracy", last: int = 3) -> float:
     """Points of accuracy gained over the last `last` evaluations (mean of the last against the ones before)."""
     if len(h) < 2 * last:
         return float("nan")

@@ -76,7 +76,7 @@ def huji_1_2(result, record) -> dict:
     else:
         gap_sentence = (f"Test accuracy ends {100 * -gap:.2f} points above training accuracy, more than {noise}: "
                         "at this point the training images are the harder ones.")
-    sheet_step = first_step_reaching(h, "test_accuracy", facts["sheet_target"])
+    sheet_step = first_step_reaching(h, "heldout_accuracy", facts["sheet_target"])
     curves = {BASELINE: h}
     fig = Figure(slug("huji.1.2", "acc"), to_svg(figures.accuracy_curves(curves)),
                  f"Train accuracy (dashed, {num(n_train_eval)} fixed training images) and test accuracy (solid, "
@@ -97,7 +97,7 @@ def huji_1_2(result, record) -> dict:
 # ----------------------------------------------------------------------------- HUJI 2
 
 def steps_to(h: pd.DataFrame, level: float) -> str:
-    s = first_step_reaching(h, "test_accuracy", level)
+    s = first_step_reaching(h, "heldout_accuracy", level)
     return num(s) if s is not None else "never"
 
 
@@ -145,8 +145,8 @@ def huji_2(result, record) -> dict:
                         "f(a x + (1-a) y) against a f(x) + (1-a) f(y), logits, inference mode, computed in float32 with the trained weights.",
                         ("max_abs_error", "relative_error"))
     def settle(h):  # first evaluation within half a point of the run's final test accuracy
-        final_acc = h["test_accuracy"].iloc[-1]
-        return int(h.loc[h["test_accuracy"] >= final_acc - 0.005, "step"].iloc[0])
+        final_acc = h["heldout_accuracy"].iloc[-1]
+        return int(h.loc[h["heldout_accuracy"] >= final_acc - 0.005, "step"].iloc[0])
 
     settle_lin, settle_base = settle(hist[LINEAR]), settle(hist[BASELINE])
     every = int(run_of(record, LINEAR)["config"]["eval_every"])

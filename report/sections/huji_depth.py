@@ -194,7 +194,7 @@ def huji_3_3(result, record) -> dict:
                     mean_std_pct(g.get_group(f)["final_accuracy"], seeds=False)] for f in fams],
                   ["l", "r", "r", "r", "r", "r", "r"])
     mean_curves = {pretty(first[f].label): curves[curves["family"] == f].groupby("step", as_index=False)[
-        ["test_accuracy", "train_s"]].mean() for f in fams}
+        ["heldout_accuracy", "train_s"]].mean() for f in fams}
     by_step = Figure(slug("huji.3.3", "steps"), to_svg(figures.accuracy_against(
         mean_curves, "step", "training step (mini-batches)", common)),
         f"MNIST test accuracy of the two chosen networks against steps, mean of {facts['seeds']} seeds; the dotted line "
@@ -204,7 +204,7 @@ def huji_3_3(result, record) -> dict:
         f"Test accuracy against seconds of training, mean of {facts['seeds']} seeds; dotted: the common level "
         f"{pct(common)}.")
     reached = not sp[["own_step", "common_step"]].isna().any().any()
-    sentences, why = [], ""
+    sentences, why, measured, profile_t, profile_s = [], "", False, None, ""
     if reached:
         def by(col):
             return {f: g.get_group(f)[col].astype(float) for f in fams}
@@ -236,8 +236,13 @@ def huji_3_3(result, record) -> dict:
         ips = {f: g.get_group(f)["images_per_second"].mean() for f in fams}
         ratio = ips["shallow"] / ips["deep"]
         speeds = f"{num(ips['deep'])} against {num(ips['shallow'])} images/s"
-        cost = (_step_cost_sentence({f: int(g.get_group(f)["forward_macs"].iloc[0]) for f in fams}, ratio, speeds)
-                if "forward_macs" in sp else "")
+        profile = result.tables.get("profile")
+        measured = profile is not None and not profile.empty
+        cost = (_step_cost_sentence({f: int(g.get_group(f)["forward_macs"].iloc[0]) for f in fams}, ratio, speeds,
+                                    profiled=measured) if "forward_macs" in sp else "")
+        if measured:
+            profile_t = _profile_table(profile, {f: pretty(first[f].label) for f in fams})
+            profile_s = _profile_sentence(profile)
         if "times as long" not in cost:   # the arithmetic does not explain the step's cost: say the cost plainly
             cost = (f"A deep step takes {ratio:.2f} times the time of a shallow one ({speeds})."
                     + (" " + cost if cost else ""))
@@ -249,11 +254,55 @@ def huji_3_3(result, record) -> dict:
                 f"learning-rate drop at step {num(bounds[0])}: the schedule, more than the architecture, decides when "
                 "training stops improving." if at_drop else "")
     return {"empty": False, "table": table, "by_step": by_step, "by_time": by_time, "sentences": sentences,
+            "profile": profile_t if reached and measured else None, "profile_sentence": profile_s if measured else "",
             "why": why, "schedule": schedule, "facts": facts, "reached": reached,
             "lowest_final": float(sp["final_accuracy"].min())}
 
 
-def _step_cost_sentence(macs: dict[str, int], ratio: float, speeds: str = "") -> str:
+def _profile_table(profile: pd.DataFrame, names: dict[str, str]) -> Table:
+    rows = [[one_line(names[r.family]) if r.part == "whole step" or i == 0 else "", r.part,
+             num(r.forward_macs) if r.forward_macs else "—", f"{r.step_time_ms:.3f}"]
+            for fam in names for i, r in enumerate(profile[profile["family"] == fam].itertuples())]
+    return Table(slug("huji.3.3", "profile"), "Where a training step's time goes (batch 50, the runs' precision): each "
+                 "layer's forward and backward pass timed alone on inputs of its shape, the Adam update, and the whole "
+                 "step (forward, loss, backward, update); milliseconds per step, the fastest of 5 timings of many "
+                 "steps.", ["network", "part", "multiply-adds per image", "ms per step"], rows,
+                 ["l", "l", "r", "r"], kind="more")
+
+
+def _profile_sentence(profile: pd.DataFrame) -> str:
+    """What the layer-by-layer timing shows, after 'Timed layer by layer (Table n), ': each convolution's time against
+    its arithmetic, the time of the layers only the deep network has, and the whole steps."""
+    by = {fam: g.set_index("part") for fam, g in profile.groupby("family", sort=False)}
+    deep, shallow = by["deep"], by["shallow"]
+
+    def convs(t):
+        c = t[t["kind"] == "Conv2D"]
+        return " and ".join(f"{r.step_time_ms:.2f}" for r in c.itertuples()), \
+            " and ".join(num(m) for m in c["forward_macs"]), len(c)
+
+    def parts(t):
+        return float(t.loc[t["kind"] != "step", "step_time_ms"].sum())
+
+    (dt, dm, dn), (st, sm, sn) = convs(deep), convs(shallow)
+    c = profile[profile["kind"] == "Conv2D"].sort_values("forward_macs")
+    per_mac = (c["step_time_ms"] / c["forward_macs"]).to_numpy()
+    s = (f"the shallow network's convolution{'s' if sn > 1 else ''} take{'' if sn > 1 else 's'} {st} ms a step for {sm} "
+         f"multiply-adds per image and the deep network's {dt} ms for {dm}")
+    if len(c) > 1 and per_mac[0] >= 1.5 * per_mac[-1]:
+        s += (f": per multiply-add the smallest costs {per_mac[0] / per_mac[-1]:.1f} times the largest, so a layer's "
+              "time does not shrink with its arithmetic")
+    extra = [p for p in deep.index if p not in shallow.index and deep.loc[p, "kind"] not in ("optimizer", "step")]
+    gap = parts(deep) - parts(shallow)
+    if extra and gap > 0:
+        s += (f". The layers the shallow network lacks ({', '.join(extra)}) take "
+              f"{deep.loc[extra, 'step_time_ms'].sum():.2f} of the {gap:.2f} ms by which the deep network's parts exceed "
+              f"the shallow one's ({parts(deep):.2f} against {parts(shallow):.2f} ms)")
+    wd, ws = float(deep.loc["whole step", "step_time_ms"]), float(shallow.loc["whole step", "step_time_ms"])
+    return s + f"; whole steps timed the same way take {wd:.2f} and {ws:.2f} ms ({wd / ws:.2f} times)."
+
+
+def _step_cost_sentence(macs: dict[str, int], ratio: float, speeds: str = "", profiled: bool = False) -> str:
     """The arithmetic of one image's forward pass against the measured cost of a step (ratio: shallow's speed over
     deep's; speeds: the two measured speeds as text): at these sizes a step's time follows the number of layers more
     than the arithmetic."""
@@ -262,8 +311,9 @@ def _step_cost_sentence(macs: dict[str, int], ratio: float, speeds: str = "") ->
     time_ratio, mac_ratio = ratio, macs["deep"] / macs["shallow"]   # a deep step takes `ratio` times a shallow one
     if time_ratio > 1 and mac_ratio < time_ratio:
         return (head + f", {mac_ratio:.2f} times as many, yet a deep step takes {time_ratio:.2f} times as long"
-                + (f" ({speeds})" if speeds else "") + ": the cost comes not from arithmetic but, likely (not "
-                "profiled), from the deep network's extra layers, each a separate small operation forward and backward.")
+                + (f" ({speeds})" if speeds else "") + (": the cost comes not from arithmetic." if profiled else
+                ": the cost comes not from arithmetic but, likely (not profiled), from the deep network's extra "
+                "layers, each a separate small operation forward and backward."))
     return head + "."
 
 

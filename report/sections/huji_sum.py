@@ -128,7 +128,7 @@ def huji_5_3(result, record) -> dict:
         if h is not None:
             n_train = min(r["config"]["train_eval_size"] or r["train_examples"], r["train_examples"])
             n_test = r["config"]["test_size"] or int(result.facts.get("test_pairs", s_t.pairs))
-            tr, te = float(h["train_accuracy"].iloc[-1]), float(h["test_accuracy"].iloc[-1])
+            tr, te = float(h["train_accuracy"].iloc[-1]), float(h["heldout_accuracy"].iloc[-1])
             gaps[r["label"]] = (tr - te, (binomial_se(tr, n_train) ** 2 + binomial_se(te, n_test) ** 2) ** 0.5)
     held_se = {m: binomial_se(get[(m, huji_sum.HELD)].sum_accuracy, get[(m, huji_sum.HELD)].pairs)
                for m in ("sum classifier", "two-digit network")}

@@ -39,7 +39,7 @@ def tuebingen_1(result, record) -> dict:
     trial = run_of(record, f"{GAP_LABEL}, {chosen}, validation")
     cfg = run["config"]
     final = h.iloc[-1]
-    test_acc, train_acc = float(final["test_accuracy"]), float(final["train_accuracy"])
+    test_acc, train_acc = float(final["heldout_accuracy"]), float(final["train_accuracy"])
     minutes = facts["train_seconds"] / 60
     wall_minutes = facts["wall_seconds"] / 60
     tuebingen = figures.color_for(GAP_LABEL)
@@ -83,4 +83,4 @@ def tuebingen_1(result, record) -> dict:
             "fig": fig, "fig_choice": fig_choice, "table": table, "params": params, "schedules": schedules,
             "chosen": sch.query("chosen").iloc[0], "other": other.iloc[0] if len(other) else None,
             "trial_examples": trial["train_examples"],
-            "sheet_step": first_step_reaching(h, "test_accuracy", facts["sheet_accuracy"])}
+            "sheet_step": first_step_reaching(h, "heldout_accuracy", facts["sheet_accuracy"])}
