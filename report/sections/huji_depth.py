@@ -284,7 +284,7 @@ def _profile_sentence(profile: pd.DataFrame) -> str:
     def parts(t):
         return float(t.loc[t["kind"] != "step", "step_time_ms"].sum())
 
-    (dt, dm, dn), (st, sm, sn) = convs(deep), convs(shallow)
+    (dt, dm, _), (st, sm, sn) = convs(deep), convs(shallow)
     c = profile[profile["kind"] == "Conv2D"].sort_values("forward_macs")
     per_mac = (c["step_time_ms"] / c["forward_macs"]).to_numpy()
     s = (f"the shallow network's convolution{'s' if sn > 1 else ''} take{'' if sn > 1 else 's'} {st} ms a step for {sm} "
