@@ -309,7 +309,7 @@ def frontier(sweeps: dict[str, pd.DataFrame], target: float, chosen: dict[str, s
             ax.annotate(f"mean {100 * r['validation_mean']:.1f}%", (r["params"], bottom), textcoords="offset points",
                         xytext=(4, 10), fontsize=7, color=c)
         f = t[t["frontier"]]
-        ax.plot(f["params"], 100 * f["validation_mean"], "-", color=c, lw=1.2, alpha=0.8, label=f"{family}: frontier")
+        ax.plot(f["params"], 100 * f["validation_mean"], "-", color=c, lw=1.2, alpha=0.8, label=f"{family}: none smaller as good")
         pick = t[t["label"] == chosen.get(family)]
         if len(pick):
             ax.scatter(pick["params"], 100 * pick["validation_mean"], s=120, facecolors="none",
@@ -482,8 +482,9 @@ def pair_map(by_pair: pd.DataFrame, held_out: list, models: tuple[str, ...]):
         for i in range(10):
             for j in range(10):
                 if m[i, j] == m[i, j]:
+                    # white on the dark ends of the colour map (red, deep green), black on the light middle
                     ax.text(j, i, f"{m[i, j]:.0f}", ha="center", va="center", fontsize=7,
-                            color="white" if m[i, j] < 25 else "black")
+                            color="white" if m[i, j] < 25 or m[i, j] >= 85 else "black")
         for a, b in held_out:
             ax.add_patch(Rectangle((b - 0.5, a - 0.5), 1, 1, fill=False, lw=1.4, ec="black"))
         ax.set_xticks(range(10))

@@ -183,8 +183,10 @@ def spread_sentence(base, reg, last: int, dip_seed: int | None, alpha: float = 0
     p_final = variance_ratio(base.test_std, int(base.n), reg.test_std, int(reg.n))
     p_last = variance_ratio(base.last_std, int(base.n), reg.last_std, int(reg.n))
 
-    def pair(a, b, p):
-        return f"{100 * a:.2f} and {100 * b:.2f} points ({p_value(p)})" if p == p else f"{100 * a:.2f} and {100 * b:.2f} points"
+    def pair(a, b, p):   # the p-value with what it says, in words (the test is named in the appendix)
+        said = "unlikely to be chance" if p < alpha else "could be chance"
+        return (f"{100 * a:.2f} and {100 * b:.2f} points ({p_value(p)}: {said})" if p == p
+                else f"{100 * a:.2f} and {100 * b:.2f} points")
 
     s = (f"Seed spread (standard deviation) without and with regularisation: "
          f"{pair(base.test_std, reg.test_std, p_final)} for the final accuracy, "

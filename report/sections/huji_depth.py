@@ -185,9 +185,9 @@ def huji_3_3(result, record) -> dict:
     fams = list(g.groups)
     first = {fam: g.get_group(fam).iloc[0] for fam in fams}
     table = Table(slug("huji.3.3", "speed"), f"Convergence of the two chosen networks: mean ± std over "
-                  f"{facts['seeds']} seeds; seconds of training, evaluations excluded.",
-                  ["network", "parameters", f"steps to {rel:.0%} of final", f"seconds to {rel:.0%} of final",
-                   f"steps to {pct(common)}", f"seconds to {pct(common)}", "final test accuracy"],
+                  f"{facts['seeds']} seeds; s: seconds of training, evaluations excluded.",
+                  ["network", "parameters", f"steps to {rel:.0%} of final", f"s to {rel:.0%} of final",
+                   f"steps to {pct(common)}", f"s to {pct(common)}", "final test"],
                   [[one_line(pretty(first[f].label)), num(first[f].params), mean_std("own_step", num, f),
                     mean_std("own_seconds", lambda x: f"{x:.1f}", f), mean_std("common_step", num, f),
                     mean_std("common_seconds", lambda x: f"{x:.1f}", f),
@@ -238,15 +238,16 @@ def huji_3_3(result, record) -> dict:
         speeds = f"{num(ips['deep'])} against {num(ips['shallow'])} images/s"
         profile = result.tables.get("profile")
         measured = profile is not None and not profile.empty
-        cost = (_step_cost_sentence({f: int(g.get_group(f)["forward_macs"].iloc[0]) for f in fams}, ratio, speeds,
-                                    profiled=measured) if "forward_macs" in sp else "")
-        if measured:
+        if measured:   # one process times both networks' steps and their parts: the step cost the answer states
             profile_t = _profile_table(profile, {f: pretty(first[f].label) for f in fams})
             profile_s = _profile_sentence(profile)
-        if "times as long" not in cost:   # the arithmetic does not explain the step's cost: say the cost plainly
-            cost = (f"A deep step takes {ratio:.2f} times the time of a shallow one ({speeds})."
-                    + (" " + cost if cost else ""))
-        why += " " + cost
+        else:          # an answer stored before the profile: the runs' own throughput
+            cost = (_step_cost_sentence({f: int(g.get_group(f)["forward_macs"].iloc[0]) for f in fams}, ratio, speeds)
+                    if "forward_macs" in sp else "")
+            if "times as long" not in cost:   # the arithmetic does not explain the step's cost: say the cost plainly
+                cost = (f"A deep step takes {ratio:.2f} times the time of a shallow one ({speeds})."
+                        + (" " + cost if cost else ""))
+            why += " " + cost
     bounds = (record.get("runs") or [{}])[0].get("config", {}).get("lr_boundaries") or []
     window = 2 * (record.get("runs") or [{}])[0].get("config", {}).get("eval_every", 0) * 5
     at_drop = reached and bool(bounds) and all(0 <= s - bounds[0] <= window for s in sp["own_step"])
@@ -259,50 +260,59 @@ def huji_3_3(result, record) -> dict:
             "lowest_final": float(sp["final_accuracy"].min())}
 
 
+def _with_rest(profile: pd.DataFrame) -> pd.DataFrame:
+    """The profile with, per network, the rest of the whole step beyond its parts timed alone (the loss, and what
+    the framework does between layers and runs only when they are chained), placed before the whole step."""
+    out = []
+    for fam, g in profile.groupby("family", sort=False):
+        whole = g[g["kind"] == "step"]
+        rest = float(whole["step_time_ms"].iloc[0]) - float(g.loc[g["kind"] != "step", "step_time_ms"].sum())
+        out += [g[g["kind"] != "step"], pd.DataFrame([{"part": "rest of the step", "kind": "rest", "forward_macs": 0,
+                                                       "step_time_ms": rest, "family": fam}]), whole]
+    return pd.concat(out, ignore_index=True)
+
+
 def _profile_table(profile: pd.DataFrame, names: dict[str, str]) -> Table:
-    rows = [[one_line(names[r.family]) if r.part == "whole step" or i == 0 else "", r.part,
+    p = _with_rest(profile)
+    rows = [[one_line(names[r.family]) if i == 0 else "", r.part,
              num(r.forward_macs) if r.forward_macs else "—", f"{r.step_time_ms:.3f}"]
-            for fam in names for i, r in enumerate(profile[profile["family"] == fam].itertuples())]
+            for fam in names for i, r in enumerate(p[p["family"] == fam].itertuples())]
     return Table(slug("huji.3.3", "profile"), "Where a training step's time goes (batch 50, the runs' precision): each "
-                 "layer's forward and backward pass timed alone on inputs of its shape, the Adam update, and the whole "
-                 "step (forward, loss, backward, update); milliseconds per step, the fastest of 5 timings of many "
-                 "steps.", ["network", "part", "multiply-adds per image", "ms per step"], rows,
+                 "layer's forward and backward pass timed alone on inputs of its shape, the Adam update, the rest of the "
+                 "step (the whole step minus those parts) and the whole step; milliseconds per step, the fastest of 5 "
+                 "timings of many steps.", ["network", "part", "multiply-adds per image", "ms per step"], rows,
                  ["l", "l", "r", "r"], kind="more")
 
 
 def _profile_sentence(profile: pd.DataFrame) -> str:
-    """What the layer-by-layer timing shows, after 'Timed layer by layer (Table n), ': each convolution's time against
-    its arithmetic, the time of the layers only the deep network has, and the whole steps."""
-    by = {fam: g.set_index("part") for fam, g in profile.groupby("family", sort=False)}
+    """The step cost from one process's timings, after 'Timed in one process (Table n: ...), ': whole steps against
+    their arithmetic, and the difference split into the layers only the deep network has and the rest of the step."""
+    p = _with_rest(profile)
+    by = {fam: g.set_index("part") for fam, g in p.groupby("family", sort=False)}
     deep, shallow = by["deep"], by["shallow"]
-
-    def convs(t):
-        c = t[t["kind"] == "Conv2D"]
-        return " and ".join(f"{r.step_time_ms:.2f}" for r in c.itertuples()), \
-            " and ".join(num(m) for m in c["forward_macs"]), len(c)
-
-    def parts(t):
-        return float(t.loc[t["kind"] != "step", "step_time_ms"].sum())
-
-    (dt, dm, _), (st, sm, sn) = convs(deep), convs(shallow)
-    c = profile[profile["kind"] == "Conv2D"].sort_values("forward_macs")
-    per_mac = (c["step_time_ms"] / c["forward_macs"]).to_numpy()
-    s = (f"the shallow network's convolution{'s' if sn > 1 else ''} take{'' if sn > 1 else 's'} {st} ms a step for {sm} "
-         f"multiply-adds per image and the deep network's {dt} ms for {dm}")
-    if len(c) > 1 and per_mac[0] >= 1.5 * per_mac[-1]:
-        s += (f": per multiply-add the smallest costs {per_mac[0] / per_mac[-1]:.1f} times the largest, so a layer's "
-              "time does not shrink with its arithmetic")
-    extra = [p for p in deep.index if p not in shallow.index and deep.loc[p, "kind"] not in ("optimizer", "step")]
-    gap = parts(deep) - parts(shallow)
-    if extra and gap > 0:
-        s += (f". The layers the shallow network lacks ({', '.join(extra)}) take "
-              f"{deep.loc[extra, 'step_time_ms'].sum():.2f} of the {gap:.2f} ms by which the deep network's parts exceed "
-              f"the shallow one's ({parts(deep):.2f} against {parts(shallow):.2f} ms)")
-    wd, ws = float(deep.loc["whole step", "step_time_ms"]), float(shallow.loc["whole step", "step_time_ms"])
-    return s + f"; whole steps timed the same way take {wd:.2f} and {ws:.2f} ms ({wd / ws:.2f} times)."
+    wd, ws = (float(t.loc["whole step", "step_time_ms"]) for t in (deep, shallow))
+    md, ms = (int(t.loc["whole step", "forward_macs"]) for t in (deep, shallow))
+    s = (f"a deep step takes {wd / ws:.2f} times a shallow one ({wd:.2f} against {ws:.2f} ms) for {md / ms:.2f} times "
+         f"the multiply-adds per image ({num(md)} against {num(ms)})")
+    extra = [q for q in deep.index if q not in shallow.index and deep.loc[q, "kind"] not in ("optimizer", "step", "rest")]
+    gap = wd - ws
+    if not extra or gap <= 0:
+        return s + "."
+    layers = float(deep.loc[extra, "step_time_ms"].sum())
+    both = [q for q in deep.index if q in shallow.index and deep.loc[q, "kind"] not in ("optimizer", "step", "rest")]
+    shared = float(deep.loc[both, "step_time_ms"].sum() - shallow.loc[both, "step_time_ms"].sum())
+    update = float(deep.loc[deep["kind"] == "optimizer", "step_time_ms"].sum()
+                   - shallow.loc[shallow["kind"] == "optimizer", "step_time_ms"].sum())
+    rest = float(deep.loc["rest of the step", "step_time_ms"] - shallow.loc["rest of the step", "step_time_ms"])
+    s += (f". Of the {gap:.2f} ms difference, the layers only the deep network has ({', '.join(extra)}) take "
+          f"{layers:.2f} ms, the layers both have {shared:+.2f}, the Adam update {update:+.2f} and the rest of the step "
+          f"{rest:+.2f}")
+    if wd / ws > 1.25 * md / ms and layers + max(rest, 0.0) >= 0.5 * gap:
+        s += ": its time follows the number of layers, not their arithmetic"
+    return s + "."
 
 
-def _step_cost_sentence(macs: dict[str, int], ratio: float, speeds: str = "", profiled: bool = False) -> str:
+def _step_cost_sentence(macs: dict[str, int], ratio: float, speeds: str = "") -> str:
     """The arithmetic of one image's forward pass against the measured cost of a step (ratio: shallow's speed over
     deep's; speeds: the two measured speeds as text): at these sizes a step's time follows the number of layers more
     than the arithmetic."""
@@ -311,9 +321,8 @@ def _step_cost_sentence(macs: dict[str, int], ratio: float, speeds: str = "", pr
     time_ratio, mac_ratio = ratio, macs["deep"] / macs["shallow"]   # a deep step takes `ratio` times a shallow one
     if time_ratio > 1 and mac_ratio < time_ratio:
         return (head + f", {mac_ratio:.2f} times as many, yet a deep step takes {time_ratio:.2f} times as long"
-                + (f" ({speeds})" if speeds else "") + (": the cost comes not from arithmetic." if profiled else
-                ": the cost comes not from arithmetic but, likely (not profiled), from the deep network's extra "
-                "layers, each a separate small operation forward and backward."))
+                + (f" ({speeds})" if speeds else "") + ": the cost comes not from arithmetic but, likely (not "
+                "profiled), from the deep network's extra layers, each a separate small operation forward and backward.")
     return head + "."
 
 

@@ -115,7 +115,7 @@ def ratio_sentence(best_ratio, best_test: float, base_ratio: float, underfit: fl
     accuracy of its table raises the ratio by lowering its denominator."""
     if f"{best_ratio.ratio_mean:.3f}" == f"{base_ratio:.3f}":
         return f"None of them improves the full-size network's ratio, {base_ratio:.3f}, in the third decimal."
-    s = (f"The best ratio, {best_ratio.ratio_mean:.3f} (full network {base_ratio:.3f}), comes with "
+    s = (f"The best ratio, {best_ratio.ratio_mean:.3f}, comes with "
          f"{described(best_ratio)} at {pct(best_ratio.test_mean)} test accuracy")
     if best_ratio.train_mean < underfit and best_ratio.test_mean < best_test:
         return s + (f", which fits only {pct(best_ratio.train_mean)} of its training examples and scores "
