@@ -248,3 +248,21 @@ def test_the_sample_in_docs_renders_from_its_stored_answers_alone(tmp_path, data
     assert Ex1_main.main(["--only", *ids, "--profile", "quick", "--out", str(docs / "results"), "--no-pdf", "--html",
                           "--quiet"]) == 0
     assert (docs / "results" / "Ex1_report_quick_partial.html").read_text().count('class="question"') == 2
+
+
+def test_diff_reads_the_old_history_column_names_as_the_new_ones():
+    # Answers from before 2026-12-03 name history columns test_*; later ones heldout_*. A TA diffing an old hand-in
+    # against a new one must see the numbers compared, not "another shape".
+    from report.diff import Answer, _same_names, compare
+
+    old = pd.DataFrame({"step": [0, 50], "heldout_accuracy": [0.1, 0.9]}).rename(
+        columns={"heldout_accuracy": "test_accuracy"})
+    new = pd.DataFrame({"step": [0, 50], "heldout_accuracy": [0.1, 0.8]})
+    a, b = _same_names(old, new)
+    assert list(a.columns) == list(b.columns) == ["step", "heldout_accuracy"]
+    genuine = pd.DataFrame({"model": ["m"], "test_accuracy": [0.9]})   # a real test-set column stays as it is
+    assert list(_same_names(genuine, genuine.copy())[0].columns) == ["model", "test_accuracy"]
+
+    diffs, skipped = compare("huji.1.2", Answer("huji.1.2", "full", {"history": old}),
+                             Answer("huji.1.2", "full", {"history": new}))   # folders of tables alone
+    assert not skipped and [d.column for d in diffs] == ["heldout_accuracy"]
