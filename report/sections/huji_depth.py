@@ -188,7 +188,7 @@ def huji_3_3(result, record) -> dict:
                   f"{facts['seeds']} seeds; s: seconds of training, evaluations excluded.",
                   ["network", "parameters", f"steps to {rel:.0%} of final", f"s to {rel:.0%} of final",
                    f"steps to {pct(common)}", f"s to {pct(common)}", "final test"],
-                  [[one_line(pretty(first[f].label)), num(first[f].params), mean_std("own_step", num, f),
+                  [[pretty(first[f].label), num(first[f].params), mean_std("own_step", num, f),
                     mean_std("own_seconds", lambda x: f"{x:.1f}", f), mean_std("common_step", num, f),
                     mean_std("common_seconds", lambda x: f"{x:.1f}", f),
                     mean_std_pct(g.get_group(f)["final_accuracy"], seeds=False)] for f in fams],
@@ -240,7 +240,7 @@ def huji_3_3(result, record) -> dict:
         measured = profile is not None and not profile.empty
         if measured:   # one process times both networks' steps and their parts: the step cost the answer states
             profile_t = _profile_table(profile, {f: pretty(first[f].label) for f in fams})
-            profile_s = _profile_sentence(profile)
+            profile_s = _profile_sentence(profile, ratio)
         else:          # an answer stored before the profile: the runs' own throughput
             cost = (_step_cost_sentence({f: int(g.get_group(f)["forward_macs"].iloc[0]) for f in fams}, ratio, speeds)
                     if "forward_macs" in sp else "")
@@ -284,16 +284,19 @@ def _profile_table(profile: pd.DataFrame, names: dict[str, str]) -> Table:
                  ["l", "l", "r", "r"], kind="more")
 
 
-def _profile_sentence(profile: pd.DataFrame) -> str:
-    """The step cost from one process's timings, after 'Timed in one process (Table n: ...), ': whole steps against
-    their arithmetic, and the difference split into the layers only the deep network has and the rest of the step."""
+def _profile_sentence(profile: pd.DataFrame, runs_ratio: float | None = None) -> str:
+    """The step cost from one process's timings, after 'Timed in one process (Table n), ': whole steps against their
+    arithmetic (and against the ratio of the runs' own throughput, which includes loading batches and a busier
+    machine), and the difference split into the layers only the deep network has, the layers both have, the update
+    and the rest of the step."""
     p = _with_rest(profile)
     by = {fam: g.set_index("part") for fam, g in p.groupby("family", sort=False)}
     deep, shallow = by["deep"], by["shallow"]
     wd, ws = (float(t.loc["whole step", "step_time_ms"]) for t in (deep, shallow))
     md, ms = (int(t.loc["whole step", "forward_macs"]) for t in (deep, shallow))
-    s = (f"a deep step takes {wd / ws:.2f} times a shallow one ({wd:.2f} against {ws:.2f} ms) for {md / ms:.2f} times "
-         f"the multiply-adds per image ({num(md)} against {num(ms)})")
+    runs = f"; {runs_ratio:.2f} in the runs themselves" if runs_ratio else ""
+    s = (f"a deep step takes {wd / ws:.2f} times a shallow one ({wd:.2f} against {ws:.2f} ms{runs}) for {md / ms:.2f} "
+         f"times the multiply-adds ({num(md)} against {num(ms)} per image)")
     extra = [q for q in deep.index if q not in shallow.index and deep.loc[q, "kind"] not in ("optimizer", "step", "rest")]
     gap = wd - ws
     if not extra or gap <= 0:
@@ -307,8 +310,10 @@ def _profile_sentence(profile: pd.DataFrame) -> str:
     s += (f". Of the {gap:.2f} ms difference, the layers only the deep network has ({', '.join(extra)}) take "
           f"{layers:.2f} ms, the layers both have {shared:+.2f}, the Adam update {update:+.2f} and the rest of the step "
           f"{rest:+.2f}")
-    if wd / ws > 1.25 * md / ms and layers + max(rest, 0.0) >= 0.5 * gap:
-        s += ": its time follows the number of layers, not their arithmetic"
+    extra_macs = int(deep.loc[extra, "forward_macs"].sum())
+    if wd / ws > 1.25 * md / ms and layers >= 0.5 * gap:
+        s += (f": most of it is in layers that do {extra_macs / md:.0%} of the deep network's multiply-adds, "
+              "so its time does not follow its arithmetic")
     return s + "."
 
 
