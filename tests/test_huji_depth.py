@@ -134,7 +134,7 @@ def test_the_profile_sentence_says_what_the_layer_timings_show_and_no_more():
     # 1.37 ms apart: conv2 + pool2 + fc1 = 0.78; conv1, pool1, logits 1.25 - 1.13 = +0.12; Adam +0.04; rest +0.43
     assert "Of the 1.37 ms difference, the layers only the deep network has (conv2, pool2, fc1) take 0.78 ms, the " \
         "layers both have +0.12, the Adam update +0.04 and the rest of the step +0.43: most of it is in layers that " \
-        "do 31% of the deep network's multiply-adds, so its time does not follow its arithmetic." in s   # 19,792
+        "do 31% of the deep network's multiply-adds." in s   # 19,792 of 62,992
     # steps as far apart as their arithmetic: no claim about layers
     even = p.copy()
     even.loc[(even["family"] == "deep") & (even["part"] == "whole step"), "step_time_ms"] = 1.85

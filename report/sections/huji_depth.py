@@ -232,7 +232,7 @@ def huji_3_3(result, record) -> dict:
             why = ("A possible reason the shallow network needs fewer steps (untested): the gradient reaches its single "
                    "convolution directly, while the deep network's narrow layers are bottlenecks it must pass twice.")
         else:
-            why = "What separates them is the cost of a step."
+            why = "The cost of a step separates them."
         ips = {f: g.get_group(f)["images_per_second"].mean() for f in fams}
         ratio = ips["shallow"] / ips["deep"]
         speeds = f"{num(ips['deep'])} against {num(ips['shallow'])} images/s"
@@ -312,8 +312,7 @@ def _profile_sentence(profile: pd.DataFrame, runs_ratio: float | None = None) ->
           f"{rest:+.2f}")
     extra_macs = int(deep.loc[extra, "forward_macs"].sum())
     if wd / ws > 1.25 * md / ms and layers >= 0.5 * gap:
-        s += (f": most of it is in layers that do {extra_macs / md:.0%} of the deep network's multiply-adds, "
-              "so its time does not follow its arithmetic")
+        s += f": most of it is in layers that do {extra_macs / md:.0%} of the deep network's multiply-adds"
     return s + "."
 
 
