@@ -106,7 +106,8 @@ def test_the_seed_spread_is_weighed_for_the_final_accuracy_and_for_the_last_mean
     base = R(test_std=0.0060, last_std=0.0015, n=3)
     reg = R(test_std=0.0007, last_std=0.0007, n=3)
     text = spread_sentence(base, reg, 3, 0)
-    assert "0.60 and 0.07 points (p = 0.027)" in text and "0.15 and 0.07 points (p = 0.36)" in text
+    assert "0.60 and 0.07 points (p = 0.027: unlikely to be chance)" in text \
+        and "0.15 and 0.07 points (p = 0.36: could be chance)" in text
     assert "only the final evaluations differ, from seed 0's dip" in text
     same = R(test_std=0.0010, last_std=0.0010, n=3)
     assert "neither recipe is shown to be steadier" in spread_sentence(same, reg, 3, None)
