@@ -120,10 +120,10 @@ def stored_runs(store_root, profile: str = "full") -> pd.DataFrame:
         entries = [json.loads(p.read_text())["record"] for p in sorted(qdir.glob("*/record.json"),
                                                                       key=lambda p: p.stat().st_mtime)]
         full = [r for r in entries if r["key_payload"]["profile"]["name"] == profile]
-        current = [r for r in full if codehash.matches_checkout(r.get("code_deps", {"?": ""}),
-                                                                str(golden.ENGINE_VERSION))]
         if not full:
             continue
+        current = [r for r in full if "code_deps" in r   # older records name no dependencies: never current
+                   and codehash.matches_checkout(r["code_deps"], str(golden.ENGINE_VERSION))]
         for run in (current or full)[-1]["runs"]:
             ident = json.dumps([run["model"], run["model_kwargs"], run["config"], run["dataset"],
                                 run["train_examples"]], sort_keys=True)

@@ -226,6 +226,16 @@ class _Checkpoint:
         self.prev.unlink(missing_ok=True)
 
 
+def checkpoint_step(directory: str | os.PathLike) -> int:
+    """The step a run's checkpoint in directory reached, read from its meta record alone; 0 when there is none or it
+    is damaged (the loop reports that when it resumes)."""
+    try:
+        with np.load(_Checkpoint(directory).path, allow_pickle=False) as z:
+            return _checkpoint_meta(z["meta"], None)[0]
+    except Exception:
+        return 0
+
+
 def _read_checkpoint(path: Path, model, optimizer, runs: int | None):
     """(model arrays, optimizer arrays, step, history) of a checkpoint that matches model and optimizer in every
     array's name, shape and dtype and whose history ends at the step its weights were saved at; else

@@ -19,7 +19,7 @@ import pandas as pd
 from ex1 import models
 from ex1.flops import forward_flops, run_flops
 from ex1.runner import Context, Run, RunSpec
-from ex1.train import HISTORY_COLUMNS, current_history
+from ex1.train import HISTORY_COLUMNS, checkpoint_step, current_history
 
 from .registry import Question, find_stored
 
@@ -109,18 +109,6 @@ def _examples(spec: RunSpec, ctx: Context) -> tuple[int, int]:
     return n_train, n_test
 
 
-def _checkpointed_step(ctx: Context, rkey: str) -> int:
-    """The step a killed command's checkpoint of this run reached (0 when none can be read)."""
-    path = ctx.store.root / "checkpoints" / rkey / "checkpoint.npz"
-    if not path.is_file():
-        return 0
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            return int(json.loads(z["meta"].tobytes())["step"])
-    except Exception:   # a damaged checkpoint is the loop's to report; here it only means nothing is done yet
-        return 0
-
-
 def estimate(questions: list[Question], ctx: Context) -> list[Estimate]:
     """The cost of each question that the store does not answer yet; a run shared by several
     questions counts in the first one only, as it is trained once. A run that a killed command checkpointed
@@ -148,7 +136,7 @@ def estimate(questions: list[Question], ctx: Context) -> list[Estimate]:
             if rkey in seen or ctx.stored_run_path(spec) is not None:
                 continue
             seen.add(rkey)
-            left = 1.0 - min(_checkpointed_step(ctx, rkey) / spec.config.steps, 1.0)
+            left = 1.0 - min(checkpoint_step(ctx.store.root / "checkpoints" / rkey) / spec.config.steps, 1.0)
             train_f, eval_f = run_flops(_forward(spec), spec.config, *_examples(spec, ctx))
             runs, gflop = runs + 1, gflop + left * (train_f + eval_f) / 1e9
         out.append(Estimate(q.id, False, runs, gflop))

@@ -95,7 +95,11 @@ def test_a_checkpointed_run_is_priced_by_the_steps_it_has_left(tmp_path, data_di
     folder = ctx.store.root / "checkpoints" / ctx.run_key(spec)
     folder.mkdir(parents=True)
     step = spec.config.steps * 3 // 4
-    np.savez(folder / "checkpoint.npz", meta=np.frombuffer(json.dumps({"step": step, "history": []}).encode(), np.uint8))
+    from ex1.train import HISTORY_COLUMNS
+
+    history = [{c: 0.0 for c in HISTORY_COLUMNS} | {"step": step}]   # a meta record the loop would resume from
+    np.savez(folder / "checkpoint.npz", meta=np.frombuffer(json.dumps({"step": step, "history": history}).encode(),
+                                                           np.uint8))
     rest = estimate([q], ctx)[0]
     assert rest.runs == whole.runs == 1
     assert rest.gflop == pytest.approx(whole.gflop / 4)
