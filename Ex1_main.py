@@ -376,7 +376,7 @@ def _list(args) -> None:
         progress = plan.Progress([], plan.remembered_rate(ctx) or plan.guessed_rate(ctx.precision),
                                  plan.remembered_rate(ctx, plan.PER_RUN))
         can = [q for q in questions if not set(q.datasets) & set(problems)]
-        estimates = {e.question: e for e in plan.estimate(can, ctx)}
+        estimates = {e.question: e for e in plan.estimate(can, ctx, time_networks=False)}
     except (DataError, ValueError) as e:
         problems["estimates"] = str(e)
     print(f"{'id':<12} {'stored':<7} {'minutes':>7}  title   ({args.profile} profile, {ctx.precision})")

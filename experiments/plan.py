@@ -109,12 +109,23 @@ def _examples(spec: RunSpec, ctx: Context) -> tuple[int, int]:
     return n_train, n_test
 
 
-def estimate(questions: list[Question], ctx: Context) -> list[Estimate]:
+# Networks whose runs together compute less than this are priced at the HUJI network's speed: timing them would
+# cost more than their error (the quick profile's runs, the small sweeps' per-run costs dominate anyway).
+TIMED_GFLOP = 2000.0
+
+
+def _network(spec: RunSpec) -> str:
+    return json.dumps([spec.model, spec.build_kwargs(), spec.config.batch_size], sort_keys=True, default=str)
+
+
+def estimate(questions: list[Question], ctx: Context, time_networks: bool = True) -> list[Estimate]:
     """The cost of each question that the store does not answer yet; a run shared by several
     questions counts in the first one only, as it is trained once. A run that a killed command checkpointed
-    costs only the steps it has left."""
+    costs only the steps it has left. FLOPs are counted at the HUJI network's speed: a network that computes
+    faster per FLOP on this machine counts for fewer (speed_factors; with time_networks=False only the factors an
+    earlier command timed, so that --list answers at once)."""
     seen: set[str] = set()
-    out = []
+    out, pending = [], []
     for q in questions:
         if find_stored(q, ctx, read=False) is not None:
             out.append(Estimate(q.id, True, 0, 0.0))
@@ -130,7 +141,7 @@ def estimate(questions: list[Question], ctx: Context) -> list[Estimate]:
         except Exception:  # a question the placeholders cannot carry through: its cost is unknown
             out.append(Estimate(q.id, False, 0, 0.0, known=False))
             continue
-        runs, gflop = 0, 0.0
+        out.append(Estimate(q.id, False, 0, 0.0))
         for spec in plan.planned:
             rkey = ctx.run_key(spec)
             if rkey in seen or ctx.stored_run_path(spec) is not None:
@@ -138,8 +149,17 @@ def estimate(questions: list[Question], ctx: Context) -> list[Estimate]:
             seen.add(rkey)
             left = 1.0 - min(checkpoint_step(ctx.store.root / "checkpoints" / rkey) / spec.config.steps, 1.0)
             train_f, eval_f = run_flops(_forward(spec), spec.config, *_examples(spec, ctx))
-            runs, gflop = runs + 1, gflop + left * (train_f + eval_f) / 1e9
-        out.append(Estimate(q.id, False, runs, gflop))
+            pending.append((out[-1], spec, left * (train_f + eval_f) / 1e9))
+    groups: dict[str, list] = {}
+    for e, spec, gflop in pending:   # fused sweeps run many networks as one: the learned rate prices them as they are
+        if not spec.fused:
+            groups.setdefault(_network(spec), []).append((gflop, spec))
+    timed = {g: members[0][1] for g, members in groups.items() if sum(m[0] for m in members) >= TIMED_GFLOP}
+    factors = speed_factors({g: (s.model, s.build_kwargs(), s.config.batch_size) for g, s in timed.items()}, ctx,
+                            time_networks)
+    for e, spec, gflop in pending:
+        factor = 1.0 if spec.fused else factors.get(_network(spec), 1.0)
+        e.runs, e.gflop = e.runs + 1, e.gflop + gflop / factor
     return out
 
 
@@ -173,6 +193,15 @@ def remembered_rate(ctx: Context, what: str = "") -> float | None:
 
 def remember_rate(ctx: Context, gflops: float | None, overhead_s: float | None = None) -> None:
     """Store what this command measured; a value it only guessed (None) leaves the remembered one alone."""
+    values = {}
+    if gflops is not None:
+        values[_key(ctx)] = round(gflops, 2)
+    if overhead_s is not None:
+        values[_key(ctx, PER_RUN)] = round(overhead_s, 2)
+    _remember(ctx, values)
+
+
+def _remember(ctx: Context, values: dict[str, float]) -> None:
     from ex1.fsutil import write_atomically
 
     try:
@@ -180,44 +209,76 @@ def remember_rate(ctx: Context, gflops: float | None, overhead_s: float | None =
         doc = doc if isinstance(doc, dict) else {}
     except (OSError, ValueError):
         doc = {}
-    if gflops is not None:
-        doc[_key(ctx)] = round(gflops, 2)
-    if overhead_s is not None:
-        doc[_key(ctx, PER_RUN)] = round(overhead_s, 2)
+    doc.update(values)
     try:
+        _rate_file(ctx).parent.mkdir(parents=True, exist_ok=True)   # a new results folder: nothing stored yet
         write_atomically(_rate_file(ctx), lambda tmp: tmp.write_text(json.dumps(doc, indent=1)), "a rate")
     except Exception:  # an estimate is not worth failing a command for
         pass
 
 
 def guessed_rate(precision: str, steps: int = 10) -> float:
-    """GFLOP/s of a few training steps of the HUJI network (batch 50, Adam, this precision), timed after tracing:
-    the convolutions set the pace of the big runs. Half the matmul peak, the guess until 2026-12-03, was three times
-    too fast where AMX multiplies bfloat16 matrices far faster than these small convolutions run (Intel Xeon: it said
-    67 minutes for a full profile of about three hours). Costs about two seconds, once per results folder."""
+    """GFLOP/s of a few training steps of the HUJI network (SPEED_REFERENCE: batch 50, Adam, this precision), timed
+    after tracing: the unit the learned rate is counted in. Half the matmul peak, the guess until 2026-12-03, was
+    three times too fast where AMX multiplies bfloat16 matrices far faster than these small convolutions run (Intel
+    Xeon: it said 67 minutes for a full profile of about three hours). Costs about two seconds."""
+    return network_rate(*SPEED_REFERENCE, precision, steps)
+
+
+# The network the learned rate is counted in: the HUJI sheet's, as question 1.2 trains it (the run a from-empty command
+# learns its rate from first, and the largest of the HUJI sheet's).
+SPEED_REFERENCE = ("huji_cnn", {"dropout": 0.5}, 50)
+
+
+def network_rate(model_name: str, kwargs: dict, batch: int = 50, precision: str = "float32", steps: int = 10,
+                 repeats: int = 1) -> float:
+    """GFLOP/s of a few training steps of one network (Adam, this precision) on random inputs of its shape, timed
+    after tracing (the fastest of `repeats` timings). The loss is the outputs' mean square, which fits every
+    network's heads and costs nothing."""
     import keras
     import tensorflow as tf
 
-    model = models.create_model("huji_cnn", dtype=None if precision == "float32" else precision)
+    model = models.create_model(model_name, **kwargs, **({} if precision == "float32" else {"dtype": precision}))
     opt = keras.optimizers.Adam(1e-4)
-    rng = np.random.default_rng(0)
-    x = tf.constant(rng.random((50, 28, 28, 1), dtype=np.float32))
-    y = tf.constant(rng.integers(0, 10, 50))
+    x = tf.constant(np.random.default_rng(0).random((batch, *model.input.shape[1:]), dtype=np.float32))
 
     @tf.function
     def block(n):   # steps inside one graph call, as ex1.loop trains them
         for _ in tf.range(n):
             with tf.GradientTape() as tape:
-                logits = tf.cast(model(x, training=True), tf.float32)
-                loss = tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True))
+                loss = tf.add_n([tf.reduce_mean(tf.square(tf.cast(o, tf.float32)))
+                                 for o in tf.nest.flatten(model(x, training=True))])
             opt.apply_gradients(zip(tape.gradient(loss, model.trainable_variables), model.trainable_variables))
         return opt.iterations
 
     block(tf.constant(2)).numpy()   # tracing, and the first steps' allocations
-    t = time.perf_counter()
-    block(tf.constant(steps)).numpy()
-    seconds = (time.perf_counter() - t) / steps
-    return 3 * 50 * forward_flops(model) / seconds / 1e9
+    seconds = float("inf")
+    for _ in range(repeats):
+        t = time.perf_counter()
+        block(tf.constant(steps)).numpy()
+        seconds = min(seconds, (time.perf_counter() - t) / steps)
+    return 3 * batch * forward_flops(model) / seconds / 1e9
+
+
+def speed_factors(groups: dict[str, tuple[str, dict, int]], ctx: Context,
+                  time_networks: bool = True) -> dict[str, float]:
+    """Per network (model and data), how much faster than the HUJI network it trains per FLOP on this machine: the
+    rate the estimate learns is the HUJI network's, and the two-digit and CIFAR-10 networks run up to twice as fast
+    (2026-12-03, Intel Xeon: a from-empty run priced 5.3 at 27 minutes and Bonn P4 at 99 that took 17 and 67).
+    Timed once per network and machine (a few seconds each, before any training) and remembered beside the rate; a
+    network not timed yet counts at 1 when time_networks is False."""
+    out, ref = {}, None
+    for group, (model_name, kwargs, batch) in groups.items():
+        what = f" | speed {json.dumps([model_name, kwargs, batch], sort_keys=True, default=str)}"
+        factor = 1.0 if (model_name, kwargs, batch) == SPEED_REFERENCE else remembered_rate(ctx, what)
+        if factor is None and not time_networks:
+            continue
+        if factor is None:   # a ratio of two timings: each the fastest of three, as other work only adds time
+            ref = ref or network_rate(*SPEED_REFERENCE, ctx.precision, steps=20, repeats=3)
+            factor = network_rate(model_name, kwargs, batch, ctx.precision, steps=20, repeats=3) / ref
+            _remember(ctx, {_key(ctx, what): round(factor, 3)})
+        out[group] = factor
+    return out
 
 
 class Progress:

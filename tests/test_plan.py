@@ -105,3 +105,36 @@ def test_a_checkpointed_run_is_priced_by_the_steps_it_has_left(tmp_path, data_di
     assert rest.gflop == pytest.approx(whole.gflop / 4)
     (folder / "checkpoint.npz").write_bytes(b"not an archive")   # damaged: the loop reports it; priced whole
     assert estimate([q], ctx)[0].gflop == pytest.approx(whole.gflop)
+
+
+def test_a_network_that_trains_faster_per_flop_is_priced_by_its_own_speed(tmp_path, data_dir, monkeypatch):
+    # One rate, learned on the HUJI network, priced the two-digit network (5.3) at 27 minutes and Bonn P4 at 99 that
+    # took 17 and 67 (2026-12-03, Intel Xeon): per FLOP they train up to twice as fast.
+    import experiments
+    from Ex1_main import make_context
+    from experiments import plan
+
+    ctx = make_context("quick", str(data_dir), str(tmp_path), log=lambda s: None)
+    q = experiments.QUESTIONS["huji.5.1"]
+    monkeypatch.setattr(plan, "TIMED_GFLOP", 0.0)   # the quick profile's runs are too small to be timed
+    timed = []
+
+    def fake_rate(model_name, kwargs, batch=50, precision="float32", steps=10, repeats=1):
+        timed.append(model_name)
+        return 100.0 if (model_name, kwargs, batch) == plan.SPEED_REFERENCE else 200.0
+
+    monkeypatch.setattr(plan, "network_rate", fake_rate)
+    untimed = plan.estimate([q], ctx, time_networks=False)[0]   # --list: no timing, no factor yet
+    assert timed == [] and untimed.runs >= 1
+    fast = plan.estimate([q], ctx)[0]
+    assert timed and set(timed) <= {"huji_cnn", "pair_cnn"} and "pair_cnn" in timed
+    assert fast.gflop == pytest.approx(untimed.gflop / 2)
+    timed.clear()
+    assert plan.estimate([q], ctx, time_networks=False)[0].gflop == pytest.approx(untimed.gflop / 2)   # remembered
+    assert timed == []
+
+
+def test_a_network_is_timed_for_real():
+    from experiments.plan import network_rate
+
+    assert network_rate("pair_cnn", {"head": "digits"}, 8, steps=2) > 0
