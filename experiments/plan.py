@@ -115,11 +115,9 @@ def _examples(spec: RunSpec, ctx: Context) -> tuple[int, int]:
     return n_train, n_test
 
 
-# Layouts that train fewer steps than this in a command are priced at the HUJI network's speed: timing them (a few
-# seconds each) would cost more than their error. Steps, not FLOPs, decide: a small network can take 50 times longer
-# per FLOP than the HUJI network (3.3's deep 3-4-8, 2 GFLOP/s), so its time hides behind few FLOPs. The quick
-# profile (at most 100 steps a run) times nothing.
-TIMED_STEPS = 5000
+# Layouts whose runs together compute less than this are priced at the HUJI network's speed: timing them would
+# cost more than their error (the quick profile's runs; the small sweeps' per-run costs dominate anyway).
+TIMED_GFLOP = 2000.0
 
 
 def layouts(specs: list[RunSpec]) -> list[list[RunSpec]]:
@@ -190,13 +188,13 @@ def estimate(questions: list[Question], ctx: Context, time_networks: bool = True
                 gflop[id(spec)] = left * (train_f + eval_f) / 1e9
             for members in layouts(todo):
                 pending.append((out[-1], members, sum(gflop[id(s)] for s in members)))
-    steps: dict[str, int] = {}
+    total: dict[str, float] = {}
     first: dict[str, list[RunSpec]] = {}
-    for _, members, _ in pending:
+    for _, members, gflop in pending:
         key = _layout_key(members)
-        steps[key] = steps.get(key, 0) + members[0].config.steps
+        total[key] = total.get(key, 0.0) + gflop
         first.setdefault(key, members)
-    factors = speed_factors({k: first[k] for k in steps if steps[k] >= TIMED_STEPS}, ctx, time_networks)
+    factors = speed_factors({k: first[k] for k in total if total[k] >= TIMED_GFLOP}, ctx, time_networks)
     for e, members, gflop in pending:
         e.runs, e.gflop = e.runs + len(members), e.gflop + gflop / factors.get(_layout_key(members), 1.0)
     return out

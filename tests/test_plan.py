@@ -117,7 +117,7 @@ def test_a_layout_that_trains_faster_per_flop_is_priced_by_its_own_speed(tmp_pat
 
     ctx = make_context("quick", str(data_dir), str(tmp_path), log=lambda s: None)
     q = experiments.QUESTIONS["huji.5.1"]
-    monkeypatch.setattr(plan, "TIMED_STEPS", 0)   # the quick profile's runs are too short to be timed
+    monkeypatch.setattr(plan, "TIMED_GFLOP", 0.0)   # the quick profile's runs are too small to be timed
     timed = []
 
     def fake_rate(members, x, y, **kw):
