@@ -65,22 +65,16 @@ def _placeholder(spec: RunSpec) -> Run:
 @dataclass
 class _PlanContext(Context):
     planned: list[RunSpec] = field(default_factory=list)
-    calls: list[list[RunSpec]] = field(default_factory=list)   # the specs of each train / train_all call
 
     def train(self, spec: RunSpec) -> Run:
-        self.calls.append([spec])
-        return self._planned(spec)
-
-    def train_all(self, specs: list[RunSpec]) -> list[Run]:
-        self.calls.append(list(specs))
-        return [self._planned(spec) for spec in specs]   # planned, never trained: packed or fused in estimate
-
-    def _planned(self, spec: RunSpec) -> Run:
         self.planned.append(spec)
         folder = self.stored_run_path(spec)
         run = (_stored(spec, folder) if folder else None) or _placeholder(spec)
         self.runs.append(run)
         return run
+
+    def train_all(self, specs: list[RunSpec]) -> list[Run]:
+        return [self.train(spec) for spec in specs]   # planned, never trained: packing changes no count
 
 
 @dataclass
@@ -115,48 +109,21 @@ def _examples(spec: RunSpec, ctx: Context) -> tuple[int, int]:
     return n_train, n_test
 
 
-# Layouts whose runs together compute less than this are priced at the HUJI network's speed: timing them would
-# cost more than their error (the quick profile's runs; the small sweeps' per-run costs dominate anyway).
+# Networks whose runs together compute less than this are priced at the HUJI network's speed: timing them would
+# cost more than their error (the quick profile's runs, the small sweeps' per-run costs dominate anyway).
 TIMED_GFLOP = 2000.0
 
 
-def layouts(specs: list[RunSpec]) -> list[list[RunSpec]]:
-    """The runs of one train_all call as the engine trains them (Context.train_all): packed or fused where their
-    keys agree, the rest alone; a fused run alone still trains through ex1.fused."""
-    from ex1.runner import fuse_key, pack_key
-
-    groups: dict[tuple, list[RunSpec]] = {}
-    alone = []
-    for spec in specs:
-        key = fuse_key(spec) if spec.fused else pack_key(spec)
-        (groups.setdefault(key, []) if key is not None else alone).append(spec)
-    return [g for g in groups.values() if len(g) > 1] + [[s] for g in groups.values() if len(g) == 1 for s in g] \
-        + [[s] for s in alone]
-
-
-def _kind(members: list[RunSpec]) -> str:
-    return "fused" if members[0].fused else "packed" if len(members) > 1 else "alone"
-
-
-def _layout_key(members: list[RunSpec]) -> str:
-    """What sets a layout's speed: its kind, networks, batch, optimiser and weight decay, and how many seeds (lanes
-    of ex1.fused) it trains; not the seeds themselves, nor the steps."""
-    import hashlib
-
-    cfg = members[0].config
-    what = [_kind(members), sorted(json.dumps([s.model, s.build_kwargs()], sort_keys=True, default=str)
-                                   for s in members),
-            cfg.batch_size, cfg.optimizer, cfg.weight_decay, len({s.config.seed for s in members})]
-    return hashlib.sha256(json.dumps(what, default=str).encode()).hexdigest()[:16]
+def _network(spec: RunSpec) -> str:
+    return json.dumps([spec.model, spec.build_kwargs(), spec.config.batch_size], sort_keys=True, default=str)
 
 
 def estimate(questions: list[Question], ctx: Context, time_networks: bool = True) -> list[Estimate]:
     """The cost of each question that the store does not answer yet; a run shared by several
     questions counts in the first one only, as it is trained once. A run that a killed command checkpointed
-    costs only the steps it has left. FLOPs are counted at the HUJI network's speed: what the engine trains in one
-    step (a network alone, or networks packed or fused) and computes faster per FLOP on this machine counts for
-    fewer (speed_factors; with time_networks=False only the factors an earlier command timed, so that --list
-    answers at once)."""
+    costs only the steps it has left. FLOPs are counted at the HUJI network's speed: a network that computes
+    faster per FLOP on this machine counts for fewer (speed_factors; with time_networks=False only the factors an
+    earlier command timed, so that --list answers at once)."""
     seen: set[str] = set()
     out, pending = [], []
     for q in questions:
@@ -175,28 +142,24 @@ def estimate(questions: list[Question], ctx: Context, time_networks: bool = True
             out.append(Estimate(q.id, False, 0, 0.0, known=False))
             continue
         out.append(Estimate(q.id, False, 0, 0.0))
-        for call in plan.calls:
-            todo, gflop = [], {}
-            for spec in call:
-                rkey = ctx.run_key(spec)
-                if rkey in seen or ctx.stored_run_path(spec) is not None:
-                    continue
-                seen.add(rkey)
-                left = 1.0 - min(checkpoint_step(ctx.store.root / "checkpoints" / rkey) / spec.config.steps, 1.0)
-                train_f, eval_f = run_flops(_forward(spec), spec.config, *_examples(spec, ctx))
-                todo.append(spec)
-                gflop[id(spec)] = left * (train_f + eval_f) / 1e9
-            for members in layouts(todo):
-                pending.append((out[-1], members, sum(gflop[id(s)] for s in members)))
-    total: dict[str, float] = {}
-    first: dict[str, list[RunSpec]] = {}
-    for _, members, gflop in pending:
-        key = _layout_key(members)
-        total[key] = total.get(key, 0.0) + gflop
-        first.setdefault(key, members)
-    factors = speed_factors({k: first[k] for k in total if total[k] >= TIMED_GFLOP}, ctx, time_networks)
-    for e, members, gflop in pending:
-        e.runs, e.gflop = e.runs + len(members), e.gflop + gflop / factors.get(_layout_key(members), 1.0)
+        for spec in plan.planned:
+            rkey = ctx.run_key(spec)
+            if rkey in seen or ctx.stored_run_path(spec) is not None:
+                continue
+            seen.add(rkey)
+            left = 1.0 - min(checkpoint_step(ctx.store.root / "checkpoints" / rkey) / spec.config.steps, 1.0)
+            train_f, eval_f = run_flops(_forward(spec), spec.config, *_examples(spec, ctx))
+            pending.append((out[-1], spec, left * (train_f + eval_f) / 1e9))
+    groups: dict[str, list] = {}
+    for e, spec, gflop in pending:   # fused sweeps run many networks as one: the learned rate prices them as they are
+        if not spec.fused:
+            groups.setdefault(_network(spec), []).append((gflop, spec))
+    timed = {g: members[0][1] for g, members in groups.items() if sum(m[0] for m in members) >= TIMED_GFLOP}
+    factors = speed_factors({g: (s.model, s.build_kwargs(), s.config.batch_size) for g, s in timed.items()}, ctx,
+                            time_networks)
+    for e, spec, gflop in pending:
+        factor = 1.0 if spec.fused else factors.get(_network(spec), 1.0)
+        e.runs, e.gflop = e.runs + 1, e.gflop + gflop / factor
     return out
 
 
@@ -254,20 +217,12 @@ def _remember(ctx: Context, values: dict[str, float]) -> None:
         pass
 
 
-def guessed_rate(precision: str) -> float:
-    """GFLOP/s of a few training steps of the HUJI network (SPEED_REFERENCE: batch 50, Adam, this precision) on
-    random images, through the engine's own step (ex1.loop.Alone), timed after tracing: the unit the learned rate is
-    counted in. Half the matmul peak, the guess until 2026-12-03, was three times too fast where AMX multiplies
-    bfloat16 matrices far faster than these small convolutions run (Intel Xeon: it said 67 minutes for a full
-    profile of about three hours). Costs a few seconds."""
-    from ex1.runner import RunSpec
-    from ex1.train import TrainConfig
-
-    model_name, kwargs, batch = SPEED_REFERENCE
-    rng = np.random.default_rng(0)
-    x = rng.integers(0, 256, (8 * batch, 28, 28), dtype=np.uint8)
-    return layout_rate([RunSpec(model_name, TrainConfig(batch_size=batch, precision=precision), kwargs)],
-                       x, rng.integers(0, 10, 8 * batch))
+def guessed_rate(precision: str, steps: int = 10) -> float:
+    """GFLOP/s of a few training steps of the HUJI network (SPEED_REFERENCE: batch 50, Adam, this precision), timed
+    after tracing: the unit the learned rate is counted in. Half the matmul peak, the guess until 2026-12-03, was
+    three times too fast where AMX multiplies bfloat16 matrices far faster than these small convolutions run (Intel
+    Xeon: it said 67 minutes for a full profile of about three hours). Costs about two seconds."""
+    return network_rate(*SPEED_REFERENCE, precision, steps)
 
 
 # The network the learned rate is counted in: the HUJI sheet's, as question 1.2 trains it (the run a from-empty command
@@ -275,70 +230,54 @@ def guessed_rate(precision: str) -> float:
 SPEED_REFERENCE = ("huji_cnn", {"dropout": 0.5}, 50)
 
 
-def layout_rate(members: list[RunSpec], x: np.ndarray, y: np.ndarray, min_seconds: float = 0.3,
-                repeats: int = 3) -> float:
-    """GFLOP/s of training steps of runs as the engine trains them together (ex1.loop.Alone, ex1.packed.Packed or
-    ex1.fused.Fused, by layouts' grouping) on the images x, y: steps are doubled until a timing lasts min_seconds,
-    after tracing, and the fastest of `repeats` timings counts, as other work only adds time."""
-    from ex1 import fused, loop, packed, tfmemory
-    from ex1.runner import Context
+def network_rate(model_name: str, kwargs: dict, batch: int = 50, precision: str = "float32", steps: int = 10,
+                 repeats: int = 1) -> float:
+    """GFLOP/s of a few training steps of one network (Adam, this precision) on random inputs of its shape, timed
+    after tracing (the fastest of `repeats` timings). The loss is the outputs' mean square, which fits every
+    network's heads and costs nothing."""
+    import keras
+    import tensorflow as tf
 
-    cfg = members[0].config
-    b = min(cfg.batch_size, len(x))
-    builders = [Context._builder(s) for s in members]
-    with tfmemory.released_after_run():
-        if members[0].fused:
-            seeds = sorted({s.config.seed for s in members})
-            lanes = [[i for i, s in enumerate(members) if s.config.seed == seed] for seed in seeds]
-            layout = fused.Fused([[builders[i] for i in lane] for lane in lanes],
-                                 [members[lane[0]].config for lane in lanes], x, y)
-        elif len(members) > 1:
-            layout = packed.Packed(builders, cfg, x, y)
-        else:
-            layout = loop.Alone(builders[0], cfg, x, y)
-        lanes_n = len({s.config.seed for s in members}) if members[0].fused else 1
-        rng = np.random.default_rng(0)
+    model = models.create_model(model_name, **kwargs, **({} if precision == "float32" else {"dtype": precision}))
+    opt = keras.optimizers.Adam(1e-4)
+    x = tf.constant(np.random.default_rng(0).random((batch, *model.input.shape[1:]), dtype=np.float32))
 
-        def block(n: int) -> float:
-            orders = rng.integers(0, len(x), (lanes_n, n, b)).astype(np.int32)
-            t = time.perf_counter()
-            layout.train_block(orders)
-            return time.perf_counter() - t
+    @tf.function
+    def block(n):   # steps inside one graph call, as ex1.loop trains them
+        for _ in tf.range(n):
+            with tf.GradientTape() as tape:
+                loss = tf.add_n([tf.reduce_mean(tf.square(tf.cast(o, tf.float32)))
+                                 for o in tf.nest.flatten(model(x, training=True))])
+            opt.apply_gradients(zip(tape.gradient(loss, model.trainable_variables), model.trainable_variables))
+        return opt.iterations
 
-        block(2)   # tracing, and the first steps' allocations
-        n = 4
-        while (elapsed := block(n)) < min_seconds and n < 4096:
-            n *= 2
-        seconds = min([elapsed] + [block(n) for _ in range(repeats - 1)]) / n
-        flops = sum(3 * b * forward_flops(m) for m in layout.models())
-    return flops / seconds / 1e9
+    block(tf.constant(2)).numpy()   # tracing, and the first steps' allocations
+    seconds = float("inf")
+    for _ in range(repeats):
+        t = time.perf_counter()
+        block(tf.constant(steps)).numpy()
+        seconds = min(seconds, (time.perf_counter() - t) / steps)
+    return 3 * batch * forward_flops(model) / seconds / 1e9
 
 
-def speed_factors(layouts_: dict[str, list[RunSpec]], ctx: Context, time_networks: bool = True) -> dict[str, float]:
-    """Per layout (a network alone, or networks packed or fused), how much faster than the HUJI network alone it
-    trains per FLOP on this machine: the rate the estimate learns is the HUJI network's, and the two-digit and
-    CIFAR-10 networks run up to twice as fast, Q4's packed networks faster still (2026-12-03, Intel Xeon: priced
-    with one rate, 5.3 took 17 minutes for 27, Bonn P4 67 for 99, an idle Q4 30 for about 55). Timed once per
-    layout and machine, on the layout's own images, before any training (about two minutes before a full profile
-    on an empty machine), and remembered beside the rate; a layout not timed yet counts at 1 when time_networks
-    is False."""
-    from ex1.runner import training_data
-
+def speed_factors(groups: dict[str, tuple[str, dict, int]], ctx: Context,
+                  time_networks: bool = True) -> dict[str, float]:
+    """Per network (model and data), how much faster than the HUJI network it trains per FLOP on this machine: the
+    rate the estimate learns is the HUJI network's, and the two-digit and CIFAR-10 networks run up to twice as fast
+    (2026-12-03, Intel Xeon: a from-empty run priced 5.3 at 27 minutes and Bonn P4 at 99 that took 17 and 67).
+    Timed once per network and machine (a few seconds each, before any training) and remembered beside the rate; a
+    network not timed yet counts at 1 when time_networks is False."""
     out, ref = {}, None
-    for key, members in layouts_.items():
-        what = f" | speed {key}"
-        reference = len(members) == 1 and not members[0].fused and (
-            members[0].model, members[0].build_kwargs(), members[0].config.batch_size) == SPEED_REFERENCE
-        factor = 1.0 if reference else remembered_rate(ctx, what)
+    for group, (model_name, kwargs, batch) in groups.items():
+        what = f" | speed {json.dumps([model_name, kwargs, batch], sort_keys=True, default=str)}"
+        factor = 1.0 if (model_name, kwargs, batch) == SPEED_REFERENCE else remembered_rate(ctx, what)
         if factor is None and not time_networks:
             continue
-        if factor is None:
-            ref = ref or guessed_rate(ctx.precision)
-            x, y, _, _ = training_data(members[0], ctx.dataset(members[0].dataset))
-            n = min(len(x), 16 * members[0].config.batch_size)
-            factor = layout_rate(members, x[:n], y[:n]) / ref
+        if factor is None:   # a ratio of two timings: each the fastest of three, as other work only adds time
+            ref = ref or network_rate(*SPEED_REFERENCE, ctx.precision, steps=20, repeats=3)
+            factor = network_rate(model_name, kwargs, batch, ctx.precision, steps=20, repeats=3) / ref
             _remember(ctx, {_key(ctx, what): round(factor, 3)})
-        out[key] = factor
+        out[group] = factor
     return out
 
 
