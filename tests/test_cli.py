@@ -16,7 +16,9 @@ def test_list_prints_every_id_with_its_title(capsys):
     code, out, _ = run_cli(["--list"], capsys)
     assert code == 0
     lines = out.strip().splitlines()
-    body = lines[1:-1] if lines[-1].startswith("total") else lines[1:]
+    # the ids end at the total line; lines after it say which data is missing
+    end = next((i for i, l in enumerate(lines) if l.startswith("total")), len(lines))
+    body = lines[1:end]
     assert [l.split()[0] for l in body] == list(experiments.QUESTIONS)
     assert "huji.1.1" in out and "Free parameters" in out
 
