@@ -115,6 +115,7 @@ TIMED_GFLOP = 2000.0
 
 
 def _network(spec: RunSpec) -> str:
+    """What a speed factor is timed and remembered for: the network as built, and its batch."""
     return json.dumps([spec.model, spec.build_kwargs(), spec.config.batch_size], sort_keys=True, default=str)
 
 
@@ -155,8 +156,7 @@ def estimate(questions: list[Question], ctx: Context, time_networks: bool = True
         if not spec.fused:
             groups.setdefault(_network(spec), []).append((gflop, spec))
     timed = {g: members[0][1] for g, members in groups.items() if sum(m[0] for m in members) >= TIMED_GFLOP}
-    factors = speed_factors({g: (s.model, s.build_kwargs(), s.config.batch_size) for g, s in timed.items()}, ctx,
-                            time_networks)
+    factors = speed_factors(timed, ctx, time_networks)
     for e, spec, gflop in pending:
         factor = 1.0 if spec.fused else factors.get(_network(spec), 1.0)
         e.runs, e.gflop = e.runs + 1, e.gflop + gflop / factor
@@ -260,16 +260,16 @@ def network_rate(model_name: str, kwargs: dict, batch: int = 50, precision: str 
     return 3 * batch * forward_flops(model) / seconds / 1e9
 
 
-def speed_factors(groups: dict[str, tuple[str, dict, int]], ctx: Context,
-                  time_networks: bool = True) -> dict[str, float]:
-    """Per network (model and data), how much faster than the HUJI network it trains per FLOP on this machine: the
+def speed_factors(networks: dict[str, RunSpec], ctx: Context, time_networks: bool = True) -> dict[str, float]:
+    """Per network (_network: the model as built, and its batch), how much faster than the HUJI network it trains per FLOP on this machine: the
     rate the estimate learns is the HUJI network's, and the two-digit and CIFAR-10 networks run up to twice as fast
     (2026-12-03, Intel Xeon: a from-empty run priced 5.3 at 27 minutes and Bonn P4 at 99 that took 17 and 67).
     Timed once per network and machine (a few seconds each, before any training) and remembered beside the rate; a
     network not timed yet counts at 1 when time_networks is False."""
     out, ref = {}, None
-    for group, (model_name, kwargs, batch) in groups.items():
-        what = f" | speed {json.dumps([model_name, kwargs, batch], sort_keys=True, default=str)}"
+    for key, spec in networks.items():
+        what = f" | speed {key}"
+        model_name, kwargs, batch = spec.model, spec.build_kwargs(), spec.config.batch_size
         factor = 1.0 if (model_name, kwargs, batch) == SPEED_REFERENCE else remembered_rate(ctx, what)
         if factor is None and not time_networks:
             continue
@@ -277,7 +277,7 @@ def speed_factors(groups: dict[str, tuple[str, dict, int]], ctx: Context,
             ref = ref or network_rate(*SPEED_REFERENCE, ctx.precision, steps=20, repeats=3)
             factor = network_rate(model_name, kwargs, batch, ctx.precision, steps=20, repeats=3) / ref
             _remember(ctx, {_key(ctx, what): round(factor, 3)})
-        out[group] = factor
+        out[key] = factor
     return out
 
 
