@@ -84,6 +84,7 @@ class Estimate:
     runs: int                       # training runs it would start that the store does not hold
     gflop: float                    # their FLOPs (training and evaluation) still to compute
     known: bool = True              # False when the question could not be planned
+    steps: int = 0                  # their training steps still to run, summed over the runs
 
 
 _FWD: dict[str, int] = {}
@@ -150,16 +151,16 @@ def estimate(questions: list[Question], ctx: Context, time_networks: bool = True
             seen.add(rkey)
             left = 1.0 - min(checkpoint_step(ctx.store.root / "checkpoints" / rkey) / spec.config.steps, 1.0)
             train_f, eval_f = run_flops(_forward(spec), spec.config, *_examples(spec, ctx))
-            pending.append((out[-1], spec, left * (train_f + eval_f) / 1e9))
+            pending.append((out[-1], spec, left * (train_f + eval_f) / 1e9, round(left * spec.config.steps)))
     groups: dict[str, list] = {}
-    for e, spec, gflop in pending:   # fused sweeps run many networks as one: the learned rate prices them as they are
+    for e, spec, gflop, _ in pending:   # fused sweeps run many networks as one: the learned rate prices them as they are
         if not spec.fused:
             groups.setdefault(_network(spec), []).append((gflop, spec))
     timed = {g: members[0][1] for g, members in groups.items() if sum(m[0] for m in members) >= TIMED_GFLOP}
     factors = speed_factors(timed, ctx, time_networks)
-    for e, spec, gflop in pending:
+    for e, spec, gflop, steps in pending:
         factor = 1.0 if spec.fused else factors.get(_network(spec), 1.0)
-        e.runs, e.gflop = e.runs + 1, e.gflop + gflop / factor
+        e.runs, e.gflop, e.steps = e.runs + 1, e.gflop + gflop / factor, e.steps + steps
     return out
 
 
@@ -178,12 +179,16 @@ def _key(ctx: Context, what: str = "") -> str:
     return f"{machine.cpu_description()} | {ctx.precision}{what} | since 2026-11-29"
 
 
-PER_RUN = " | per-run s"
+# Per step of each run, not per run: a run's cost beyond its FLOPs is mostly the per-operation cost of each step (tiny
+# layers, many networks in one graph), so a 3,000-step run costs less of it than a 10,000-step one. Charged per run,
+# it priced HUJI 4's 44 packed runs of 3,000 steps 10 minutes over their 29.5 (2026-12-03, Intel Xeon); remembered
+# per-run costs are left unread under this new name.
+PER_STEP = " | per-step s"
 
 
 def remembered_rate(ctx: Context, what: str = "") -> float | None:
     """GFLOP/s that training reached on this machine and precision in an earlier command, if any (with
-    what=PER_RUN: the seconds a run cost beyond its FLOPs)."""
+    what=PER_STEP: the seconds a training step cost beyond its FLOPs)."""
     try:
         entry = json.loads(_rate_file(ctx).read_text()).get(_key(ctx, what))
         return float(entry) if entry else None
@@ -197,7 +202,7 @@ def remember_rate(ctx: Context, gflops: float | None, overhead_s: float | None =
     if gflops is not None:
         values[_key(ctx)] = round(gflops, 2)
     if overhead_s is not None:
-        values[_key(ctx, PER_RUN)] = round(overhead_s, 2)
+        values[_key(ctx, PER_STEP)] = float(f"{overhead_s:.4g}")
     _remember(ctx, values)
 
 
@@ -283,35 +288,37 @@ def speed_factors(networks: dict[str, RunSpec], ctx: Context, time_networks: boo
 
 class Progress:
     """The '[k/N, about M min left]' prefix: FLOPs still to train over the rate the big networks reach, plus
-    a cost per run beyond its FLOPs (building the model, tracing its step, evaluating, storing, and the
-    per-operation cost of tiny layers), which dominates the small runs of the sweeps and of the quick profile.
+    what each run costs beyond its FLOPs: a fixed part (building the model, tracing its step, storing) and a part per
+    training step (the per-operation cost of tiny layers, of many networks in one graph, of each step's launch), which
+    dominates the small runs of the sweeps and of the quick profile.
 
-    A finished question teaches one of the two, whichever its time says it was bound by. Folding the sweeps'
-    seconds into one rate made it say 150 minutes left where 45 were (2026-11-29)."""
+    A finished question teaches the rate or the per-step cost, whichever its time says it was bound by. Folding the
+    sweeps' seconds into one rate made it say 150 minutes left where 45 were (2026-11-29)."""
 
-    RUN_OVERHEAD_S = 1.5
+    RUN_FIXED_S = 1.5        # building, tracing and storing a run: not learned (no question is bound by it alone)
+    STEP_OVERHEAD_S = 1e-3   # until a question bound by it teaches it (Intel Xeon, 2026-12-03: 1.0 to 1.4 ms)
 
     def __init__(self, estimates: list[Estimate], rate_gflops: float, overhead_s: float | None = None):
         self.estimates = {e.question: e for e in estimates}
         self.order = [e.question for e in estimates]
         self.rate = rate_gflops
-        self.overhead = overhead_s or self.RUN_OVERHEAD_S
+        self.overhead = overhead_s or self.STEP_OVERHEAD_S   # seconds per training step beyond its FLOPs
         self.done_gflop, self.done_s = 0.0, 0.0
-        self.overhead_runs, self.overhead_total = 0, 0.0
+        self.overhead_steps, self.overhead_total = 0, 0.0
 
-    def measured(self, gflop: float, seconds: float, runs: int) -> bool:
-        """Learn the rate or the per-run cost from a question's seconds; True when one of them changed."""
+    def measured(self, gflop: float, seconds: float, runs: int, steps: int) -> bool:
+        """Learn the rate or the per-step cost from a question's seconds; True when one of them changed."""
         if gflop <= 0 or seconds <= 0:
             return False
-        flop_s = gflop / self.rate
+        flop_s, fixed = gflop / self.rate, runs * self.RUN_FIXED_S
         if flop_s >= 0.5 * seconds:   # bound by arithmetic: its time says how fast this machine computes
             self.done_gflop += gflop
-            self.done_s += max(seconds - runs * self.overhead, 0.2 * seconds)
+            self.done_s += max(seconds - fixed - steps * self.overhead, 0.2 * seconds)
             self.rate = self.done_gflop / self.done_s
-        elif runs:                    # bound by what each run costs besides its FLOPs
-            self.overhead_runs += runs
-            self.overhead_total += seconds - flop_s
-            self.overhead = self.overhead_total / self.overhead_runs
+        elif steps:                   # bound by what each step costs besides its FLOPs
+            self.overhead_steps += steps
+            self.overhead_total += max(seconds - flop_s - fixed, 0.0)
+            self.overhead = max(self.overhead_total / self.overhead_steps, 1e-6)
         else:
             return False
         return True
@@ -326,11 +333,11 @@ class Progress:
         trained = [r for r in record.get("runs", []) if not r.get("cache_hit", False)]
         whole = not any(r.get("resumed_from") for r in trained)   # a resumed run trained only its last steps
         if not record.get("cache_hit") and e.gflop and len(trained) == e.runs and whole:
-            return self.measured(e.gflop, record["wall_seconds"], e.runs)
+            return self.measured(e.gflop, record["wall_seconds"], e.runs, e.steps)
         return False
 
     def seconds(self, e: Estimate) -> float:
-        return e.gflop / self.rate + e.runs * self.overhead
+        return e.gflop / self.rate + e.runs * self.RUN_FIXED_S + e.steps * self.overhead
 
     def remaining(self, qid: str) -> str:
         """'about 12 min left, done about 16:40' from qid on (qid included); '' when nothing is left to price."""

@@ -1,4 +1,4 @@
-"""The progress line's time left: big networks teach the arithmetic rate, small ones the cost per run."""
+"""The progress line's time left: big networks teach the arithmetic rate, small ones the cost per step."""
 
 import pytest
 
@@ -6,51 +6,62 @@ from experiments.plan import Estimate, Progress
 
 
 def test_slow_small_runs_do_not_slow_the_estimate_for_big_ones():
-    big1, sweep, big2 = Estimate("big1", False, 1, 20_000.0), Estimate("sweep", False, 40, 200.0), \
-        Estimate("big2", False, 1, 20_000.0)
+    big1, sweep, big2 = Estimate("big1", False, 1, 20_000.0, steps=1_000), \
+        Estimate("sweep", False, 40, 200.0, steps=400_000), Estimate("big2", False, 1, 20_000.0, steps=1_000)
     p = Progress([big1, sweep, big2], rate_gflops=50.0)
-    p.measured(big1.gflop, 201.5, big1.runs)      # arithmetic-bound: 100 GFLOP/s beyond its run's fixed cost
+    fixed = Progress.RUN_FIXED_S
+    p.measured(big1.gflop, 200.0 + fixed + 1_000 * p.overhead, big1.runs, big1.steps)   # arithmetic-bound
     assert p.rate == pytest.approx(100.0)
-    p.measured(sweep.gflop, 182.0, sweep.runs)    # 2 s of arithmetic, 180 s of per-run costs over 40 runs
+    p.measured(sweep.gflop, 2.0 + 40 * fixed + 400.0, sweep.runs, sweep.steps)   # 2 s of arithmetic, 1 ms a step
     assert p.rate == pytest.approx(100.0)
-    assert p.overhead == pytest.approx(4.5)
-    assert p.seconds(big2) == pytest.approx(200.0 + 4.5)
+    assert p.overhead == pytest.approx(1e-3)
+    assert p.seconds(big2) == pytest.approx(200.0 + fixed + 1.0)
     assert "about 3.4 min left" in p.prefix("big2")
 
 
+def test_the_cost_beyond_flops_is_charged_by_the_steps_a_run_trains():
+    # Charged per run, the sweeps' cost (10,000 steps a run) priced HUJI 4's 44 packed runs of 3,000 steps
+    # 10 minutes over the 29.5 they took (2026-12-03, Intel Xeon).
+    sweep = Estimate("sweep", False, 45, 10.0, steps=45 * 10_000)
+    short = Estimate("short", False, 44, 10.0, steps=44 * 3_000)
+    p = Progress([sweep, short], rate_gflops=100.0)
+    p.measured(sweep.gflop, 0.1 + 45 * Progress.RUN_FIXED_S + 450.0, sweep.runs, sweep.steps)
+    assert p.seconds(short) == pytest.approx(0.1 + 44 * Progress.RUN_FIXED_S + 132.0)
+
+
 def test_nothing_measured_keeps_the_given_rate_and_cost():
-    e = Estimate("q", False, 2, 600.0)
-    p = Progress([e], rate_gflops=60.0, overhead_s=3.0)
-    p.measured(0.0, 10.0, 2)
-    assert p.seconds(e) == pytest.approx(10.0 + 6.0)
+    e = Estimate("q", False, 2, 600.0, steps=1_000)
+    p = Progress([e], rate_gflops=60.0, overhead_s=3e-3)
+    p.measured(0.0, 10.0, 2, 1_000)
+    assert p.seconds(e) == pytest.approx(10.0 + 2 * Progress.RUN_FIXED_S + 3.0)
 
 
 def test_a_question_that_reused_its_runs_teaches_nothing():
     # huji.3.3 planned 6 timed runs but found them trained: 0.4 s for 6 runs' FLOPs once made the remembered
     # rate 1.2 million GFLOP/s, and the next command said "0.2 min left" before 35 minutes of CIFAR-10.
-    e = Estimate("huji.3.3", False, 6, 20_000.0)
-    p = Progress([e], rate_gflops=100.0, overhead_s=2.0)
+    e = Estimate("huji.3.3", False, 6, 20_000.0, steps=6_000)
+    p = Progress([e], rate_gflops=100.0, overhead_s=2e-3)
     reused = {"cache_hit": False, "wall_seconds": 0.4, "runs": [{"cache_hit": True}] * 6}
     assert not p.finished(e, reused)   # False: nothing for Ex1_main to remember
-    assert p.rate == 100.0 and not p.done_s and not p.overhead_runs
+    assert p.rate == 100.0 and not p.done_s and not p.overhead_steps
     resumed = {"cache_hit": False, "wall_seconds": 30.0, "runs": [{"cache_hit": False, "resumed_from": 900}] * 6}
     p.finished(e, resumed)
-    assert p.rate == 100.0 and not p.done_s and not p.overhead_runs
-    trained = {"cache_hit": False, "wall_seconds": 212.0, "runs": [{"cache_hit": False, "resumed_from": 0}] * 6}
+    assert p.rate == 100.0 and not p.done_s and not p.overhead_steps
+    trained = {"cache_hit": False, "wall_seconds": 221.0, "runs": [{"cache_hit": False, "resumed_from": 0}] * 6}
     assert p.finished(e, trained)
-    assert p.rate == pytest.approx(20_000.0 / (212.0 - 6 * 2.0))
+    assert p.rate == pytest.approx(20_000.0 / (221.0 - 6 * Progress.RUN_FIXED_S - 6_000 * 2e-3))
 
 
 def test_only_what_was_measured_is_remembered(tmp_path):
     from types import SimpleNamespace
 
-    from experiments.plan import PER_RUN, remember_rate, remembered_rate
+    from experiments.plan import PER_STEP, remember_rate, remembered_rate
 
     ctx = SimpleNamespace(store=SimpleNamespace(root=tmp_path), precision="float32")
-    remember_rate(ctx, None, 3.0)          # only small runs finished: the rate was a guess
-    assert remembered_rate(ctx) is None and remembered_rate(ctx, PER_RUN) == 3.0
+    remember_rate(ctx, None, 1.234e-3)          # only small runs finished: the rate was a guess
+    assert remembered_rate(ctx) is None and remembered_rate(ctx, PER_STEP) == 1.234e-3
     remember_rate(ctx, 100.0)
-    assert remembered_rate(ctx) == 100.0 and remembered_rate(ctx, PER_RUN) == 3.0
+    assert remembered_rate(ctx) == 100.0 and remembered_rate(ctx, PER_STEP) == 1.234e-3
 
 
 def test_the_plan_reads_stored_histories_so_later_choices_match_the_real_run(tmp_path, data_dir):
@@ -103,6 +114,7 @@ def test_a_checkpointed_run_is_priced_by_the_steps_it_has_left(tmp_path, data_di
     rest = estimate([q], ctx)[0]
     assert rest.runs == whole.runs == 1
     assert rest.gflop == pytest.approx(whole.gflop / 4)
+    assert rest.steps == pytest.approx(whole.steps / 4, abs=1) and whole.steps > 0
     (folder / "checkpoint.npz").write_bytes(b"not an archive")   # damaged: the loop reports it; priced whole
     assert estimate([q], ctx)[0].gflop == pytest.approx(whole.gflop)
 
@@ -129,6 +141,7 @@ def test_a_network_that_trains_faster_per_flop_is_priced_by_its_own_speed(tmp_pa
     fast = plan.estimate([q], ctx)[0]
     assert timed and set(timed) <= {"huji_cnn", "pair_cnn"} and "pair_cnn" in timed
     assert fast.gflop == pytest.approx(untimed.gflop / 2)
+    assert fast.steps == untimed.steps > 0   # a step's cost beyond its FLOPs is not the arithmetic's speed
     timed.clear()
     assert plan.estimate([q], ctx, time_networks=False)[0].gflop == pytest.approx(untimed.gflop / 2)   # remembered
     assert timed == []
