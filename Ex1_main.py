@@ -259,6 +259,13 @@ def bonn_p2_accuracy_plot(**ctx_kwargs):
     return figures.accuracy_curves({"Bonn CNN": bonn_p2_accuracy_table(**ctx_kwargs)})
 
 
+def bonn_p2_loss_plot(**ctx_kwargs):
+    """Bonn programming 2: training loss (on a fixed training sample) and test loss against steps (matplotlib Figure)."""
+    from report import figures
+
+    return figures.loss_curves({"Bonn CNN": bonn_p2_accuracy_table(**ctx_kwargs)})
+
+
 def bonn_p3_summary_table(**ctx_kwargs):
     """Bonn programming 3: test accuracy with and without dropout and weight decay, over seeds (DataFrame)."""
     return _tables("bonn.p3", **ctx_kwargs)["summary"]

@@ -45,6 +45,20 @@ def kernels_description() -> str:
     return {True: "oneDNN kernels", False: "Eigen kernels (oneDNN off)", None: "TensorFlow's default kernels"}[on]
 
 
+def summary() -> dict:
+    """This machine as a computed answer records it, so that a report rendered elsewhere (a TA's copy of a
+    student's results) names the machine that trained the answers, not its own."""
+    import sys
+
+    v = versions()
+    return {"cpu": cpu_name(), "logical_cores": os.cpu_count(),
+            "simd": [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16") if f in cpu_flags()],
+            # only when TensorFlow is loaded already: a theory answer should not import it to say so
+            "kernels": kernels_description() if "tensorflow" in sys.modules else None,
+            "platform": f"{platform.system()} {platform.release()}, Python {platform.python_version()}",
+            "tensorflow": v.get("tensorflow"), "keras": v.get("keras")}
+
+
 def has_native_bf16() -> bool:
     """bfloat16 matmuls run natively (AVX512_BF16 or AMX); elsewhere oneDNN emulates them, slowly."""
     return bool({"avx512_bf16", "amx_bf16"} & cpu_flags())

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 
-from ex1 import codehash, models, runner, theory
+from ex1 import codehash, machine, models, runner, theory
 from ex1 import data as data_mod
 from ex1.result import Result
 from ex1.runner import Context, run_summary, wall_share
@@ -274,6 +274,8 @@ def _compute(q: Question, cfg, key: str, payload: dict, ctx: Context) -> Answer:
         # What the report's data table states, so that it renders without the datasets.
         "datasets": {d: _dataset_facts(ctx.dataset(d)) for d in q.datasets},
         "wall_seconds": wall, "runs": runs,
+        # The machine is stated by the answer, not by whoever renders it later.
+        "machine": machine.summary(),
         "trained_seconds": sum(r["train_seconds"] for r in runs if not r["cache_hit"]),
         # The time the reused runs took when they were trained, so a question's cost is never shown as 0.
         "reused_run_seconds": sum(wall_share(r) for r in runs if r["cache_hit"]),

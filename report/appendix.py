@@ -143,13 +143,27 @@ def ranges(rids: list[str]) -> str:
 def ex1_main_functions(path: Path, qids: list[str]) -> dict[str, list[str]]:
     """For each question id, the functions of Ex1_main.py that name it (one per answer or plot)."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
+    functions = [n for n in tree.body if isinstance(n, ast.FunctionDef)]
+    named = {n.name: {c.value for c in ast.walk(n) if isinstance(c, ast.Constant) and isinstance(c.value, str)}
+             for n in functions}
+    calls = {n.name: {c.func.id for c in ast.walk(n) if isinstance(c, ast.Call) and isinstance(c.func, ast.Name)}
+             for n in functions}
+
+    def names(fn: str, seen: frozenset = frozenset()) -> set[str]:
+        # a plot names its question through the table function it calls (q1_2_accuracy_plot -> q1_2_accuracy_table)
+        out = set(named.get(fn, ()))
+        for callee in calls.get(fn, ()) - seen:
+            if callee in named:
+                out |= names(callee, seen | {fn})
+        return out
+
     found: dict[str, list[str]] = {q: [] for q in qids}
-    for node in tree.body:
-        if isinstance(node, ast.FunctionDef) and not node.name.startswith("_"):
-            named = {c.value for c in ast.walk(node) if isinstance(c, ast.Constant) and isinstance(c.value, str)}
+    for n in functions:
+        if not n.name.startswith("_") and n.name not in ("main", "run", "answer", "tools"):
+            mine = names(n.name)
             for q in qids:
-                if q in named:
-                    found[q].append(node.name)
+                if q in mine:
+                    found[q].append(n.name)
     return found
 
 
@@ -178,5 +192,5 @@ def code_map(answers, project_root: Path) -> list[dict]:
         rows.append({"id": q.id, "main": mine,
                      "experiment": f"{q.fn.__module__.replace('.', '/')}.py: {q.fn.__name__}",
                      "trained_by": (f"ex1/models.py: {', '.join(builders)}; {'; '.join(engines)}" if runs
-                                    else "no training (ex1/theory.py computes the checks)")})
+                                    else "no training; checks: ex1/theory.py")})
     return rows

@@ -71,6 +71,7 @@ def _number(qid: str) -> str:
 
 def _provenance(answers) -> list[dict]:
     rows = []
+    first_user = {appendix_mod.run_identity(r): r["questions"][0] for r in appendix_mod.distinct_runs(answers)[0]}
     for a in answers:
         runs = a.record.get("runs", [])
         seeds = sorted({r["config"]["seed"] for r in runs})
@@ -79,10 +80,56 @@ def _provenance(answers) -> list[dict]:
         images = sum(r["final_step"] * r["config"]["batch_size"] for r in runs)
         seconds = sum(r["train_seconds"] for r in runs)
         rows.append({"id": a.question.id, "runs": len(runs), "seeds": ", ".join(map(str, seeds)),
+                     # the runs an earlier question of the report uses first (3.3 reads the sweeps of 3.1 and 3.2)
+                     "read": sum(first_user.get(appendix_mod.run_identity(r)) not in (None, a.question.id)
+                                 for r in runs),
                      "wall": a.record["wall_seconds"] + a.record.get("reused_run_seconds", 0.0),
-                     "cache_hit": a.record["cache_hit"],
                      "ips": f"{images / seconds:,.0f}" if seconds > 0 else ""})
     return rows
+
+
+NATIVE_BF16 = {"avx512_bf16", "amx_bf16"}
+
+
+def _machine_text(m: dict, full: bool) -> str:
+    """A recorded machine as the cover (short) or the provenance appendix (full) names it."""
+    simd = m.get("simd") or []
+    text = f"{m['cpu']}, {m['logical_cores']} logical cores"
+    if full:
+        text += "".join(f", {x}" for x in (" ".join(simd), m.get("kernels")) if x) + f"; {m['platform']}"
+    elif NATIVE_BF16 & set(simd):
+        text += ", native bfloat16"
+    return text + f"; TensorFlow {m['tensorflow']}, Keras {m['keras']}"
+
+
+def computed_on(answers, full: bool = False) -> list[str]:
+    """The machines that trained the answers, as the answers' own records name them (not the machine rendering
+    them: a TA renders a student's results on another one); each with its questions where there are several."""
+    groups: dict[str | None, list[str]] = {}
+    for a in answers:
+        if a.record.get("runs"):
+            m = a.record.get("machine")
+            groups.setdefault(_machine_text(m, full) if m else None, []).append(question_name(a.question.id, short=True))
+    unknown = "not recorded with these answers (computed by a version of ex1 that did not record it)"
+    if len(groups) == 1:
+        return [next(iter(groups)) or unknown]
+    return [f"{line or 'not recorded'} ({', '.join(qs)})" for line, qs in groups.items()]
+
+
+def _precision_reason(answers, precision: str) -> str:
+    """Why the answers' precision, judged on the machine that computed them."""
+    recorded = [a.record["machine"] for a in answers if a.record.get("runs") and a.record.get("machine")]
+    here = machine.summary()
+    if not recorded or any((m["cpu"], m["simd"]) != (here["cpu"], here["simd"]) for m in recorded):
+        native = {bool(NATIVE_BF16 & set(m["simd"])) for m in recorded}
+        if len(native) != 1:
+            return "the precision the answers were computed in"
+        auto = "mixed_bfloat16" if native.pop() else "float32"
+        return ("the automatic choice on the CPU that computed them" if auto == precision
+                else f"chosen by hand; the automatic choice on the CPU that computed them is {auto}")
+    auto, why = machine.auto_precision()
+    return (f"the automatic choice: {why}" if precision == auto
+            else f"chosen by hand; the automatic choice here is {auto}: {why}")
 
 
 def _datasets(answers, ctx) -> list[dict]:
@@ -144,19 +191,16 @@ def render_html(answers, ctx, names: list[str] | None = None, run_seconds: float
         css += QUICK_CSS
     # Each training run once, however many questions use it (the HUJI baseline serves several).
     all_runs, runs_of = appendix_mod.distinct_runs(answers)
-    auto, why = machine.auto_precision()
-    precision_reason = (f"chosen by --precision auto: {why}" if ctx.precision == auto
-                        else f"asked for with --precision; auto would have chosen {auto}: {why}")
+    precision_reason = _precision_reason(answers, ctx.precision)
     return number_figures_and_tables(env.get_template("report.html.j2").render(
         title="Assignment 1: Convolutional Neural Networks", names=names, css=Markup(css), left_out=left_out or [],
         is_full=ctx.profile.name == "full", profile=ctx.profile, answers=answers,
         included={a.question.id for a in answers},
         sheets=[SHEET_TITLES[s].split(",")[0] for s in grouped], sections=sheet_sections, toc=toc,
         versions=machine.versions(),
-        cpu=f"{machine.cpu_description()}, {machine.kernels_description()}",
-        cpu_cover=f"{machine.cpu_name()}, {os.cpu_count()} logical cores"
-                  + (", native bfloat16" if machine.has_native_bf16() else ""),
-        platform=f"{platform.system()} {platform.release()}, Python {platform.python_version()}",
+        rendered_on=f"{machine.cpu_description()}, {machine.kernels_description()}; "
+                    f"{platform.system()} {platform.release()}, Python {platform.python_version()}",
+        computed_on=computed_on(answers, full=True), computed_on_cover=computed_on(answers),
         precision=ctx.precision, precision_reason=precision_reason, datasets=datasets,
         provenance=_provenance(answers), total_train_seconds=sum(r["train_seconds"] for r in all_runs),
         damaged=[f"{k} ({why})" for k, why in ctx.store.damaged], run_seconds=run_seconds,

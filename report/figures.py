@@ -63,7 +63,10 @@ _FIXED = {"HUJI network": "#1f77b4", "HUJI network, 'same' padding": "#17becf", 
 
 
 def color_for(label: str) -> str:
-    return _FIXED.get(label) or _PALETTE[zlib.crc32(label.encode()) % len(_PALETTE)]
+    # a chosen network of HUJI 3.3 ("shallow 4×5×5/s1, pool 6") keeps its family's colour from 3.1 and 3.2
+    family = label.split(" ", 1)[0]
+    return (_FIXED.get(label) or (_FIXED[family] if family in ("shallow", "deep") else None)
+            or _PALETTE[zlib.crc32(label.encode()) % len(_PALETTE)])
 
 
 # The drawn figures by the digest of their SVG, so that a PNG can be made of the same drawing when the figure

@@ -1,6 +1,6 @@
 """The sample in docs/: the report, its tables and the stored answers it was rendered from.
 
-    python -m report.sample OUT DOCS [--profile full]
+    python -m report.sample OUT DOCS [--profile full] [--precision P]
 
 copies, from a results folder OUT whose every answer is stored for the profile, the PDF, the tables and each
 answer's store entry (tables and record, with the facts its sentences state; no training runs, weights or
@@ -21,14 +21,16 @@ from ex1.fsutil import write_atomically
 from .evidence import RESULTS
 
 
-def export(out: Path, docs: Path, profile: str = "full", only: list[str] | None = None) -> list[Path]:
+def export(out: Path, docs: Path, profile: str = "full", only: list[str] | None = None,
+           precision: str = "auto") -> list[Path]:
     """Copy OUT's report, tables and stored answers for `profile` (of every question, or of `only`) into DOCS;
-    the files and folders written."""
+    the files and folders written. `precision`: the one the answers were computed in (a sample computed in mixed
+    bfloat16 is re-rendered on a CPU whose 'auto' is float32)."""
     import Ex1_main
     import experiments
 
     out, docs = Path(out), Path(docs)
-    ctx = Ex1_main.make_context(profile, None, str(out))
+    ctx = Ex1_main.make_context(profile, None, str(out), precision=precision)
     answers = [experiments.stored(q, ctx) for q in experiments.select(only)]   # NotStored names the command
     written = []
     stem = "Ex1_report" + ("" if profile == "full" else f"_{profile}")
@@ -59,11 +61,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("out", help="the results folder of a run whose every answer is stored")
     p.add_argument("docs", help="the folder the sample goes to (docs)")
     p.add_argument("--profile", default="full")
+    p.add_argument("--precision", default="auto", help="the precision the answers were computed in (default: auto)")
     args = p.parse_args(argv)
     import experiments
 
     try:
-        written = export(Path(args.out), Path(args.docs), args.profile)
+        written = export(Path(args.out), Path(args.docs), args.profile, precision=args.precision)
     except experiments.NotStored as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -51,6 +51,20 @@ def test_second_run_trains_nothing_counts_the_questions_and_carries_the_students
     assert "Yann LeCun · Alex Krizhevsky" in pdf_text(pdf)
 
 
+def test_each_computed_answer_records_the_machine_that_trained_it(quick_run):
+    import json
+
+    from ex1 import machine
+
+    out, _ = quick_run
+    records = [json.loads(p.read_text())["record"] for p in (out / "store" / "questions").glob("*/*/record.json")]
+    assert len(records) >= len(experiments.QUESTIONS)
+    assert {r["machine"]["cpu"] for r in records} == {machine.cpu_name()}
+    assert all(r["machine"]["kernels"] for r in records if r["runs"])   # TensorFlow trained them: it says how
+    cover = " ".join(pdf_text(out / "Ex1_report_quick.pdf").split())
+    assert f"trained on {machine.cpu_name()}" in cover
+
+
 def test_damaged_entries_are_recomputed_not_rendered(quick_run, capsys):
     out, args = quick_run
     store = out / "store"

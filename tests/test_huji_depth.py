@@ -132,9 +132,12 @@ def test_the_profile_sentence_says_what_the_layer_timings_show_and_no_more():
     assert "a deep step takes 1.81 times a shallow one (3.07 against 1.70 ms; 2.12 in the runs themselves) for 1.08 " \
         "times the multiply-adds (62,992 against 58,240 per image)" in s
     # 1.37 ms apart: conv2 + pool2 + fc1 = 0.78; conv1, pool1, logits 1.25 - 1.13 = +0.12; Adam +0.04; rest +0.43
-    assert "Of the 1.37 ms difference, the layers only the deep network has (conv2, pool2, fc1) take 0.78 ms, the " \
+    assert "Of the profile's 1.37 ms difference, the layers only the deep network has (conv2, pool2, fc1) take 0.78 ms, the " \
         "layers both have +0.12, the Adam update +0.04 and the rest of the step +0.43: most of it is in layers that " \
         "do 31% of the deep network's multiply-adds." in s   # 19,792 of 62,992
+    # the runs' own steps, longer than the profile's, are stated as such beside the same ratio
+    assert "(3.07 against 1.70 ms; in the runs themselves 10.4 against 4.9 ms, which include loading the batches, " \
+        "2.12 times)" in _profile_sentence(p, 2.12, {"deep": 10.4, "shallow": 4.9})
     # steps as far apart as their arithmetic: no claim about layers
     even = p.copy()
     even.loc[(even["family"] == "deep") & (even["part"] == "whole step"), "step_time_ms"] = 1.85

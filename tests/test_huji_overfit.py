@@ -56,6 +56,19 @@ def test_when_the_full_size_is_kept_the_best_smaller_network_is_still_reported()
     text = q4.smaller_sentence(base, base, fc1)
     assert "keeps the full size" in text and "fc1 alone: 256 units (90.79%)" in text and "3.5 times fewer" in text
     assert "not distinguishable from seed noise" in text
+    assert "not reproduced" not in text          # without the table of smaller networks, no reason is claimed
+
+
+def test_when_no_smaller_network_helps_the_training_accuracies_say_why():
+    base = row(1.0, 0.9105, 0.9094, experiment="width", params=1_111_946)
+    fc1 = row(256, 0.9106, 0.9079, experiment="fc1", params=317_066)
+    smaller = pd.DataFrame([vars(fc1), vars(row(0.125, 0.8899, 0.8869, experiment="width", params=18_714)),
+                            vars(row(0.0625, 0.8557, 0.8531, experiment="width", params=5_066, train=0.996))])
+    text = q4.smaller_sentence(base, base, fc1, smaller)
+    assert "not reproduced here: 2 of the 3 smaller networks, down to 18,714 parameters, still fit all 250" in text
+    assert "the smallest, with 5,066, no longer fits them all (99.60%) and scores lower on test (85.57%)" in text
+    # every smaller network fits its examples only partly: no memorising claim
+    assert q4.no_gain_reason(smaller.assign(train_mean=0.99), base) == ""
 
 
 def test_a_best_ratio_from_underfitting_says_so():

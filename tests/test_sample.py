@@ -54,3 +54,56 @@ def test_question_4_compares_only_runs_read_at_one_step(sample):
     q4 = next(a for a in answers if a.question.id == "huji.4")
     summary = q4.result.tables["summary"]
     assert summary["read_step"].nunique() == 1 and (summary["read_step"] == summary["read_step_min"]).all()
+
+
+def test_the_report_names_the_machine_its_answers_record_not_the_one_rendering_them(sample):
+    """A TA renders a student's results on another machine: the cover and appendix F name the one that trained."""
+    import html as html_mod
+
+    from report import build
+
+    answers, html, _ = sample
+    cover = html_mod.unescape(html.split("<th>trained on</th><td>", 1)[1].split("</td>", 1)[0])
+    assert cover.startswith(build.computed_on(answers)[0])
+
+    def on(cpu, a):
+        m = {"cpu": cpu, "logical_cores": 2, "simd": ["avx2", "amx_bf16"], "kernels": "oneDNN kernels",
+             "platform": "Linux 6, Python 3.11", "tensorflow": "2.99", "keras": "3.99"}
+        return type(a)(a.question, a.result, {**a.record, "machine": m})
+
+    one = [on("Test CPU 9000", a) for a in answers]
+    assert build.computed_on(one) == ["Test CPU 9000, 2 logical cores, native bfloat16; TensorFlow 2.99, Keras 3.99"]
+    assert "avx2 amx_bf16, oneDNN kernels; Linux 6, Python 3.11" in build.computed_on(one, full=True)[0]
+    two = [on("Test CPU 9000" if a.question.sheet == "huji" else "Other CPU", a) for a in answers]
+    lines = build.computed_on(two)
+    assert len(lines) == 2 and "(HUJI 1.2, HUJI 2," in lines[0] and "Bonn P4)" in lines[1]
+
+
+def test_the_runs_table_says_how_many_runs_trained_together(sample):
+    """Its last column, "with", is filled from each run's record (it once read a field the records no longer have)."""
+    import re
+
+    from ex1.runner import trained_with
+    from report import appendix
+
+    answers, html, _ = sample
+    runs, _ = appendix.distinct_runs(answers)
+    table = html.split('class="data runs"', 1)[1].split("</table>", 1)[0]
+    shown = dict(re.findall(r'<tr id="run-(R\d+)">.*?<td class="r">(\d*)</td></tr>', table, flags=re.S))
+    expected = {r["rid"]: str(trained_with(r)) if trained_with(r) > 1 else "" for r in runs}
+    assert shown == expected and sum(bool(v) for v in shown.values()) > 50   # the sweeps and Q4's packs
+
+
+def test_the_code_map_names_every_answer_and_plot_function_of_ex1_main(sample):
+    """A plot function names its question only through the table function it calls: it is listed all the same."""
+    import ast
+
+    from report import appendix
+
+    answers, _, _ = sample
+    root = DOCS.parent
+    public = [n.name for n in ast.parse((root / "Ex1_main.py").read_text()).body
+              if isinstance(n, ast.FunctionDef) and n.name.startswith(("q", "tuebingen_", "bonn_"))]
+    listed = {f for row in appendix.code_map(answers, root) for f in row["main"]}
+    assert "q1_2_accuracy_plot" in public and "bonn_p2_loss_plot" in public
+    assert sorted(set(public) - listed) == []

@@ -240,7 +240,7 @@ def bonn_p4(result, record) -> dict:
                    f"Four networks, one recipe, seed 0, all scored on unaugmented images; test: all "
                    f"{num(facts['test_examples'])} images.",
                    ["network", "epochs", "training sample", "validation",
-                    f"spread of last {facts['flat_last']} (points)", "test accuracy"],
+                    f"validation spread, last {facts['flat_last']} (points)", "test accuracy"],
                    [[short[k], f"{r['epochs']:.3g}", pct(r["train_accuracy"]),
                      pct(r["validation_accuracy"]),
                      "–" if math.isnan(r["final_spread"]) else f"{100 * r['final_spread']:.2f}",

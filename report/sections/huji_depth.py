@@ -240,7 +240,8 @@ def huji_3_3(result, record) -> dict:
         measured = profile is not None and not profile.empty
         if measured:   # one process times both networks' steps and their parts: the step cost the answer states
             profile_t = _profile_table(profile, {f: pretty(first[f].label) for f in fams})
-            profile_s = _profile_sentence(profile, ratio)
+            batch = (record.get("runs") or [{}])[0].get("config", {}).get("batch_size")
+            profile_s = _profile_sentence(profile, ratio, {f: 1000 * batch / ips[f] for f in fams} if batch else None)
         else:          # an answer stored before the profile: the runs' own throughput
             cost = (_step_cost_sentence({f: int(g.get_group(f)["forward_macs"].iloc[0]) for f in fams}, ratio, speeds)
                     if "forward_macs" in sp else "")
@@ -284,7 +285,8 @@ def _profile_table(profile: pd.DataFrame, names: dict[str, str]) -> Table:
                  ["l", "l", "r", "r"], kind="more")
 
 
-def _profile_sentence(profile: pd.DataFrame, runs_ratio: float | None = None) -> str:
+def _profile_sentence(profile: pd.DataFrame, runs_ratio: float | None = None,
+                      runs_ms: dict[str, float] | None = None) -> str:
     """The step cost from one process's timings, after 'Timed in one process (Table n), ': whole steps against their
     arithmetic (and against the ratio of the runs' own throughput, which includes loading batches and a busier
     machine), and the difference split into the layers only the deep network has, the layers both have, the update
@@ -295,6 +297,9 @@ def _profile_sentence(profile: pd.DataFrame, runs_ratio: float | None = None) ->
     wd, ws = (float(t.loc["whole step", "step_time_ms"]) for t in (deep, shallow))
     md, ms = (int(t.loc["whole step", "forward_macs"]) for t in (deep, shallow))
     runs = f"; {runs_ratio:.2f} in the runs themselves" if runs_ratio else ""
+    if runs_ratio and runs_ms:   # the runs' own steps are longer: they load batches, beside other work on the machine
+        runs = (f"; in the runs themselves {runs_ms['deep']:.1f} against {runs_ms['shallow']:.1f} ms, which include "
+                f"loading the batches, {runs_ratio:.2f} times")
     s = (f"a deep step takes {wd / ws:.2f} times a shallow one ({wd:.2f} against {ws:.2f} ms{runs}) for {md / ms:.2f} "
          f"times the multiply-adds ({num(md)} against {num(ms)} per image)")
     extra = [q for q in deep.index if q not in shallow.index and deep.loc[q, "kind"] not in ("optimizer", "step", "rest")]
@@ -307,7 +312,7 @@ def _profile_sentence(profile: pd.DataFrame, runs_ratio: float | None = None) ->
     update = float(deep.loc[deep["kind"] == "optimizer", "step_time_ms"].sum()
                    - shallow.loc[shallow["kind"] == "optimizer", "step_time_ms"].sum())
     rest = float(deep.loc["rest of the step", "step_time_ms"] - shallow.loc["rest of the step", "step_time_ms"])
-    s += (f". Of the {gap:.2f} ms difference, the layers only the deep network has ({', '.join(extra)}) take "
+    s += (f". Of the profile's {gap:.2f} ms difference, the layers only the deep network has ({', '.join(extra)}) take "
           f"{layers:.2f} ms, the layers both have {shared:+.2f}, the Adam update {update:+.2f} and the rest of the step "
           f"{rest:+.2f}")
     extra_macs = int(deep.loc[extra, "forward_macs"].sum())

@@ -61,7 +61,25 @@ def runner_up(rows: pd.DataFrame, pick):
     return chosen(rest) if len(rest) else None
 
 
-def smaller_sentence(base, pick, runner_up=None) -> str:
+def no_gain_reason(smaller, base) -> str:
+    """Why no smaller network helped, as their training accuracies show: one that still fits every one of the 250
+    images has kept the capacity to memorise them."""
+    fit = smaller[smaller["train_mean"].astype(float) >= 1.0 - 1e-9]
+    if fit.empty:
+        return ""
+    s = (f" So the gain the sheet expects is not reproduced here: {len(fit)} of the {len(smaller)} smaller networks, "
+         f"down to {num(int(fit['params'].min()))} parameters, still fit all 250 training images (100%), so shrinking "
+         "them left the capacity to memorise")
+    rest = smaller[smaller["train_mean"].astype(float) < 1.0 - 1e-9]
+    if not rest.empty:
+        r = rest.loc[rest["params"].astype(int).idxmin()]
+        lower = float(r.test_mean) < float(base.test_mean)
+        s += (f"; the smallest, with {num(int(r.params))}, no longer fits them all ({pct(r.train_mean)})"
+              + (f" and scores lower on test ({pct(r.test_mean)})" if lower else ""))
+    return s + "."
+
+
+def smaller_sentence(base, pick, runner_up=None, smaller=None) -> str:
     """The chosen smaller network against the full-size one, on test, at the same step; where the validation images
     keep the full size, the best smaller network on them (`runner_up`) and what it would change."""
     if pick.params >= base.params:
@@ -72,7 +90,7 @@ def smaller_sentence(base, pick, runner_up=None) -> str:
             s += (f" The best smaller one there, {network_name(runner_up)} ({pct(runner_up.validation_mean)}), with "
                   f"{num(runner_up.params)} parameters ({base.params / runner_up.params:.1f} times fewer), scores "
                   f"{pct(runner_up.test_mean)} on test against {pct(base.test_mean)}: {d.plain()}, {verdict(d)}.")
-        return s
+        return s + (no_gain_reason(smaller, base) if smaller is not None else "")
     d = difference(base, pick)
     return (f"The validation images choose <b>{network_name(pick)}</b> ({pct(pick.validation_mean)} against "
             f"{pct(base.validation_mean)} at full size): {num(pick.params)} parameters, "
@@ -232,8 +250,7 @@ def huji_4(result, record) -> dict:
             "curve_times": times_word(step / facts["curve_steps"]),
             # memorises: the 250-example run's ratio is lower than the full run's by more than 2 points
             "memorises": bool(small["ratio"] < full["ratio"] - 0.02),
-            "smaller": smaller_sentence(base, pick_size, chosen(smaller)
-                                        if len(smaller) else None),
+            "smaller": smaller_sentence(base, pick_size, chosen(smaller) if len(smaller) else None, smaller),
             "dropout": dropout_sentence(base, pick_drop, best_test_drop, runner_up(drop, pick_drop)),
             "size_ratio": ratio_sentence(sized.loc[sized["ratio_mean"].astype(float).idxmax()],
                                          float(sized["test_mean"].max()), float(base.ratio_mean)),

@@ -6,7 +6,7 @@ from experiments.tuebingen import GAP_LABEL
 
 from .. import figures
 from ..figures import to_svg
-from .common import Figure, Table, conv_backprop_section, first_step_reaching, num, param_table, pct, run_of, secs, section, slug
+from .common import Figure, Table, conv_backprop_section, first_step_reaching, num, param_table, pct, run_of, section, slug
 
 
 conv_backprop_section("tuebingen.2")   # derived in Tübingen 2; the check is printed once
@@ -69,11 +69,11 @@ def tuebingen_1(result, record) -> dict:
                         "chosen" if r.chosen else ""] for r in sch.itertuples()],
                       ["l", "r", "r", "r", "l"], kind="more")
     other = sch.query("not chosen")
-    rows = [[num(r.step), pct(r.train_error), pct(r.test_error), f"{r.learning_rate:g}", secs(r.wall_s)]
-            for r in errors.itertuples()]
+    rows = [[num(r.step), pct(r.train_error), pct(r.test_error), f"{r.learning_rate:g}", f"{float(r.wall_s):.1f}"]
+            for r in errors.itertuples()]   # one unit down the column, not seconds turning into minutes
     table = Table(slug("tuebingen.1", "errors-table"), "Training and test error at every evaluation, as the sheet "
                   "asks the code to print them (the same lines appear in the log).",
-                  ["step", "training error", "test error", "learning rate", "elapsed"], rows, ["r", "r", "r", "r", "r"],
+                  ["step", "training error", "test error", "learning rate", "elapsed (s)"], rows, ["r", "r", "r", "r", "r"],
                   kind="more")
     params = param_table("tuebingen.1", "params", result.tables["params"],
                          "The network of the sheet, layer by layer ('valid' convolutions, stride 1).")
