@@ -74,7 +74,7 @@ def no_gain_reason(smaller, base) -> str:
     if not rest.empty:
         r = rest.loc[rest["params"].astype(int).idxmin()]
         lower = float(r.test_mean) < float(base.test_mean)
-        s += (f"; the smallest, with {num(int(r.params))}, no longer fits them all ({pct(r.train_mean)})"
+        s += (f"; the smallest, with {num(int(r.params))}, fits {pct(r.train_mean)} of them"
               + (f" and scores lower on test ({pct(r.test_mean)})" if lower else ""))
     return s + "."
 
