@@ -33,10 +33,18 @@ def cpu_name() -> str:
     return name
 
 
+NATIVE_BF16 = frozenset({"avx512_bf16", "amx_bf16"})
+
+
+def simd() -> list[str]:
+    """The vector instruction sets that decide this project's speed and precision, as the CPU reports them."""
+    return [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16") if f in cpu_flags()]
+
+
 def cpu_description() -> str:
     name = cpu_name()
-    simd = [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16") if f in cpu_flags()]
-    return f"{name}, {os.cpu_count()} logical cores" + (f", {' '.join(simd)}" if simd else "")
+    found = simd()
+    return f"{name}, {os.cpu_count()} logical cores" + (f", {' '.join(found)}" if found else "")
 
 
 def kernels_description() -> str:
@@ -52,7 +60,7 @@ def summary() -> dict:
 
     v = versions()
     return {"cpu": cpu_name(), "logical_cores": os.cpu_count(),
-            "simd": [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16") if f in cpu_flags()],
+            "simd": simd(),
             # only when TensorFlow is loaded already: a theory answer should not import it to say so
             "kernels": kernels_description() if "tensorflow" in sys.modules else None,
             "platform": f"{platform.system()} {platform.release()}, Python {platform.python_version()}",
@@ -61,7 +69,7 @@ def summary() -> dict:
 
 def has_native_bf16() -> bool:
     """bfloat16 matmuls run natively (AVX512_BF16 or AMX); elsewhere oneDNN emulates them, slowly."""
-    return bool({"avx512_bf16", "amx_bf16"} & cpu_flags())
+    return bool(NATIVE_BF16 & cpu_flags())
 
 
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")

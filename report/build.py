@@ -88,16 +88,13 @@ def _provenance(answers) -> list[dict]:
     return rows
 
 
-NATIVE_BF16 = {"avx512_bf16", "amx_bf16"}
-
-
 def _machine_text(m: dict, full: bool) -> str:
     """A recorded machine as the cover (short) or the provenance appendix (full) names it."""
     simd = m.get("simd") or []
     text = f"{m['cpu']}, {m['logical_cores']} logical cores"
     if full:
         text += "".join(f", {x}" for x in (" ".join(simd), m.get("kernels")) if x) + f"; {m['platform']}"
-    elif NATIVE_BF16 & set(simd):
+    elif machine.NATIVE_BF16 & set(simd):
         text += ", native bfloat16"
     return text + f"; TensorFlow {m['tensorflow']}, Keras {m['keras']}"
 
@@ -121,7 +118,7 @@ def _precision_reason(answers, precision: str) -> str:
     recorded = [a.record["machine"] for a in answers if a.record.get("runs") and a.record.get("machine")]
     here = machine.summary()
     if not recorded or any((m["cpu"], m["simd"]) != (here["cpu"], here["simd"]) for m in recorded):
-        native = {bool(NATIVE_BF16 & set(m["simd"])) for m in recorded}
+        native = {bool(machine.NATIVE_BF16 & set(m["simd"])) for m in recorded}
         if len(native) != 1:
             return "the precision the answers were computed in"
         auto = "mixed_bfloat16" if native.pop() else "float32"
