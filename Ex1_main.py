@@ -82,12 +82,27 @@ def _log(line: str) -> None:
 
 def make_context(profile: str = "full", data_dir: str | None = None, out: str = DEFAULT_OUT,
                  rerun: bool = False, precision: str = "auto", log=_log):
-    from ex1.machine import resolve_precision
     from ex1.runner import Context, get_profile
     from ex1.store import Store
 
     return Context(profile=get_profile(profile), store=Store(Path(out) / "store"), data_dir=data_dir,
-                   precision=resolve_precision(precision), rerun=rerun, log=log)
+                   precision=chosen_precision(precision, out, profile), rerun=rerun, log=log)
+
+
+def chosen_precision(precision: str, out: str = DEFAULT_OUT, profile: str = "full") -> str:
+    """The precision a command computes and reads answers in. 'auto' is this machine's fastest accurate one
+    (ex1.machine.auto_precision), unless the results folder holds answers of this profile in another precision and
+    none in it: then the one most of them were computed in, so that a TA, or the student on a second machine, reads
+    and re-renders them instead of training everything again (the precision is part of every answer's key)."""
+    from ex1.machine import resolve_precision
+
+    mine = resolve_precision(precision)
+    if precision != "auto":
+        return mine
+    import experiments
+
+    held = experiments.stored_precisions(Path(out) / "store", profile)
+    return mine if not held or mine in held else max(sorted(held), key=held.get)
 
 
 def answer(qid: str, compute: bool = False, **ctx_kwargs):
@@ -96,6 +111,7 @@ def answer(qid: str, compute: bool = False, **ctx_kwargs):
     When it is not stored this raises experiments.NotStored, whose message names the command that
     computes it; compute=True computes it here instead (which may train for minutes or hours).
     ctx_kwargs: profile, data_dir, out, rerun, precision, as on the command line."""
+    _start_tensorflow_quietly()
     import experiments
 
     (q,) = experiments.select([qid])
@@ -103,7 +119,45 @@ def answer(qid: str, compute: bool = False, **ctx_kwargs):
     return experiments.execute(q, ctx) if compute else experiments.stored(q, ctx)
 
 
+def _start_tensorflow_quietly() -> None:
+    # TensorFlow's start-up lines ("All log messages before absl::InitializeLog()", oneDNN's notice, "failed call
+    # to cuInit" on every CPU machine) are written below Python, where a notebook shows them as red output and
+    # TF_CPP_MIN_LOG_LEVEL does not reach them: os.devnull takes them for the import and the device search only.
+    if "tensorflow" in sys.modules:
+        return
+    sys.stderr.flush()
+    saved, null = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 2)
+    try:
+        import tensorflow as tf
+
+        tf.config.list_physical_devices()
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(null)
+
+
 # ----------------------------------------------------------------- one function per answer or plot
+
+
+def report_figure(qid: str, name: str, **ctx_kwargs):
+    """The matplotlib Figure that the report draws as figure `name` of answer qid: the very drawing of the PDF
+    and of its files out/figures/<profile>/<qid>/<figure id>.svg|png (figure id: qid with '-' for '.', '-', name)."""
+    from report import figures, sections
+
+    drawn = {f.id: f for f in sections.figures_in(sections.build(answer(qid, **ctx_kwargs)))}
+    wanted = f"{qid.replace('.', '-')}-{name}"
+    if wanted not in drawn:
+        raise LookupError(f"the report draws no figure {wanted} for {qid} from these results; it draws "
+                          f"{', '.join(drawn) or 'none'}")
+    fig = figures.drawn(drawn[wanted].svg)
+    figures.forget_drawn()   # the question's other figures, drawn with it
+    return fig
+
+
+def _tables(qid: str, **ctx_kwargs):
+    return answer(qid, **ctx_kwargs).result.tables
 
 
 def q1_1_parameter_count(**ctx_kwargs):
@@ -112,24 +166,29 @@ def q1_1_parameter_count(**ctx_kwargs):
     return {k.removeprefix("params_"): v for k, v in a.result.tables.items()}
 
 
+def q1_1_parameter_plot(**ctx_kwargs):
+    """HUJI 1.1: parameters per layer under the two padding readings."""
+    return report_figure("huji.1.1", "bars", **ctx_kwargs)
+
+
 def q1_2_accuracy_table(**ctx_kwargs):
     """HUJI 1.2: train and test accuracy every 500 iterations (DataFrame)."""
     return answer("huji.1.2", **ctx_kwargs).result.table("history")
 
 
 def q1_2_accuracy_plot(**ctx_kwargs):
-    """HUJI 1.2: the plot of train and test accuracy against iterations (matplotlib Figure)."""
-    from report import figures
-
-    return figures.accuracy_curves({"HUJI network": q1_2_accuracy_table(**ctx_kwargs)})
+    """HUJI 1.2: train and test accuracy against training iterations, read every 500."""
+    return report_figure("huji.1.2", "acc", **ctx_kwargs)
 
 
-def _tables(qid: str, **ctx_kwargs):
-    return answer(qid, **ctx_kwargs).result.tables
+def q1_2_loss_plot(**ctx_kwargs):
+    """HUJI 1.2: training-sample and test loss against iterations."""
+    return report_figure("huji.1.2", "loss", **ctx_kwargs)
 
 
-def _by(df, column: str) -> dict:
-    return {k: g.reset_index(drop=True) for k, g in df.groupby(column, sort=False)}
+def q1_2_errors_plot(**ctx_kwargs):
+    """HUJI 1.2: the trained network's most confident test errors, with the probability it gave them."""
+    return report_figure("huji.1.2", "errors", **ctx_kwargs)
 
 
 def q2_final_table(**ctx_kwargs):
@@ -143,10 +202,13 @@ def q2_affinity_check(**ctx_kwargs):
 
 
 def q2_accuracy_plot(**ctx_kwargs):
-    """HUJI 2.2-2.3: accuracy curves of the non-linear and linear networks on the same axes."""
-    from report import figures
+    """HUJI 2.2-2.3: accuracy curves of the non-linear and linear networks and softmax regression."""
+    return report_figure("huji.2", "acc", **ctx_kwargs)
 
-    return figures.accuracy_curves(_by(_tables("huji.2", **ctx_kwargs)["curves"], "model"), zoom_from=88.0)
+
+def q2_weights_plot(**ctx_kwargs):
+    """HUJI 2.3: each pixel's weight in each digit's logit, in the linear network and softmax regression."""
+    return report_figure("huji.2", "templates", **ctx_kwargs)
 
 
 def q3_1_sweep_table(**ctx_kwargs):
@@ -156,10 +218,7 @@ def q3_1_sweep_table(**ctx_kwargs):
 
 def q3_1_loss_plot(**ctx_kwargs):
     """HUJI 3.1.2: the loss during training of the smallest shallow network reaching 95%."""
-    from report import figures
-
-    return figures.loss_curves({"shallow": _tables("huji.3.1", **ctx_kwargs)["chosen_history"]},
-                               held_out="validation")
+    return report_figure("huji.3.1", "loss", **ctx_kwargs)
 
 
 def q3_2_sweep_table(**ctx_kwargs):
@@ -167,22 +226,24 @@ def q3_2_sweep_table(**ctx_kwargs):
     return _tables("huji.3.2", **ctx_kwargs)["sweep"]
 
 
+def q3_2_loss_plot(**ctx_kwargs):
+    """HUJI 3.2.2: the loss during training of the smallest reduced deep network reaching 95%."""
+    return report_figure("huji.3.2", "loss", **ctx_kwargs)
+
+
 def q3_2_training_plot(**ctx_kwargs):
-    """HUJI 3.2.2: the training of the smallest reduced deep network reaching 95%."""
-    from report import figures
-
-    return figures.accuracy_curves({"deep": _tables("huji.3.2", **ctx_kwargs)["chosen_history"]}, zoom_from=90.0,
-                                   held_out="validation")
+    """HUJI 3.2.2: the training (train and validation accuracy) of the smallest reduced deep network reaching 95%."""
+    return report_figure("huji.3.2", "acc", **ctx_kwargs)
 
 
-def q3_frontier_plot(**ctx_kwargs):
-    """HUJI 3.1-3.2: validation accuracy against parameters for both sweeps, every seed and the mean."""
-    from report import figures
+def q3_1_frontier_plot(**ctx_kwargs):
+    """HUJI 3.1.1: validation accuracy against parameters of every shallow candidate, every seed and the mean."""
+    return report_figure("huji.3.1", "frontier", **ctx_kwargs)
 
-    a, b = answer("huji.3.1", **ctx_kwargs).result, answer("huji.3.2", **ctx_kwargs).result
-    return figures.frontier({"shallow": a.tables["sweep"], "deep": b.tables["sweep"]}, a.facts["target"],
-                            {"shallow": a.facts["chosen"], "deep": b.facts["chosen"]},
-                            per_seed={"shallow": a.tables["sweep_seeds"], "deep": b.tables["sweep_seeds"]})
+
+def q3_2_frontier_plot(**ctx_kwargs):
+    """HUJI 3.2.1: validation accuracy against parameters of every reduced deep candidate, every seed and the mean."""
+    return report_figure("huji.3.2", "frontier", **ctx_kwargs)
 
 
 def q3_3_convergence_table(**ctx_kwargs):
@@ -190,11 +251,19 @@ def q3_3_convergence_table(**ctx_kwargs):
     return _tables("huji.3.3", **ctx_kwargs)["speed"]
 
 
-def q4_overfitting_plot(**ctx_kwargs):
-    """HUJI 4: train and test accuracy and their ratio, all examples against 250."""
-    from report import figures
+def q3_3_time_plot(**ctx_kwargs):
+    """HUJI 3.3: test accuracy of the two chosen networks against seconds of training."""
+    return report_figure("huji.3.3", "time", **ctx_kwargs)
 
-    return figures.overfitting_curves(_tables("huji.4", **ctx_kwargs)["curves"])
+
+def q3_3_steps_plot(**ctx_kwargs):
+    """HUJI 3.3: test accuracy of the two chosen networks against training steps."""
+    return report_figure("huji.3.3", "steps", **ctx_kwargs)
+
+
+def q4_overfitting_plot(**ctx_kwargs):
+    """HUJI 4.1: train and test accuracy and their ratio, all examples against 250."""
+    return report_figure("huji.4", "curves", **ctx_kwargs)
 
 
 def q4_summary_table(**ctx_kwargs):
@@ -202,24 +271,39 @@ def q4_summary_table(**ctx_kwargs):
     return _tables("huji.4", **ctx_kwargs)["summary"]
 
 
+def q4_size_plot(**ctx_kwargs):
+    """HUJI 4.1: smaller networks on 250 examples: test accuracy and ratio per network size."""
+    return report_figure("huji.4", "size-fig", **ctx_kwargs)
+
+
+def q4_dropout_plot(**ctx_kwargs):
+    """HUJI 4.2: dropout on 250 examples: test accuracy and ratio per keep probability."""
+    return report_figure("huji.4", "drop-fig", **ctx_kwargs)
+
+
 def q5_1_accuracy_plot(**ctx_kwargs):
     """HUJI 5.1.1: train and test accuracy of the sum classifier."""
-    from report import figures
-
-    return figures.accuracy_curves({"sum classifier": _tables("huji.5.1", **ctx_kwargs)["history"]}, zoom_from=95.0)
+    return report_figure("huji.5.1", "acc", **ctx_kwargs)
 
 
 def q5_2_accuracy_plot(**ctx_kwargs):
     """HUJI 5.2.1: train and test accuracy (both digits right) of the two-digit network."""
-    from report import figures
-
-    return figures.accuracy_curves({"two-digit network": _tables("huji.5.2", **ctx_kwargs)["history"]},
-                                   zoom_from=95.0)
+    return report_figure("huji.5.2", "acc", **ctx_kwargs)
 
 
 def q5_3_comparison_table(**ctx_kwargs):
     """HUJI 5.3: sum accuracy of both strategies on test pairs and on held-out combinations."""
     return _tables("huji.5.3", **ctx_kwargs)["evaluation"]
+
+
+def q5_3_pairs_plot(**ctx_kwargs):
+    """HUJI 5.3: sum accuracy of both strategies by digit pair, held-out combinations marked."""
+    return report_figure("huji.5.3", "pairs", **ctx_kwargs)
+
+
+def q5_3_accuracy_plot(**ctx_kwargs):
+    """HUJI 5.3: the sum classifier's and the two-digit network's accuracy curves side by side."""
+    return report_figure("huji.5.3", "acc", **ctx_kwargs)
 
 
 # Tübingen, ETH and Bonn: the same kind of function, named by sheet and question.
@@ -236,15 +320,23 @@ def tuebingen_1_schedule_table(**ctx_kwargs):
 
 
 def tuebingen_1_error_plot(**ctx_kwargs):
-    """Tübingen 1: train and test error of the chosen schedule against steps (matplotlib Figure)."""
-    from report import figures
+    """Tübingen 1: train and test error of the chosen schedule against steps."""
+    return report_figure("tuebingen.1", "errors", **ctx_kwargs)
 
-    return figures.error_curves({"chosen schedule": _tables("tuebingen.1", **ctx_kwargs)["history"]})
+
+def tuebingen_1_schedule_plot(**ctx_kwargs):
+    """Tübingen 1: the learning-rate schedules tried, train and validation error against steps."""
+    return report_figure("tuebingen.1", "choice", **ctx_kwargs)
 
 
 def bonn_p1_sweep_table(**ctx_kwargs):
     """Bonn programming 1: each learning rate's validation error and the one chosen (DataFrame)."""
     return _tables("bonn.p1", **ctx_kwargs)["selection"]
+
+
+def bonn_p1_sweep_plot(**ctx_kwargs):
+    """Bonn programming 1: validation and training-sample error against iteration, one curve per learning rate."""
+    return report_figure("bonn.p1", "sweep", **ctx_kwargs)
 
 
 def bonn_p2_accuracy_table(**ctx_kwargs):
@@ -253,17 +345,13 @@ def bonn_p2_accuracy_table(**ctx_kwargs):
 
 
 def bonn_p2_accuracy_plot(**ctx_kwargs):
-    """Bonn programming 2: train and test accuracy against steps (matplotlib Figure)."""
-    from report import figures
-
-    return figures.accuracy_curves({"Bonn CNN": bonn_p2_accuracy_table(**ctx_kwargs)})
+    """Bonn programming 2: train and test accuracy against steps."""
+    return report_figure("bonn.p2", "acc", **ctx_kwargs)
 
 
 def bonn_p2_loss_plot(**ctx_kwargs):
-    """Bonn programming 2: training loss (on a fixed training sample) and test loss against steps (matplotlib Figure)."""
-    from report import figures
-
-    return figures.loss_curves({"Bonn CNN": bonn_p2_accuracy_table(**ctx_kwargs)})
+    """Bonn programming 2: training loss (on a fixed training sample) and test loss against steps."""
+    return report_figure("bonn.p2", "loss", **ctx_kwargs)
 
 
 def bonn_p3_summary_table(**ctx_kwargs):
@@ -272,11 +360,8 @@ def bonn_p3_summary_table(**ctx_kwargs):
 
 
 def bonn_p3_accuracy_plot(**ctx_kwargs):
-    """Bonn programming 3: both networks' accuracy curves, seed 0 (matplotlib Figure)."""
-    from report import figures
-
-    curves = _tables("bonn.p3", **ctx_kwargs)["curves"]
-    return figures.accuracy_curves({f"Bonn CNN, {k}": g for k, g in curves.groupby("run", sort=False)})
+    """Bonn programming 3: both networks' accuracy curves, seed 0."""
+    return report_figure("bonn.p3", "curves", **ctx_kwargs)
 
 
 def bonn_p4_networks_table(**ctx_kwargs):
@@ -287,6 +372,21 @@ def bonn_p4_networks_table(**ctx_kwargs):
 def bonn_p4_confusion_table(**ctx_kwargs):
     """Bonn programming 4: the answer network's confusion matrix on the test images (DataFrame)."""
     return _tables("bonn.p4", **ctx_kwargs)["confusion"]
+
+
+def bonn_p4_accuracy_plot(**ctx_kwargs):
+    """Bonn programming 4: the CIFAR-10 networks' training-sample and validation accuracy against steps."""
+    return report_figure("bonn.p4", "acc", **ctx_kwargs)
+
+
+def bonn_p4_loss_plot(**ctx_kwargs):
+    """Bonn programming 4: the CIFAR-10 networks' training-sample and validation loss against steps."""
+    return report_figure("bonn.p4", "loss", **ctx_kwargs)
+
+
+def bonn_p4_confusion_plot(**ctx_kwargs):
+    """Bonn programming 4: the answer network's confusion matrix on the CIFAR-10 test images."""
+    return report_figure("bonn.p4", "confusion", **ctx_kwargs)
 
 
 def theory_checks(qid: str, **ctx_kwargs):
@@ -364,6 +464,17 @@ def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
+def _precision_note(requested: str, ctx) -> str | None:
+    """One line when 'auto' follows the results folder rather than this machine (chosen_precision)."""
+    from ex1.machine import resolve_precision
+
+    mine = resolve_precision(requested)
+    if requested != "auto" or ctx.precision == mine:
+        return None
+    return (f"precision: {ctx.precision}, the one the stored answers were computed in (this machine's own choice, "
+            f"{mine}, would compute every answer again: --precision {mine})")
+
+
 def _list(args) -> None:
     """Each id with its title, whether its answer is stored, and its estimated minutes on this machine. Needs no
     data for the stored column (and never downloads any); minutes need the data of the questions not stored."""
@@ -399,6 +510,8 @@ def _list(args) -> None:
         print(f"{q.id:<12} {'yes' if stored[q.id] else 'no':<7} {minutes:>7}  {q.title}")
     print(f"{'total':<12} {f'{sum(stored.values())}/{len(questions)}':<7} {total / 60:>7.1f}  minutes to answer every "
           f"question not stored{f' (and {unknown} not estimated: ?)' if unknown else ''}")
+    if note := _precision_note(args.precision, ctx):
+        print(note)
     for what, problem in problems.items():
         print(textwrap.fill(f"? {what}: {problem}", width=100, subsequent_indent="  ", break_long_words=False,
                             break_on_hyphens=False))
@@ -522,6 +635,8 @@ def run(args: argparse.Namespace) -> Path | None:
     say = (lambda line: None) if args.quiet else _log
     ctx = make_context(args.profile, args.data_dir, str(out), args.rerun, args.precision, log=say)
     ctx.tensorboard = args.tensorboard
+    if note := _precision_note(args.precision, ctx):
+        say(note)
     ctx.store.check()
     # Debris of killed runs (store entries, checkpoints, the PDF's and tables' temporaries); what a
     # live process is writing stays.

@@ -181,6 +181,20 @@ def _newest_record(folder: Path, profile: str) -> dict | None:
     return best
 
 
+def stored_precisions(store_root: Path, profile: str) -> dict[str, int]:
+    """{precision: number of questions with an answer stored in it} for this profile, read from the records' keys:
+    what a results folder was computed in, which another machine's automatic choice may not be."""
+    counts: dict[str, set[str]] = {}
+    for p in Path(store_root, "questions").glob("*/*/record.json"):
+        try:
+            payload = json.loads(p.read_text())["record"]["key_payload"]
+            if payload["profile"]["name"] == profile:
+                counts.setdefault(payload["precision"], set()).add(payload["question"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return {k: len(v) for k, v in counts.items()}
+
+
 def out_of_date(questions: list[Question], ctx: Context) -> str | None:
     """One line for answers that the store holds only for older code or settings: which dependency
     changed and how many stored training runs will therefore train again; None when nothing is stale."""

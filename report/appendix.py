@@ -167,6 +167,20 @@ def ex1_main_functions(path: Path, qids: list[str]) -> dict[str, list[str]]:
     return found
 
 
+def ex1_main_figures(path: Path) -> dict[str, str]:
+    """{function of Ex1_main.py: the report figure it returns}, for the plot functions that return one through
+    report_figure(qid, name): the figure's id, as report/sections/common.slug makes it."""
+    out = {}
+    for n in ast.parse(path.read_text(encoding="utf-8")).body:
+        if not isinstance(n, ast.FunctionDef):
+            continue
+        for c in ast.walk(n):
+            if (isinstance(c, ast.Call) and isinstance(c.func, ast.Name) and c.func.id == "report_figure"
+                    and len(c.args) == 2 and all(isinstance(a, ast.Constant) for a in c.args)):
+                out[n.name] = f"{c.args[0].value.replace('.', '-')}-{c.args[1].value}"
+    return out
+
+
 def _engine(run: dict) -> str:
     """The function that trained a run: alone, packed with runs of its seed, or fused with a whole sweep."""
     from ex1.runner import code_inputs, trained_with
@@ -182,14 +196,18 @@ def code_map(answers, project_root: Path) -> list[dict]:
     qids = [a.question.id for a in answers]
     main = project_root / "Ex1_main.py"
     functions = ex1_main_functions(main, qids) if main.is_file() else {q: [] for q in qids}
+    from . import sections
+
+    plots = ex1_main_figures(main) if main.is_file() else {}
     rows = []
     for a in answers:
         q = a.question
         runs = a.record.get("runs", [])
         mine = functions[q.id] or ([f'theory_checks("{q.id}")'] if not runs else [f'answer("{q.id}")'])
+        drawn = {f.id for f in sections.figures_in(sections.build(a))}
         builders = sorted({r["model"] for r in runs})
         engines = sorted({_engine(r) for r in runs})
-        rows.append({"id": q.id, "main": mine,
+        rows.append({"id": q.id, "main": mine, "figures": {f: plots[f] for f in mine if plots.get(f) in drawn},
                      "experiment": f"{q.fn.__module__.replace('.', '/')}.py: {q.fn.__name__}",
                      "trained_by": (f"ex1/models.py: {', '.join(builders)}; {'; '.join(engines)}" if runs
                                     else "no training; checks: ex1/theory.py")})

@@ -85,6 +85,11 @@ def png_of(svg: str, dpi: int = 200) -> bytes | None:
     return buf.getvalue()
 
 
+def drawn(svg: str) -> Figure:
+    """The figure drawn in this process whose SVG this is (KeyError when it was not)."""
+    return _DRAWN[hashlib.sha1(svg.encode()).hexdigest()]
+
+
 def forget_drawn() -> None:
     _DRAWN.clear()
 

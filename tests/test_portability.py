@@ -256,3 +256,32 @@ def test_a_comment_retrains_nothing_and_an_expression_retrains_what_depends_on_i
     models.write_text(models.read_text().replace(fc1, fc1 + " * 1.0"))
     rebuilt = run()
     assert "ex1/models.py:huji_cnn changed" in rebuilt and "training huji_cnn" in rebuilt
+
+
+def test_auto_precision_follows_the_results_folder_it_reads(tmp_path):
+    """A results folder computed in another precision is read in it (a TA's machine, a student's second one);
+    an empty folder, one holding this machine's choice too, or an explicit precision use the machine's or the
+    given one."""
+    import json
+
+    from Ex1_main import chosen_precision
+    from ex1.machine import resolve_precision
+
+    mine = resolve_precision("auto")
+    other = "float32" if mine != "float32" else "mixed_bfloat16"
+
+    def store(qid, precision, profile="full"):
+        d = tmp_path / "store" / "questions" / qid / f"k{precision}{profile}"
+        d.mkdir(parents=True)
+        payload = {"question": qid, "precision": precision, "profile": {"name": profile}}
+        (d / "record.json").write_text(json.dumps({"record": {"key_payload": payload}}))
+
+    assert chosen_precision("auto", str(tmp_path)) == mine
+    store("huji.1.2", other)
+    store("huji.2", other)
+    store("huji.3.1", mine, profile="quick")             # another profile's answers do not count
+    assert chosen_precision("auto", str(tmp_path)) == other
+    assert chosen_precision("auto", str(tmp_path), "quick") == mine
+    assert chosen_precision(mine, str(tmp_path)) == mine  # asked for: kept
+    store("huji.1.1", mine)
+    assert chosen_precision("auto", str(tmp_path)) == mine

@@ -21,7 +21,8 @@ pytestmark = pytest.mark.skipif(not (DOCS / RESULTS / "store").is_dir(),
 def sample(tmp_path_factory):
     out = tmp_path_factory.mktemp("sample") / "results"
     shutil.copytree(DOCS / RESULTS, out)
-    ctx = Ex1_main.make_context("full", None, str(out), precision="mixed_bfloat16")   # as the sample was computed, on any CPU
+    # 'auto' reads the precision the sample was computed in on any CPU (Ex1_main.chosen_precision)
+    ctx = Ex1_main.make_context("full", None, str(out))
     answers = [experiments.stored(q, ctx) for q in experiments.select(None)]   # NotStored: the sample lacks one
     html, figs = grader.render_recording_figures(answers, ctx)
     return answers, html, figs
@@ -107,3 +108,48 @@ def test_the_code_map_names_every_answer_and_plot_function_of_ex1_main(sample):
     listed = {f for row in appendix.code_map(answers, root) for f in row["main"]}
     assert "q1_2_accuracy_plot" in public and "bonn_p2_loss_plot" in public
     assert sorted(set(public) - listed) == []
+
+
+def test_every_figure_has_its_function_in_ex1_main_named_in_the_code_map(sample, tmp_path):
+    """The HUJI sheet asks for a function for every plot of the report: one per figure, returning the very
+    drawing of the PDF, and the code map gives each function's figure number."""
+    import re
+
+    from report import appendix, figures, sections
+
+    answers, html, _ = sample
+    plots = appendix.ex1_main_figures(DOCS.parent / "Ex1_main.py")
+    printed = re.findall(r'<figure id="([^"]+)"', html)
+    drawn = {f.id: f for a in answers for f in sections.figures_in(sections.build(a)) if f.id in printed}
+    assert sorted(plots.values()) == sorted(printed)          # each figure once, and no function for none
+    codemap = html.split('class="data codemap"', 1)[1].split("</table>", 1)[0]
+    for fn, fid in plots.items():
+        assert f'<code>{fn}</code> (<a class="figref" href="#{fid}">Figure ' in codemap, fn
+    out = tmp_path / "results"
+    shutil.copytree(DOCS / RESULTS, out)
+    for fn in ("q1_2_errors_plot", "q5_3_pairs_plot", "bonn_p4_confusion_plot"):
+        assert figures.to_svg(getattr(Ex1_main, fn)(out=str(out))) == drawn[plots[fn]].svg, fn
+
+
+def test_a_ta_lists_the_sample_as_stored_on_any_cpu_without_the_data(tmp_path):
+    """The sample was computed in mixed bfloat16 (an AVX-512 machine's choice); on a machine whose own choice is
+    float32 the listing still finds every answer, and says which precision it reads and how to compute its own."""
+    import os
+    import subprocess
+    import sys
+
+    from ex1.machine import resolve_precision
+
+    out = tmp_path / "results"
+    shutil.copytree(DOCS / RESULTS, out)
+    env = {k: v for k, v in os.environ.items() if k != "EX1_DATA_DIR"}
+    p = subprocess.run([sys.executable, str(DOCS.parent / "Ex1_main.py"), "--list", "--out", str(out)],
+                       capture_output=True, text=True, env=env, timeout=300)
+    assert p.returncode == 0, p.stderr
+    n = len(experiments.QUESTIONS)
+    assert f"total        {n}/{n}" in p.stdout and "(full profile, mixed_bfloat16)" in p.stdout
+    mine = resolve_precision("auto")
+    noted = [line for line in p.stdout.splitlines() if line.startswith("precision: ")]
+    assert noted == ([] if mine == "mixed_bfloat16" else
+                     [f"precision: mixed_bfloat16, the one the stored answers were computed in (this machine's own "
+                      f"choice, {mine}, would compute every answer again: --precision {mine})"])
