@@ -492,7 +492,7 @@ def _list(args) -> None:
     estimates, progress = {}, None
     try:
         progress = plan.Progress([], plan.remembered_rate(ctx) or plan.guessed_rate(ctx.precision),
-                                 plan.remembered_rate(ctx, plan.PER_STEP))
+                                 plan.remembered_rate(ctx, plan.PER_STEP), plan.remembered_evidence(ctx))
         can = [q for q in questions if not set(q.datasets) & set(problems)]
         estimates = {e.question: e for e in plan.estimate(can, ctx, time_networks=False)}
     except (DataError, ValueError) as e:
@@ -659,7 +659,8 @@ def run(args: argparse.Namespace) -> Path | None:
             say(stale)
         estimates = plan.estimate(selected, ctx)
         progress = plan.Progress(estimates, plan.remembered_rate(ctx) or plan.guessed_rate(ctx.precision)
-                                 if any(e.gflop for e in estimates) else 1.0, plan.remembered_rate(ctx, plan.PER_STEP))
+                                 if any(e.gflop for e in estimates) else 1.0, plan.remembered_rate(ctx, plan.PER_STEP),
+                                 plan.remembered_evidence(ctx))
         bar = _bar(len(selected), args)
         if bar is not None:   # lines go above the bar, which stays at the bottom of the terminal
             ctx.log = say = bar.write
@@ -671,8 +672,7 @@ def run(args: argparse.Namespace) -> Path | None:
             answers.append(experiments.execute(q, ctx))
             rec = answers[-1].record
             if progress.finished(est, rec):   # kept at once: a killed command's successor estimates with it
-                plan.remember_rate(ctx, progress.rate if progress.done_s else None,
-                                   progress.overhead if progress.overhead_steps else None)
+                plan.remember_progress(ctx, progress)
             say(f"{q.id}: {_how(rec)}")
             if bar is not None:
                 bar.update(1)

@@ -151,3 +151,27 @@ def test_a_network_is_timed_for_real():
     from experiments.plan import network_rate
 
     assert network_rate("pair_cnn", {"head": "digits"}, 8, steps=2) > 0
+
+
+def test_a_resumed_command_goes_on_learning_from_what_earlier_ones_measured(tmp_path):
+    # Remembering the rate alone, a resumed full run's first question replaced it: HUJI 5.2 alone moved the time
+    # left from 222 to 290 minutes (2026-12-04). The evidence behind the rate is remembered and added to.
+    from types import SimpleNamespace
+
+    from experiments.plan import PER_STEP, remember_progress, remembered_evidence, remembered_rate
+
+    ctx = SimpleNamespace(store=SimpleNamespace(root=tmp_path), precision="float32")
+    fixed = Progress.RUN_FIXED_S
+    first = Progress([], rate_gflops=40.0)
+    first.measured(60_000.0, 1_000.0 + fixed, 1, 0)          # 60 GFLOP/s over 1,000 s
+    first.measured(1.0, 100.0 + fixed, 1, 50_000)             # 2 ms a step
+    remember_progress(ctx, first)
+    assert remembered_rate(ctx) == pytest.approx(60.0) and remembered_rate(ctx, PER_STEP) == pytest.approx(2e-3, 0.01)
+
+    again = Progress([], remembered_rate(ctx), remembered_rate(ctx, PER_STEP), remembered_evidence(ctx))
+    assert again.rate == pytest.approx(60.0)
+    again.measured(20_000.0, 500.0 + fixed, 1, 0)             # a slower question: 40 GFLOP/s over 500 s
+    assert again.rate == pytest.approx(80_000.0 / 1_500.0)   # pooled with the first command's 1,000 s, not 40
+    assert Progress([], 40.0, None, {}).rate == 40.0          # nothing remembered: the given rate
+    (tmp_path / "rate.json").write_text("{broken")
+    assert remembered_evidence(ctx) == {}
