@@ -181,14 +181,14 @@ def q1_2_accuracy_plot(**ctx_kwargs):
     return report_figure("huji.1.2", "acc", **ctx_kwargs)
 
 
-def q1_2_loss_plot(**ctx_kwargs):
-    """HUJI 1.2: training-sample and test loss against iterations."""
-    return report_figure("huji.1.2", "loss", **ctx_kwargs)
-
-
 def q1_2_errors_plot(**ctx_kwargs):
     """HUJI 1.2: the trained network's most confident test errors, with the probability it gave them."""
     return report_figure("huji.1.2", "errors", **ctx_kwargs)
+
+
+def q1_2_loss_plot(**ctx_kwargs):
+    """HUJI 1.2: training-sample and test loss against iterations."""
+    return report_figure("huji.1.2", "loss", **ctx_kwargs)
 
 
 def q2_final_table(**ctx_kwargs):
@@ -216,6 +216,11 @@ def q3_1_sweep_table(**ctx_kwargs):
     return _tables("huji.3.1", **ctx_kwargs)["sweep"]
 
 
+def q3_1_frontier_plot(**ctx_kwargs):
+    """HUJI 3.1.1: validation accuracy against parameters of every shallow candidate, every seed and the mean."""
+    return report_figure("huji.3.1", "frontier", **ctx_kwargs)
+
+
 def q3_1_loss_plot(**ctx_kwargs):
     """HUJI 3.1.2: the loss during training of the smallest shallow network reaching 95%."""
     return report_figure("huji.3.1", "loss", **ctx_kwargs)
@@ -226,6 +231,11 @@ def q3_2_sweep_table(**ctx_kwargs):
     return _tables("huji.3.2", **ctx_kwargs)["sweep"]
 
 
+def q3_2_frontier_plot(**ctx_kwargs):
+    """HUJI 3.2.1: validation accuracy against parameters of every reduced deep candidate, every seed and the mean."""
+    return report_figure("huji.3.2", "frontier", **ctx_kwargs)
+
+
 def q3_2_loss_plot(**ctx_kwargs):
     """HUJI 3.2.2: the loss during training of the smallest reduced deep network reaching 95%."""
     return report_figure("huji.3.2", "loss", **ctx_kwargs)
@@ -234,16 +244,6 @@ def q3_2_loss_plot(**ctx_kwargs):
 def q3_2_training_plot(**ctx_kwargs):
     """HUJI 3.2.2: the training (train and validation accuracy) of the smallest reduced deep network reaching 95%."""
     return report_figure("huji.3.2", "acc", **ctx_kwargs)
-
-
-def q3_1_frontier_plot(**ctx_kwargs):
-    """HUJI 3.1.1: validation accuracy against parameters of every shallow candidate, every seed and the mean."""
-    return report_figure("huji.3.1", "frontier", **ctx_kwargs)
-
-
-def q3_2_frontier_plot(**ctx_kwargs):
-    """HUJI 3.2.1: validation accuracy against parameters of every reduced deep candidate, every seed and the mean."""
-    return report_figure("huji.3.2", "frontier", **ctx_kwargs)
 
 
 def q3_3_convergence_table(**ctx_kwargs):
@@ -344,14 +344,14 @@ def bonn_p2_accuracy_table(**ctx_kwargs):
     return _tables("bonn.p2", **ctx_kwargs)["history"]
 
 
-def bonn_p2_accuracy_plot(**ctx_kwargs):
-    """Bonn programming 2: train and test accuracy against steps."""
-    return report_figure("bonn.p2", "acc", **ctx_kwargs)
-
-
 def bonn_p2_loss_plot(**ctx_kwargs):
     """Bonn programming 2: training loss (on a fixed training sample) and test loss against steps."""
     return report_figure("bonn.p2", "loss", **ctx_kwargs)
+
+
+def bonn_p2_accuracy_plot(**ctx_kwargs):
+    """Bonn programming 2: train and test accuracy against steps."""
+    return report_figure("bonn.p2", "acc", **ctx_kwargs)
 
 
 def bonn_p3_summary_table(**ctx_kwargs):
@@ -379,14 +379,14 @@ def bonn_p4_accuracy_plot(**ctx_kwargs):
     return report_figure("bonn.p4", "acc", **ctx_kwargs)
 
 
-def bonn_p4_loss_plot(**ctx_kwargs):
-    """Bonn programming 4: the CIFAR-10 networks' training-sample and validation loss against steps."""
-    return report_figure("bonn.p4", "loss", **ctx_kwargs)
-
-
 def bonn_p4_confusion_plot(**ctx_kwargs):
     """Bonn programming 4: the answer network's confusion matrix on the CIFAR-10 test images."""
     return report_figure("bonn.p4", "confusion", **ctx_kwargs)
+
+
+def bonn_p4_loss_plot(**ctx_kwargs):
+    """Bonn programming 4: the CIFAR-10 networks' training-sample and validation loss against steps."""
+    return report_figure("bonn.p4", "loss", **ctx_kwargs)
 
 
 def theory_checks(qid: str, **ctx_kwargs):

@@ -221,19 +221,37 @@ def accuracy_curves(histories: dict[str, pd.DataFrame], zoom_from: float | None 
 def accuracy_panels(histories: dict[str, pd.DataFrame], held_out: str = "test", drops: tuple[int, ...] = ()):
     """Accuracy in % against steps, the training sample (left) and the held-out images (right) in panels of their
     own, one colour per model: several models' train and held-out curves in one panel overlap."""
-    fig, axes = _subplots(1, 2, figsize=(7.2, 1.9))
-    for ax, col, title in ((axes[0], "train_accuracy", "training sample"), (axes[1], "heldout_accuracy", held_out)):
+    return _panels(histories, "accuracy", held_out, drops)
+
+
+@_styled
+def loss_panels(histories: dict[str, pd.DataFrame], held_out: str = "test", drops: tuple[int, ...] = ()):
+    """Cross-entropy loss against steps, log scale, the training sample (left) and the held-out images (right) on
+    one shared axis, one colour per model: four models' eight curves in one panel could not be told apart."""
+    return _panels(histories, "loss", held_out, drops)
+
+
+def _panels(histories: dict[str, pd.DataFrame], metric: str, held_out: str, drops: tuple[int, ...]):
+    loss = metric == "loss"
+    fig, axes = _subplots(1, 2, figsize=(7.2, 1.9), sharey=loss)
+    for ax, col, title in ((axes[0], f"train_{metric}", "training sample"), (axes[1], f"heldout_{metric}", held_out)):
         for label, h in histories.items():
-            ax.plot(h["step"], 100 * h[col], "-", color=color_for(label), lw=1.4, label=label, **_marker(h["step"]))
-        # each panel on its own scale, set by the last 90% of the steps: the first rise would squash the rest
-        last = max(int(h["step"].max()) for h in histories.values())
-        later = [100 * h.loc[h["step"] >= 0.1 * last, col] for h in histories.values()
-                 if (h["step"] >= 0.1 * last).any()]
-        if later:
-            lo, hi = min(v.min() for v in later), max(v.max() for v in later)
-            pad = max(1.0, 0.05 * (hi - lo))
-            ax.set_ylim(max(0.0, lo - pad), min(100.0, hi + pad))
-        ax.set_ylabel("accuracy (%)")
+            ax.plot(h["step"], h[col] if loss else 100 * h[col], "-", color=color_for(label), lw=1.4, label=label,
+                    **_marker(h["step"]))
+        if loss:
+            ax.set_yscale("log")
+            _readable_log_y(ax)
+            ax.set_ylabel("cross-entropy loss (nats)" if ax is axes[0] else "")
+        else:
+            # each panel on its own scale, set by the last 90% of the steps: the first rise would squash the rest
+            last = max(int(h["step"].max()) for h in histories.values())
+            later = [100 * h.loc[h["step"] >= 0.1 * last, col] for h in histories.values()
+                     if (h["step"] >= 0.1 * last).any()]
+            if later:
+                lo, hi = min(v.min() for v in later), max(v.max() for v in later)
+                pad = max(1.0, 0.05 * (hi - lo))
+                ax.set_ylim(max(0.0, lo - pad), min(100.0, hi + pad))
+            ax.set_ylabel("accuracy (%)")
         _mark_drops(ax, drops)
         ax.set_title(title)
         ax.set_xlabel("training step (mini-batches)")
@@ -304,18 +322,22 @@ def frontier(sweeps: dict[str, pd.DataFrame], target: float, chosen: dict[str, s
         inside = 100 * seeds["validation_accuracy"] >= bottom
         ax.scatter(seeds.loc[inside, "params"], 100 * seeds.loc[inside, "validation_accuracy"], color=c, s=8,
                    alpha=0.45, label=f"{family}: one seed", zorder=2)
+        shown = 100 * t["validation_mean"] >= bottom
+        means_below = {r["params"]: r["validation_mean"] for _, r in t[~shown].iterrows()}
         for params, below in seeds[~inside].groupby("params"):   # one label per network: its seeds below
             ax.scatter([params], [bottom], color=c, marker="v", s=22, zorder=3, clip_on=False)
             values = ", ".join(f"{100 * v:.1f}" for v in sorted(below["validation_accuracy"], reverse=True))
-            ax.annotate(("seeds " if len(below) > 1 else "seed ") + values + "%",
-                (params, bottom), textcoords="offset points", xytext=(4, 2), fontsize=7, color=c)
-        shown = 100 * t["validation_mean"] >= bottom
+            text = ("seeds " if len(below) > 1 else "seed ") + values + "%"
+            if params in means_below:   # one label, not two stacked on the same marker
+                text = f"mean {100 * means_below[params]:.1f}% (" + text + ")"
+            ax.annotate(text, (params, bottom), textcoords="offset points", xytext=(7, 3), fontsize=7, color=c)
         ax.scatter(t.loc[shown, "params"], 100 * t.loc[shown, "validation_mean"], color=c, marker="x", s=28,
                    label=f"{family}: mean", zorder=3)
-        for _, r in t[~shown].iterrows():
-            ax.scatter([r["params"]], [bottom], color=c, marker="v", s=40, facecolors="none", zorder=3, clip_on=False)
-            ax.annotate(f"mean {100 * r['validation_mean']:.1f}%", (r["params"], bottom), textcoords="offset points",
-                        xytext=(4, 10), fontsize=7, color=c)
+        for params, mean in means_below.items():
+            ax.scatter([params], [bottom], color=c, marker="v", s=40, facecolors="none", zorder=3, clip_on=False)
+            if params not in set(seeds.loc[~inside, "params"]):
+                ax.annotate(f"mean {100 * mean:.1f}%", (params, bottom), textcoords="offset points", xytext=(7, 3),
+                            fontsize=7, color=c)
         f = t[t["frontier"]]
         ax.plot(f["params"], 100 * f["validation_mean"], "-", color=c, lw=1.2, alpha=0.8, label=f"{family}: none smaller as good")
         pick = t[t["label"] == chosen.get(family)]
@@ -510,19 +532,27 @@ def digit_templates(templates: pd.DataFrame, names: tuple[str, ...]):
     scale per model."""
     import numpy as np
 
-    fig, axes = _subplots(len(names), 10, figsize=(7.2, 0.95 * len(names) + 0.3))
+    fig, axes = _subplots(len(names), 10, figsize=(7.6, 0.95 * len(names) + 0.3))
     axes = np.atleast_2d(axes)
+    images = []
     for row, name in zip(axes, names):
         cols = [c for c in templates.columns if c.startswith(name + " ")]
         scale = float(np.abs(templates[cols].to_numpy()).max()) or 1.0
         for ax, c in zip(row, cols):
-            ax.imshow(templates[c].to_numpy().reshape(28, 28), cmap="RdBu_r", vmin=-scale, vmax=scale)
+            im = ax.imshow(templates[c].to_numpy().reshape(28, 28), cmap="RdBu_r", vmin=-scale, vmax=scale)
             ax.set_xticks([])
             ax.set_yticks([])
             ax.grid(False)
             ax.set_title(c.rsplit(" ", 1)[1], fontsize=7, pad=2)
         row[0].set_ylabel(name.replace(" ", "\n"), fontsize=7)
-    fig.tight_layout(pad=0.3, w_pad=0.2, h_pad=0.4)
+        images.append(im)
+    fig.tight_layout(pad=0.3, w_pad=0.2, h_pad=0.4, rect=(0, 0, 0.93, 1))
+    for row, im in zip(axes, images):   # each model's own scale: a colour bar per row, beside it
+        box = row[-1].get_position()
+        bar = fig.colorbar(im, cax=fig.add_axes((box.x1 + 0.012, box.y0, 0.012, box.height)))
+        bar.ax.tick_params(labelsize=6, length=2, pad=1)
+        bar.set_label("weight", fontsize=6, labelpad=2)
+        bar.outline.set_linewidth(0.5)
     return fig
 
 

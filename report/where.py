@@ -68,7 +68,8 @@ def where(qid: str, out: str = "out", profile: str = "full") -> list[str]:
     template = ROOT / "report" / "templates" / "sections" / f"{qid}.html.j2"
     lines.append(f"  template     {template.relative_to(ROOT).as_posix()}"
                  + ("" if template.is_file() else " (missing)"))
-    lines.append(f"  stored at    {out}/store/questions/{qid}/ ; tables {out}/tables/{profile}/{qid}/")
+    lines.append(f"  stored at    {out}/store/questions/{qid}/ ; tables {out}/tables/{profile}/{qid}/ ; figures "
+                 f"{out}/figures/{profile}/{qid}/")
     lines.append("  tests        " + (", ".join(_tests(qid, module)) or "(none name it)"))
     main = ex1_main_functions(ROOT / "Ex1_main.py", [qid])[qid]
     lines.append("  Ex1_main     " + (", ".join(main) or f'answer("{qid}")'))

@@ -230,9 +230,10 @@ def bonn_p4(result, record) -> dict:
                  + (f"the {num(facts['validation'])}" if (cfg['test_size'] or facts['validation'])
                               >= facts['validation'] else f"{num(cfg['test_size'])} fixed")
                  + f" validation images (right), every {num(cfg['eval_every'])} steps; dotted: rate drops.")
-    loss = Figure(slug("bonn.p4", "loss"), to_svg(figures.loss_curves(hist, held_out="validation")),
-                  "CIFAR-10, the same four networks: training-sample (dashed) and validation (solid) loss, log scale.",
-                  kind="more")
+    loss = Figure(slug("bonn.p4", "loss"), to_svg(figures.loss_panels(hist, held_out="validation",
+                                                                  drops=tuple(cfg["lr_boundaries"]))),
+                  "CIFAR-10, the same four networks: cross-entropy loss on the training sample (left) and the "
+                  "validation images (right), log scale, one axis for both; dotted: rate drops.", kind="more")
     within = facts["flat_within"]
     short = {"answer": "exercise 3 (the answer)", "augmented": "exercise 3, augmented",
              "augmented_decay": "exercise 3, augmented, no dropout", "plain": "exercise 2 (no regularisation)"}
