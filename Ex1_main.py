@@ -277,7 +277,7 @@ def q4_size_plot(**ctx_kwargs):
 
 
 def q4_dropout_plot(**ctx_kwargs):
-    """HUJI 4.2: dropout on 250 examples: test accuracy and ratio per keep probability."""
+    """HUJI 4.1, the alternative: dropout on 250 examples, test accuracy and ratio per keep probability."""
     return report_figure("huji.4", "drop-fig", **ctx_kwargs)
 
 
@@ -302,7 +302,7 @@ def q5_3_pairs_plot(**ctx_kwargs):
 
 
 def q5_3_accuracy_plot(**ctx_kwargs):
-    """HUJI 5.3: the sum classifier's and the two-digit network's accuracy curves side by side."""
+    """HUJI 5.3: the sum classifier's and the two-digit network's accuracy curves on the same axes."""
     return report_figure("huji.5.3", "acc", **ctx_kwargs)
 
 
@@ -325,7 +325,7 @@ def tuebingen_1_error_plot(**ctx_kwargs):
 
 
 def tuebingen_1_schedule_plot(**ctx_kwargs):
-    """Tübingen 1: the learning-rate schedules tried, train and validation error against steps."""
+    """Tübingen 1: the two learning-rate schedules tried, training and validation error against steps."""
     return report_figure("tuebingen.1", "choice", **ctx_kwargs)
 
 
@@ -335,7 +335,7 @@ def bonn_p1_sweep_table(**ctx_kwargs):
 
 
 def bonn_p1_sweep_plot(**ctx_kwargs):
-    """Bonn programming 1: validation and training-sample error against iteration, one curve per learning rate."""
+    """Bonn programming 1: validation error and training-sample loss against iteration, one curve per learning rate."""
     return report_figure("bonn.p1", "sweep", **ctx_kwargs)
 
 
@@ -365,7 +365,7 @@ def bonn_p3_accuracy_plot(**ctx_kwargs):
 
 
 def bonn_p4_networks_table(**ctx_kwargs):
-    """Bonn programming 4: the three CIFAR-10 networks' epochs, accuracies and test accuracy (DataFrame)."""
+    """Bonn programming 4: the four CIFAR-10 networks' epochs, accuracies and test accuracy (DataFrame)."""
     return _tables("bonn.p4", **ctx_kwargs)["networks"]
 
 

@@ -193,11 +193,11 @@ def _engine(run: dict) -> str:
 def code_map(answers, project_root: Path) -> list[dict]:
     """Per answer: the Ex1_main function(s) that return it, the experiment function that computes it,
     and the model builders and training engine behind its runs."""
+    from . import sections
+
     qids = [a.question.id for a in answers]
     main = project_root / "Ex1_main.py"
     functions = ex1_main_functions(main, qids) if main.is_file() else {q: [] for q in qids}
-    from . import sections
-
     plots = ex1_main_figures(main) if main.is_file() else {}
     rows = []
     for a in answers:

@@ -134,12 +134,14 @@ def _marker(x) -> dict:
     return {"marker": "o", "ms": 3} if len(x) < 10 else {}
 
 
-def _mark_drops(ax, drops) -> None:
-    """A dotted line, labelled, after each step where the learning rate drops tenfold."""
+def _mark_drops(ax, drops, labelled: bool = True) -> None:
+    """A dotted line, labelled unless the caption says what it is, after each step where the learning rate drops
+    tenfold."""
     for b in drops:
         ax.axvline(b, color="black", ls=":", lw=1)
-        ax.annotate("rate ÷10", (b, 0), xycoords=("data", "axes fraction"), xytext=(3, 4),
-                    textcoords="offset points", fontsize=7)
+        if labelled:
+            ax.annotate("rate ÷10", (b, 0), xycoords=("data", "axes fraction"), xytext=(3, 4),
+                        textcoords="offset points", fontsize=7)
 
 
 def _legend_below(fig, ax, ncol: int = 2, **kwargs) -> None:
@@ -233,7 +235,7 @@ def loss_panels(histories: dict[str, pd.DataFrame], held_out: str = "test", drop
 
 def _panels(histories: dict[str, pd.DataFrame], metric: str, held_out: str, drops: tuple[int, ...]):
     loss = metric == "loss"
-    fig, axes = _subplots(1, 2, figsize=(7.2, 1.9), sharey=loss)
+    fig, axes = _subplots(1, 2, figsize=(7.2, 2.3 if loss else 1.9), sharey=loss)
     for ax, col, title in ((axes[0], f"train_{metric}", "training sample"), (axes[1], f"heldout_{metric}", held_out)):
         for label, h in histories.items():
             ax.plot(h["step"], h[col] if loss else 100 * h[col], "-", color=color_for(label), lw=1.4, label=label,
@@ -252,7 +254,7 @@ def _panels(histories: dict[str, pd.DataFrame], metric: str, held_out: str, drop
                 pad = max(1.0, 0.05 * (hi - lo))
                 ax.set_ylim(max(0.0, lo - pad), min(100.0, hi + pad))
             ax.set_ylabel("accuracy (%)")
-        _mark_drops(ax, drops)
+        _mark_drops(ax, drops, labelled=not loss)   # a loss falls to the bottom edge, where the labels sit
         ax.set_title(title)
         ax.set_xlabel("training step (mini-batches)")
     fig.tight_layout()
@@ -289,7 +291,7 @@ def param_bars(tables: dict[str, pd.DataFrame]):
         # a count equal in every reading is labelled once, over the group; the others over their own bar
         own = [f"{p:,}" if any(len(o) != len(t) or o["params"][j] != p for o in tables.values()) else ""
                for j, p in enumerate(t["params"])]
-        ax.bar_label(bars, labels=own, fontsize=7.5, padding=1)
+        ax.bar_label(bars, labels=own, fontsize=7.5, padding=1 + 8 * i)   # side by side, long counts would touch
         ax.set_xticks([j + width * (len(tables) - 1) / 2 for j in range(len(t))], t["layer"])
     for j, p in enumerate(first["params"]):
         if all(len(o) == len(first) and o["params"][j] == p for o in tables.values()):
@@ -298,7 +300,7 @@ def param_bars(tables: dict[str, pd.DataFrame]):
     ax.set_yscale("log")
     low = min(int(t["params"].min()) for t in tables.values())
     high = max(int(t["params"].max()) for t in tables.values())
-    ax.set_ylim(10 ** math.floor(math.log10(low) - 0.5), high * 6)   # room below the smallest bar and above the labels
+    ax.set_ylim(10 ** math.floor(math.log10(low) - 0.5), high * 10)   # room below the smallest bar and above the labels
     ax.set_ylabel("parameters (log scale)")
     fig.tight_layout()
     _legend_below(fig, ax)
@@ -321,7 +323,7 @@ def frontier(sweeps: dict[str, pd.DataFrame], target: float, chosen: dict[str, s
         seeds = per_seed[family]
         inside = 100 * seeds["validation_accuracy"] >= bottom
         ax.scatter(seeds.loc[inside, "params"], 100 * seeds.loc[inside, "validation_accuracy"], color=c, s=8,
-                   alpha=0.45, label=f"{family}: one seed", zorder=2)
+                   alpha=0.45, label=f"{family}: one seed", zorder=2, clip_on=False)   # whole on the bottom edge too
         shown = 100 * t["validation_mean"] >= bottom
         means_below = {r["params"]: r["validation_mean"] for _, r in t[~shown].iterrows()}
         for params, below in seeds[~inside].groupby("params"):   # one label per network: its seeds below
@@ -502,28 +504,40 @@ def pair_map(by_pair: pd.DataFrame, held_out: list, models: tuple[str, ...]):
     import numpy as np
     from matplotlib.patches import Rectangle
 
-    fig, axes = _subplots(1, len(models), figsize=(3.3 * len(models), 3.2))   # square maps, side by side
-    for ax, model in zip(np.atleast_1d(axes), models):
+    fig, axes = _subplots(1, len(models), figsize=(3.3 * len(models) + 0.4, 3.2))   # square maps, side by side
+    axes = np.atleast_1d(axes)
+    for ax, model in zip(axes, models):
         g = by_pair[by_pair["model"] == model]
         m = np.full((10, 10), np.nan)
         m[g["left"].astype(int), g["right"].astype(int)] = 100 * g["sum_accuracy"].astype(float)
-        ax.imshow(m, cmap="RdYlGn", vmin=0, vmax=100)
+        im = ax.imshow(m, cmap="viridis", vmin=0, vmax=100)   # sequential and readable without red-green vision
         ax.grid(False)
         for i in range(10):
             for j in range(10):
                 if m[i, j] == m[i, j]:
-                    # white on the dark ends of the colour map (red, deep green), black on the light middle
+                    # white on the dark low end of the colour map, black on the light high end
                     ax.text(j, i, f"{m[i, j]:.0f}", ha="center", va="center", fontsize=7,
-                            color="white" if m[i, j] < 25 or m[i, j] >= 85 else "black")
+                            color="white" if m[i, j] < 60 else "black")
         for a, b in held_out:
-            ax.add_patch(Rectangle((b - 0.5, a - 0.5), 1, 1, fill=False, lw=1.4, ec="black"))
+            ax.add_patch(Rectangle((b - 0.5, a - 0.5), 1, 1, fill=False, lw=1.6, ec="red"))   # seen on both ends
         ax.set_xticks(range(10))
         ax.set_yticks(range(10))
         ax.set_xlabel("right digit")
         ax.set_ylabel("left digit")
         ax.set_title(model, fontsize=8)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 0.94, 1))
+    _colour_bar(fig, im, axes[-1], "sum accuracy (%)")
     return fig
+
+
+def _colour_bar(fig, im, ax, label: str) -> None:
+    """A colour bar beside ax, as tall as it (placed after tight_layout, which leaves room for it at the right)."""
+    ax.apply_aspect()   # an image's axes shrink to its aspect only when drawn: the bar must match the image
+    box = ax.get_position()
+    bar = fig.colorbar(im, cax=fig.add_axes((box.x1 + 0.015, box.y0, 0.015, box.height)))
+    bar.ax.tick_params(labelsize=7, length=2, pad=1)
+    bar.set_label(label, fontsize=7)
+    bar.outline.set_linewidth(0.5)
 
 
 @_styled
@@ -582,16 +596,17 @@ def confusion_matrix(confusion: pd.DataFrame):
     m = confusion.to_numpy(dtype=float)
     m = 100 * m / np.maximum(m.sum(axis=1, keepdims=True), 1)
     names = list(confusion.columns)
-    fig, ax = _subplots(figsize=(5.4, 4.6))
-    ax.imshow(m, cmap="Blues", vmin=0, vmax=100)
+    fig, ax = _subplots(figsize=(5.9, 4.6))
+    im = ax.imshow(m, cmap="Blues", vmin=0, vmax=100)
     ax.grid(False)
     for i in range(len(names)):
         for j in range(len(names)):
             ax.text(j, i, f"{m[i, j]:.0f}", ha="center", va="center", fontsize=7,
                     color="white" if m[i, j] > 60 else "black")
-    ax.set_xticks(range(len(names)), names, rotation=45, ha="right")
-    ax.set_yticks(range(len(names)), names)
+    ax.set_xticks(range(len(names)), names, rotation=45, ha="right", fontsize=7.5)
+    ax.set_yticks(range(len(names)), names, fontsize=7.5)
     ax.set_xlabel("predicted class")
     ax.set_ylabel("true class")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 0.9, 1))
+    _colour_bar(fig, im, ax, "share of the true class (%)")
     return fig

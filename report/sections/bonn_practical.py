@@ -13,7 +13,7 @@ from experiments.bonn_practical import LAST, cifar_label, mnist_label, sweep_lab
 
 from .. import figures
 from ..figures import to_svg
-from .common import (Figure, Table, binomial_se, num, param_table, pct, pm, run_of,
+from .common import (Figure, Table, binomial_se, num, one_line, param_table, pct, pm, run_of,
                      secs, section, slug, still_improving)
 
 
@@ -76,7 +76,7 @@ def bonn_p1(result, record) -> dict:
     # or after learning for a while (a collapse).
     failed = finite[finite["final_val_error"] > 0.5].sort_values("learning_rate")
     learned = finite[finite["final_val_error"] <= 0.5]
-    stuck = [f"{r.learning_rate:g} (best validation error {pct(r.best_val_error, 1)}, final training loss "
+    stuck = [f"{r.learning_rate:g} (lowest validation error during the run {pct(r.best_val_error, 1)}, final training loss "
              f"{r.final_train_loss:.3f})"
              for r in failed.itertuples() if r.best_val_error > 0.5]
     collapsed = [f"{r.learning_rate:g} (down to {pct(r.best_val_error, 1)}, then back to {pct(r.final_val_error, 1)})"
@@ -145,11 +145,11 @@ def bonn_p3(result, record) -> dict:
                   f"{', '.join(map(str, facts['seeds']))}.",
                   ["regularisation", "final test", f"test, mean of last {last}", "final training sample"],
                   rows, ["l", "r", "r", "r"])
-    seed_rows = [[r.regularisation, str(r.seed), pct(r.test_accuracy), pct(r.test_last_mean), pct(r.train_accuracy),
-                  secs(r.train_seconds)] for r in per_seed.itertuples()]
-    seeds = Table(slug("bonn.p3", "seeds"), "Every run of the comparison.",
+    seed_rows = [[one_line(r.regularisation), str(r.seed), pct(r.test_accuracy), pct(r.test_last_mean),
+                  pct(r.train_accuracy), f"{float(r.train_seconds):.1f}"] for r in per_seed.itertuples()]
+    seeds = Table(slug("bonn.p3", "seeds"), "Every run of the comparison (time: seconds of training).",
                   ["regularisation", "seed", "final test accuracy", f"mean of last {last}", "training-sample accuracy",
-                   "training time"], seed_rows, ["l", "r", "r", "r", "r", "r"], kind="more")
+                   "training time (s)"], seed_rows, ["l", "r", "r", "r", "r", "r"], kind="more")
     # the seed whose final evaluation sits furthest below its own last-k mean: a dip, not a level
     dips = per_seed.assign(dip=per_seed["test_last_mean"] - per_seed["test_accuracy"])
     dip = dips.loc[dips["dip"].idxmax()]

@@ -192,8 +192,9 @@ def templates_context(result) -> dict | None:
         return None
     r = [float(np.corrcoef(t[f"{LINEAR} {d}"], t[f"{SOFTMAX} {d}"])[0, 1]) for d in range(10)]
     fig = Figure(slug("huji.2", "templates"), to_svg(figures.digit_templates(t, (LINEAR, SOFTMAX))),
-                 "Each pixel's weight in each digit's logit, f(e_i) − f(0), in the linear network (top) and "
-                 "softmax regression (bottom); red raises the logit, blue lowers it.")
+                 "Each pixel's weight in each digit's logit, f(eᵢ) − f(0), in the linear network (top) and "
+                 "softmax regression (bottom); red raises the logit, blue lowers it. Correlation of each digit's two "
+                 "templates over the pixels, digits 0 to 9: " + ", ".join(f"{v:.2f}" for v in r) + ".")
     # "much the same" where even the least alike digit's two templates correlate above one half
     return {"fig": fig, "alike": min(r) > 0.5, "r_mean": float(np.mean(r)), "r_min": min(r), "r_max": max(r),
             "r_min_digit": int(np.argmin(r))}

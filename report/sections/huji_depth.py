@@ -96,7 +96,7 @@ def _sweep_section(qid: str, result, record, what: str) -> dict:
                     f"{len(failing)} of {int(miss.seeds)} seeds (lowest {pct(miss.validation_min)}).")
     below = int((test["test_accuracy"] < target).sum())
     ctx.update({
-        "row": row, "params": int(row.params), "test": test_t, "boundary": boundary,
+        "row": row, "params": int(row.params), "test": test_t, "boundary": boundary, "loss_sentence": _loss_sentence(h),
         # the sheet's literal answer is named by its own sentence: the margin-only list leaves it out
         "margin_only": _margin_only_sentence(t[t["label"] != facts.get("literal")] if "literal_test" in result.tables
                                              else t, row, target, level),
@@ -241,7 +241,9 @@ def huji_3_3(result, record) -> dict:
         if measured:   # one process times both networks' steps and their parts: the step cost the answer states
             profile_t = _profile_table(profile, {f: pretty(first[f].label) for f in fams})
             batch = (record.get("runs") or [{}])[0].get("config", {}).get("batch_size")
-            profile_s = _profile_sentence(profile, ratio, {f: 1000 * batch / ips[f] for f in fams} if batch else None)
+            # the mean of the runs' own step times, as appendix D lists their seconds (not a step time from mean images/s)
+            step_ms = {f: float((1000 * batch / g.get_group(f)["images_per_second"]).mean()) for f in fams} if batch else None
+            profile_s = _profile_sentence(profile, ratio, step_ms)
         else:          # an answer stored before the profile: the runs' own throughput
             cost = (_step_cost_sentence({f: int(g.get_group(f)["forward_macs"].iloc[0]) for f in fams}, ratio, speeds)
                     if "forward_macs" in sp else "")
@@ -285,6 +287,20 @@ def _profile_table(profile: pd.DataFrame, names: dict[str, str]) -> Table:
                  ["l", "l", "r", "r"], kind="more")
 
 
+def _loss_sentence(h: pd.DataFrame) -> str:
+    """What the chosen network's loss curve shows, in its own numbers: how far and how fast it falls, and how far
+    apart the training-sample and validation losses end."""
+    start, train, val = (float(v) for v in (h["train_loss"].iloc[0], h["train_loss"].iloc[-1], h["heldout_loss"].iloc[-1]))
+    if not (start > train > 0):
+        return ""
+    most = int(h.loc[h["train_loss"] <= start - 0.9 * (start - train), "step"].iloc[0])
+    gap = (val - train) / train
+    return (f"The training-sample loss falls from {start:.2f} to {train:.3f}, nine tenths of the fall in the first "
+            f"{num(most)} of {num(int(h['step'].iloc[-1]))} steps; the validation loss ends at {val:.3f}, "
+            + (f"within {abs(gap):.0%} of it (the two curves overlap): no sign of overfitting."
+               if abs(gap) < 0.05 else f"{abs(gap):.0%} {'above' if gap > 0 else 'below'} it."))
+
+
 def _profile_sentence(profile: pd.DataFrame, runs_ratio: float | None = None,
                       runs_ms: dict[str, float] | None = None) -> str:
     """The step cost from one process's timings, after 'Timed in one process (Table n), ': whole steps against their
@@ -299,7 +315,7 @@ def _profile_sentence(profile: pd.DataFrame, runs_ratio: float | None = None,
     runs = f"; {runs_ratio:.2f} in the runs themselves" if runs_ratio else ""
     if runs_ratio and runs_ms:   # the runs' own steps are longer: they load batches, beside other work on the machine
         runs = (f"; in the runs themselves {runs_ms['deep']:.1f} against {runs_ms['shallow']:.1f} ms, which include "
-                f"loading the batches, {runs_ratio:.2f} times")
+                f"loading the batches, {runs_ms['deep'] / runs_ms['shallow']:.2f} times")
     s = (f"a deep step takes {wd / ws:.2f} times a shallow one ({wd:.2f} against {ws:.2f} ms{runs}) for {md / ms:.2f} "
          f"times the multiply-adds ({num(md)} against {num(ms)} per image)")
     extra = [q for q in deep.index if q not in shallow.index and deep.loc[q, "kind"] not in ("optimizer", "step", "rest")]
@@ -318,6 +334,14 @@ def _profile_sentence(profile: pd.DataFrame, runs_ratio: float | None = None,
     extra_macs = int(deep.loc[extra, "forward_macs"].sum())
     if wd / ws > 1.25 * md / ms and layers >= 0.5 * gap:
         s += f": most of it is in layers that do {extra_macs / md:.0%} of the deep network's multiply-adds"
+        top, first = deep.loc[extra, "step_time_ms"].astype(float).idxmax(), deep.index[0]
+        t_top, t_first = float(deep.loc[top, "step_time_ms"]), float(deep.loc[first, "step_time_ms"])
+        m_top, m_first = float(deep.loc[top, "forward_macs"] or 0), float(deep.loc[first, "forward_macs"] or 0)
+        if m_top > 0 and m_first > 0 and t_top / t_first > 1.5 * m_top / m_first:
+            s += (f". Layer {top} alone takes {t_top:.2f} ms for {num(m_top)} multiply-adds per image, "
+                  f"{t_top / t_first:.0%} of {first}'s time for {m_top / m_first:.0%} of its multiply-adds. At these "
+                  "sizes a layer's time follows its arithmetic only loosely; much of it is the fixed cost of running "
+                  "the layer's operations, which a deeper network pays once more per layer")
     return s + "."
 
 

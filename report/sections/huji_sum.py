@@ -119,7 +119,7 @@ def huji_5_3(result, record) -> dict:
         cols = [(m, sp) for m in ("sum classifier", "two-digit network") for sp in (huji_sum.SEEN, huji_sum.HELD)]
         seeds_t = Table(slug("huji.5.3", "seeds"), "Sum accuracy of both models trained with every seed, on the "
                         "same test pairs: of the combinations seen in training, and of those held out of it.",
-                        ["seed"] + [one_line(f"{m}, {_split(sp)}") for m, sp in cols],
+                        ["seed"] + [_header(m, sp) for m, sp in cols],
                         [[str(int(sd))] + [pct(wide.loc[sd, c]) for c in cols] for sd in wide.index],
                         ["r"] * (1 + len(cols)), kind="more")
     gaps = {}
@@ -144,17 +144,31 @@ def huji_5_3(result, record) -> dict:
         pair_fig = Figure(slug("huji.5.3", "pairs"), to_svg(figures.pair_map(
             result.tables["by_pair"], result.facts["held_out"], ("sum classifier", "two-digit network"))),
             "Sum accuracy in % of both seed-0 models by digit pair, on all test pairs (row: left digit, column: "
-            "right digit); framed: the combinations held out of training.")
+            "right digit); framed in red: the combinations held out of training.")
     return {"data": data_context(result), "probe": probe, "pair_fig": pair_fig, "held_seeds": held_seeds, "seeds_t": seeds_t, "table": table, "fig": fig, "verdict": verdict, "d_t": d_t, "s_t": s_t, "d_h": d_h, "s_h": s_h,
             "sum_held_mostly_wrong": s_h.sum_accuracy < 0.5,
             "pair_errors": pair_error_sentence(d_t),
             "overfit": overfit_sentence(gaps) if len(gaps) == 2 else "",
             "held_gap": s_h.sum_accuracy - s_t.sum_accuracy, "held_digits_gap": d_h.sum_accuracy - d_t.sum_accuracy,
             "held_out": _held_out_text(result.facts), "facts": result.facts,
+            "uniform": _uniform(len(result.facts["held_out"]), s_t, s_h, d_t, d_h),
             "sum_generalises": s_h.sum_accuracy >= s_t.sum_accuracy - 1.96 * (held_se["sum classifier"] ** 2 + binomial_se(
                 s_t.sum_accuracy, s_t.pairs) ** 2) ** 0.5,
             "digits_generalise": d_h.sum_accuracy >= d_t.sum_accuracy - 1.96 * (held_se["two-digit network"] ** 2 + binomial_se(
                 d_t.sum_accuracy, d_t.pairs) ** 2) ** 0.5}
+
+
+def _uniform(n_held: int, s_t, s_h, d_t, d_h) -> dict:
+    """Sum accuracy over all 100 digit combinations equally likely: the seen and held-out rows weighted by how many
+    combinations each covers (the test pairs are drawn per combination, so each row is a mean over its own)."""
+    share = n_held / 100
+    return {"n": n_held, "share": share, "sum": (1 - share) * s_t.sum_accuracy + share * s_h.sum_accuracy,
+            "digits": (1 - share) * d_t.sum_accuracy + share * d_h.sum_accuracy}
+
+
+def _header(model: str, split: str) -> str:
+    """'two-digit network, seen' for a column head: it may wrap between words, never at the hyphen."""
+    return f"{model}, {_split(split)}".replace("-", "-\u2060")
 
 
 def _split(split: str) -> str:
@@ -172,7 +186,7 @@ def data_context(result) -> dict | None:
     cols = [(m, sp) for m in ("sum classifier", "two-digit network") for sp in (huji_sum.SEEN, huji_sum.HELD)]
     table = Table(slug("huji.5.3", "data"), "Sum accuracy of both models (seed 0) trained on fewer pairs with the same "
                   "steps and recipe, on the same test pairs as above.",
-                  ["training pairs"] + [one_line(f"{m}, {_split(sp)}")
+                  ["training pairs"] + [_header(m, sp)
                                         for m, sp in cols],
                   [[num(n)] + [pct(wide.loc[n, c]) for c in cols] for n in wide.index], ["r"] * (1 + len(cols)),
                   kind="more")

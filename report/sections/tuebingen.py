@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from experiments.tuebingen import GAP_LABEL
 
 from .. import figures
@@ -15,12 +17,15 @@ conv_backprop_section("tuebingen.2")   # derived in Tübingen 2; the check is pr
 @section("tuebingen.3")
 def tuebingen_3(result, record) -> dict:
     t = result.tables["sizes"]
+    def times(v) -> str:   # the stored "15 x 15" and "7*7*12" typeset: 15 × 15, 7 × 7 × 12, never split
+        return re.sub(r"\s*[x*]\s*(?=[\d(])", "\u00a0×\u00a0", str(v)) if re.search(r"[\d)]\s*[x*]", str(v)) else str(v)
+
     def cell(v) -> str:   # counts with thousands separators; shapes as they are
-        return num(int(v)) if str(v).isdigit() else str(v)
+        return num(int(v)) if str(v).isdigit() else times(v)
 
     table = Table(slug("tuebingen.3", "sizes"), "Tübingen 3: each answer by formula and by building the layer in Keras.",
                   ["part", "formula", "answer", "Keras"],
-                  [[r.part, r.formula, cell(r.by_formula), cell(r.keras)] for r in t.itertuples()],
+                  [[r.part, times(r.formula), cell(r.by_formula), cell(r.keras)] for r in t.itertuples()],
                   ["l", "l", "r", "r"], kind="checks")
     rows = {r.part[:3]: r for r in t.itertuples()}
     agree = all(str(r.by_formula) in str(r.keras) or str(r.keras).startswith(str(r.by_formula)) for r in t.itertuples())
@@ -72,7 +77,7 @@ def tuebingen_1(result, record) -> dict:
     rows = [[num(r.step), pct(r.train_error), pct(r.test_error), f"{r.learning_rate:g}", f"{float(r.wall_s):.1f}"]
             for r in errors.itertuples()]   # one unit down the column, not seconds turning into minutes
     table = Table(slug("tuebingen.1", "errors-table"), "Training and test error at every evaluation, as the sheet "
-                  "asks the code to print them (the same lines appear in the log).",
+                  "asks the code to print them while it trains.",
                   ["step", "training error", "test error", "learning rate", "elapsed (s)"], rows, ["r", "r", "r", "r", "r"],
                   kind="more")
     params = param_table("tuebingen.1", "params", result.tables["params"],
