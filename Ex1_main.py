@@ -216,6 +216,11 @@ def q3_1_sweep_table(**ctx_kwargs):
     return _tables("huji.3.1", **ctx_kwargs)["sweep"]
 
 
+def q3_1_test_table(**ctx_kwargs):
+    """HUJI 3.1.1: the chosen shallow network's validation and test accuracy per seed, measured once after the choice."""
+    return _tables("huji.3.1", **ctx_kwargs)["chosen_test"]
+
+
 def q3_1_frontier_plot(**ctx_kwargs):
     """HUJI 3.1.1: validation accuracy against parameters of every shallow candidate, every seed and the mean."""
     return report_figure("huji.3.1", "frontier", **ctx_kwargs)
@@ -229,6 +234,11 @@ def q3_1_loss_plot(**ctx_kwargs):
 def q3_2_sweep_table(**ctx_kwargs):
     """HUJI 3.2.1: every reduced deep candidate, its parameters and validation accuracy over seeds."""
     return _tables("huji.3.2", **ctx_kwargs)["sweep"]
+
+
+def q3_2_test_table(**ctx_kwargs):
+    """HUJI 3.2.1: the chosen reduced deep network's validation and test accuracy per seed, measured once after the choice."""
+    return _tables("huji.3.2", **ctx_kwargs)["chosen_test"]
 
 
 def q3_2_frontier_plot(**ctx_kwargs):
@@ -249,6 +259,11 @@ def q3_2_training_plot(**ctx_kwargs):
 def q3_3_convergence_table(**ctx_kwargs):
     """HUJI 3.3: per seed, steps and seconds to 99% of the final accuracy and to a common level, shallow and deep."""
     return _tables("huji.3.3", **ctx_kwargs)["speed"]
+
+
+def q3_3_step_profile_table(**ctx_kwargs):
+    """HUJI 3.3: where a training step's time goes, layer by layer, for both networks (milliseconds per step)."""
+    return _tables("huji.3.3", **ctx_kwargs)["profile"]
 
 
 def q3_3_time_plot(**ctx_kwargs):
@@ -294,6 +309,21 @@ def q5_2_accuracy_plot(**ctx_kwargs):
 def q5_3_comparison_table(**ctx_kwargs):
     """HUJI 5.3: sum accuracy of both strategies on test pairs and on held-out combinations."""
     return _tables("huji.5.3", **ctx_kwargs)["evaluation"]
+
+
+def q5_3_seeds_table(**ctx_kwargs):
+    """HUJI 5.3: sum accuracy of both models for every seed, on seen and held-out combinations."""
+    return _tables("huji.5.3", **ctx_kwargs)["by_seed"]
+
+
+def q5_3_less_data_table(**ctx_kwargs):
+    """HUJI 5.3: sum accuracy of both models trained on fewer pairs with the same steps (seed 0)."""
+    return _tables("huji.5.3", **ctx_kwargs)["by_train_pairs"]
+
+
+def q5_3_probe_table(**ctx_kwargs):
+    """HUJI 5.3: linear probes reading each digit from a seed-0 network's hidden features."""
+    return _tables("huji.5.3", **ctx_kwargs)["probes"]
 
 
 def q5_3_pairs_plot(**ctx_kwargs):
@@ -359,6 +389,11 @@ def bonn_p3_summary_table(**ctx_kwargs):
     return _tables("bonn.p3", **ctx_kwargs)["summary"]
 
 
+def bonn_p3_per_seed_table(**ctx_kwargs):
+    """Bonn programming 3: every run of the comparison, per seed, with and without dropout and weight decay."""
+    return _tables("bonn.p3", **ctx_kwargs)["per_seed"]
+
+
 def bonn_p3_accuracy_plot(**ctx_kwargs):
     """Bonn programming 3: both networks' accuracy curves, seed 0."""
     return report_figure("bonn.p3", "curves", **ctx_kwargs)
@@ -372,6 +407,11 @@ def bonn_p4_networks_table(**ctx_kwargs):
 def bonn_p4_confusion_table(**ctx_kwargs):
     """Bonn programming 4: the answer network's confusion matrix on the test images (DataFrame)."""
     return _tables("bonn.p4", **ctx_kwargs)["confusion"]
+
+
+def bonn_p4_per_class_table(**ctx_kwargs):
+    """Bonn programming 4: the test error per class and the class each is most often mistaken for."""
+    return _tables("bonn.p4", **ctx_kwargs)["per_class"]
 
 
 def bonn_p4_accuracy_plot(**ctx_kwargs):

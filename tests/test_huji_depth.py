@@ -140,6 +140,12 @@ def test_the_profile_sentence_says_what_the_layer_timings_show_and_no_more():
         "multiply-adds. At these sizes a layer's time follows its arithmetic only loosely" in s
     no_claim = _profile_sentence(_profile(0.55), 2.12)   # 64% of the time for 44% of the arithmetic: not loose enough
     assert "most of it is in layers" in no_claim and "Layer conv2" not in no_claim
+    assert "The layers both have" not in s          # +0.12 of 1.37 ms: too little to need a word
+    slow = p.copy()
+    slow.loc[(slow["family"] == "deep") & (slow["part"] == "conv1"), "step_time_ms"] = 1.40   # +0.66 of 1.91 ms
+    slow.loc[(slow["family"] == "deep") & (slow["part"] == "whole step"), "step_time_ms"] = 3.61
+    assert "The layers both have take 0.66 ms more in the deep network although they do fewer multiply-adds " \
+        "(43,280 against 58,240 per image): arithmetic does not explain that part either." in _profile_sentence(slow)
     # the runs' own steps, longer than the profile's, are stated as such beside the same ratio
     assert "(3.07 against 1.70 ms; in the runs themselves 10.4 against 4.9 ms, which include loading the batches, " \
         "2.12 times)" in _profile_sentence(p, 2.12, {"deep": 10.4, "shallow": 4.9})
@@ -192,6 +198,6 @@ def test_the_loss_sentence_reads_the_curve_it_describes():
     s = _loss_sentence(h)
     # 90% of the fall (2.3 -> 0.12) is reached at 0.338: first at step 1,000
     assert "falls from 2.30 to 0.120, nine tenths of the fall in the first 1,000 of 10,000 steps" in s
-    assert "ends at 0.124, within 3% of it (the two curves overlap): no sign of overfitting." in s
+    assert "ends at 0.124, 3.3% above it (the two curves overlap): no sign of overfitting." in s
     apart = h.assign(heldout_loss=[2.3, 1.0, 0.3, 0.2, 0.18])
-    assert _loss_sentence(apart).endswith("ends at 0.180, 50% above it.") and "overfitting" not in _loss_sentence(apart)
+    assert _loss_sentence(apart).endswith("ends at 0.180, 50.0% above it.") and "overfitting" not in _loss_sentence(apart)

@@ -116,8 +116,9 @@ def bonn_p2(result, record) -> dict:
     final = h.iloc[-1]
     label = "Bonn CNN"
     loss = Figure(slug("bonn.p2", "loss"), to_svg(figures.loss_curves({label: h})),
-                  f"MNIST: training loss (dashed, on {num(run['config']['train_eval_size'])} fixed training images) "
-                  f"and test loss (solid) every {run['config']['eval_every']} steps, log scale.")
+                  f"MNIST: training loss (dashed; on the same {num(run['config']['train_eval_size'])} training images "
+                  f"each time, not each step's batch) and test loss (solid) every {run['config']['eval_every']} steps, "
+                  "log scale.")
     acc = Figure(slug("bonn.p2", "acc"), to_svg(figures.accuracy_curves({label: h})),
                  "The Bonn CNN on MNIST, the same run: training-sample (dashed) and test (solid) accuracy"
                  + figures.panels_note({label: h}), kind="more")
@@ -147,7 +148,8 @@ def bonn_p3(result, record) -> dict:
                   rows, ["l", "r", "r", "r"])
     seed_rows = [[one_line(r.regularisation), str(r.seed), pct(r.test_accuracy), pct(r.test_last_mean),
                   pct(r.train_accuracy), f"{float(r.train_seconds):.1f}"] for r in per_seed.itertuples()]
-    seeds = Table(slug("bonn.p3", "seeds"), "Every run of the comparison (time: seconds of training).",
+    seeds = Table(slug("bonn.p3", "seeds"), "Every run of the comparison (time: wall-clock seconds of training, which vary "
+                  "with the machine's other load and are not compared between runs).",
                   ["regularisation", "seed", "final test accuracy", f"mean of last {last}", "training-sample accuracy",
                    "training time (s)"], seed_rows, ["l", "r", "r", "r", "r", "r"], kind="more")
     # the seed whose final evaluation sits furthest below its own last-k mean: a dip, not a level
@@ -304,4 +306,8 @@ def bonn_p4(result, record) -> dict:
             "trend": trend_sentence(evals["heldout_accuracy"].to_numpy(), float(h["heldout_accuracy"].max()),
                                     h.loc[h["heldout_accuracy"].idxmax(), "step"] / per_epoch),
             # plain dicts: a pandas row's .name is its index label, not the "name" column
-            "hardest": pc.iloc[0].to_dict(), "easiest": pc.iloc[-1].to_dict()}
+            "hardest": pc.iloc[0].to_dict(), "easiest": pc.iloc[-1].to_dict(),
+            # classes tied with the easiest at the precision printed (0.1%) are named with it
+            "easiest_names": (easiest := [n for n, e in zip(pc["name"], pc["error"])
+                                          if round(float(e), 3) == round(float(pc["error"].iloc[-1]), 3)]),
+            "easiest_tied": len(easiest) > 1}

@@ -297,8 +297,8 @@ def _loss_sentence(h: pd.DataFrame) -> str:
     gap = (val - train) / train
     return (f"The training-sample loss falls from {start:.2f} to {train:.3f}, nine tenths of the fall in the first "
             f"{num(most)} of {num(int(h['step'].iloc[-1]))} steps; the validation loss ends at {val:.3f}, "
-            + (f"within {abs(gap):.0%} of it (the two curves overlap): no sign of overfitting."
-               if abs(gap) < 0.05 else f"{abs(gap):.0%} {'above' if gap > 0 else 'below'} it."))
+            + f"{abs(gap):.1%} {'above' if gap > 0 else 'below'} it"
+            + (" (the two curves overlap): no sign of overfitting." if abs(gap) < 0.05 else "."))
 
 
 def _profile_sentence(profile: pd.DataFrame, runs_ratio: float | None = None,
@@ -342,6 +342,11 @@ def _profile_sentence(profile: pd.DataFrame, runs_ratio: float | None = None,
                   f"{t_top / t_first:.0%} of {first}'s time for {m_top / m_first:.0%} of its multiply-adds. At these "
                   "sizes a layer's time follows its arithmetic only loosely; much of it is the fixed cost of running "
                   "the layer's operations, which a deeper network pays once more per layer")
+    shared_macs = {f: int(t.loc[both, "forward_macs"].fillna(0).sum()) for f, t in (("deep", deep), ("shallow", shallow))}
+    if shared > 0.1 * gap and shared_macs["deep"] < shared_macs["shallow"]:
+        s += (f". The layers both have take {shared:.2f} ms more in the deep network although they do fewer "
+              f"multiply-adds ({num(shared_macs['deep'])} against {num(shared_macs['shallow'])} per image): arithmetic "
+              "does not explain that part either")
     return s + "."
 
 

@@ -204,8 +204,8 @@ def huji_4(result, record) -> dict:
                 for r in t.itertuples()]
 
     header = ["network", "parameters", "validation (%)", "test (%)", "ratio", "train"]
-    size_t = Table(slug("huji.4", "size"), f"Fewer parameters on the 250 examples: mean ± std over {n_seeds} seeds, "
-                   f"read at step {num(step)}.", header, rows(sized), ["l", "r", "r", "r", "r", "r"])
+    size_t = Table(slug("huji.4", "size"), f"Fewer parameters on the 250 examples: mean ± std over {n_seeds} seeds "
+                   f"(train: the mean), read at step {num(step)}.", header, rows(sized), ["l", "r", "r", "r", "r", "r"])
     drop_t = Table(slug("huji.4", "dropout"), f"Dropout on the 250 examples, by keep probability, read at step "
                    f"{num(step)}; columns as for the smaller networks.", ["keep probability"] + header[2:],
                    [r[:1] + r[2:] for r in rows(drop)],

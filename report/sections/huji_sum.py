@@ -152,10 +152,18 @@ def huji_5_3(result, record) -> dict:
             "held_gap": s_h.sum_accuracy - s_t.sum_accuracy, "held_digits_gap": d_h.sum_accuracy - d_t.sum_accuracy,
             "held_out": _held_out_text(result.facts), "facts": result.facts,
             "uniform": _uniform(len(result.facts["held_out"]), s_t, s_h, d_t, d_h),
+            "most_per_sum": _most_per_sum(result.facts["held_out"]),
             "sum_generalises": s_h.sum_accuracy >= s_t.sum_accuracy - 1.96 * (held_se["sum classifier"] ** 2 + binomial_se(
                 s_t.sum_accuracy, s_t.pairs) ** 2) ** 0.5,
             "digits_generalise": d_h.sum_accuracy >= d_t.sum_accuracy - 1.96 * (held_se["two-digit network"] ** 2 + binomial_se(
                 d_t.sum_accuracy, d_t.pairs) ** 2) ** 0.5}
+
+
+def _most_per_sum(held_out) -> int:
+    """The most digit combinations that share one sum among those trained on (ten for sum 9 with none held out)."""
+    held = {tuple(int(v) for v in pair) for pair in held_out}
+    counts = [sum((a, s - a) not in held for a in range(10) if 0 <= s - a <= 9) for s in range(19)]
+    return max(counts)
 
 
 def _uniform(n_held: int, s_t, s_h, d_t, d_h) -> dict:
