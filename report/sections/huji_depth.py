@@ -126,7 +126,9 @@ def _sweep_section(qid: str, result, record, what: str) -> dict:
 
 @section("huji.3.1")
 def huji_3_1(result, record) -> dict:
-    return _sweep_section("huji.3.1", result, record, "shallow candidate")
+    ctx = _sweep_section("huji.3.1", result, record, "shallow candidate")
+    ctx.pop("acc", None)   # 3.1.2 asks for the loss only: an accuracy figure would be a figure file the PDF lacks
+    return ctx
 
 
 @section("huji.3.2")
